@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+import React from 'react';
+import {render} from 'ink';
+import meow from 'meow';
+import {App} from './source/app.js';
+import {globalFlags, globalHelp, readGlobalFlags, type GlobalFlags} from './source/cli-flags.js';
+import {subcommands} from './source/commands/index.js';
+import {formatFatal, UsageError} from './source/errors.js';
+import {openTarget} from './source/session.js';
+import {startPoller} from './source/store/poller.js';
+import {createAppStore} from './source/store/store.js';
+import {loaders} from './source/screens/registry.js';
+import {detectCapabilities} from './source/db/capabilities.js';
+import {redactDsn} from './source/db/dsn.js';
+
+const commandList = subcommands.map(c => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n');
+
+const help = `
+  A terminal console for the IntoWork PostgreSQL database.
+
+  Usage
+    $ intowork-db [DSN] [options]          the live console
+    $ intowork-db --demo                   the console on an embedded, seeded demo database
+${subcommands.flatMap(c => c.usage.map(u => `    $ intowork-db ${u}`)).join('\n')}
+
+${commandList ? `  Commands (each also takes the target options; intowork-db COMMAND --help for its own)\n${commandList}\n\n` : ''}${globalHelp
+	.split('\n')
+	.map(l => `  ${l}`)
+	.join('\n')}
+
+  Exit codes: 0 ok, 1 a check or action failed, 2 bad usage, 3 server unreachable,
+  4 authentication failed, 5 no such database, 6 SSL problem, 70 internal error.
+`;
+
+async function runConsole(global: GlobalFlags): Promise<number> {
+	const log = (line: string) => process.stderr.write(`intowork-db demo: ${line}\n`);
+	const opened = await openTarget({dsn: global.dsn, demo: global.demo, demoReset: global.demoReset, demoPort: global.demoPort, workload: true, log});
+	const store = createAppStore({
+		target: opened.redacted,
+		readOnly: global.readOnly,
+		intervalMs: global.intervalMs,
+		thresholds: global.thresholds,
+		caps: opened.caps,
+		connection: opened.monitor.state,
+		demoDsn: opened.demo ? redactDsn(opened.demo.url) : undefined,
+	});
+	opened.monitor.on('state', connection => store.setState({connection}));
+	// A restarted or upgraded server may have changed version, extensions or our privileges.
+	opened.monitor.on('reconnected', () => {
+		detectCapabilities(opened.monitor)
+			.then(caps => store.setState({caps}))
+			.catch(() => undefined);
+	});
+	const poller = startPoller(store, opened.monitor, loaders());
+	const tty = process.stdout.isTTY;
+	// The alternate screen gives the shell back exactly as it was on quit.
+	if (tty) process.stdout.write('\u001B[?1049h\u001B[H');
+	let instance: ReturnType<typeof render> | undefined;
+	const quit = () => instance?.unmount();
+	instance = render(<App services={{store, db: opened.monitor, target: opened.target, refreshNow: poller.refreshNow, quit}} />, {exitOnCtrlC: false, patchConsole: true});
+	const onSignal = () => quit();
+	process.once('SIGTERM', onSignal);
+	process.once('SIGHUP', onSignal);
+	try {
+		await instance.waitUntilExit();
+	} finally {
+		poller.stop();
+		if (tty) process.stdout.write('\u001B[?1049l');
+		await opened.close();
+	}
+	return 0;
+}
+
+async function main(): Promise<number> {
+	const argv = process.argv.slice(2);
+	const sub = subcommands.find(c => c.name === argv[0]);
+	const cli = meow(help, {
+		importMeta: import.meta,
+		argv: sub ? argv.slice(1) : argv,
+		flags: {...globalFlags, ...sub?.flags},
+		allowUnknownFlags: true,
+		autoHelp: false,
+		autoVersion: false,
+	});
+	const known = new Set(Object.keys({...globalFlags, ...sub?.flags}));
+	const unknown = Object.keys(cli.flags)
+		.filter(k => !known.has(k) && k !== 'h')
+		.map(k => k.length === 1 ? `-${k}` : `--${k.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)}`);
+	if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.join(', ')} (see intowork-db${sub ? ` ${sub.name}` : ''} --help)`);
+	if (cli.flags.version) {
+		process.stdout.write(`${cli.pkg.version}\n`);
+		return 0;
+	}
+	if (cli.flags.help) {
+		if (sub) process.stdout.write(`\n  ${sub.summary}\n\n${sub.usage.map(u => `  $ intowork-db ${u}`).join('\n')}\n\n  Target options as for the console (intowork-db --help).\n\n`);
+		else process.stdout.write(`${help}\n`);
+		return 0;
+	}
+	if (!sub && cli.input.length > 1) throw new UsageError(`unexpected argument "${cli.input[1]}": give one DSN, or a command (${subcommands.map(c => c.name).join(', ') || 'none yet'})`);
+	const global = readGlobalFlags(sub ? [] : cli.input, cli.flags);
+	if (global.demo && global.dsn) throw new UsageError('--demo starts its own database: give either a DSN or --demo');
+	if (sub) return sub.run({input: cli.input, flags: cli.flags, global, out: line => process.stdout.write(`${line}\n`)});
+	return runConsole(global);
+}
+
+try {
+	process.exitCode = await main();
+} catch (error) {
+	const {line, exitCode} = formatFatal(error);
+	process.stderr.write(`${line}\n`);
+	process.exitCode = exitCode;
+}

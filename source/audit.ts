@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {targetStateDir, type TargetKey} from './state.js';
+
+export type AuditEntry = {
+	time: string;
+	osUser: string;
+	role: string;
+	/** redacted target, user:***@host:port/db */
+	target: string;
+	/** e.g. cancel, terminate, refuse, migrate.apply, backup, restore-test, checklist.signoff */
+	action: string;
+	result: string;
+	pids?: number[];
+	query?: string;
+	detail?: Record<string, unknown>;
+};
+
+export type AuditContext = {key: TargetKey; role: string; target: string};
+
+export function auditFile(key: TargetKey, env: NodeJS.ProcessEnv = process.env): string {
+	return path.join(targetStateDir(key, env), 'audit.jsonl');
+}
+
+function osUser(): string {
+	try {
+		return os.userInfo().username;
+	} catch {
+		return String(process.getuid?.() ?? 'unknown');
+	}
+}
+
+/** Append-only JSON lines; one write per entry so concurrent consoles do not interleave within a line. */
+export function audit(ctx: AuditContext, entry: Omit<AuditEntry, 'time' | 'osUser' | 'role' | 'target'>, env: NodeJS.ProcessEnv = process.env): AuditEntry {
+	const full: AuditEntry = {time: new Date().toISOString(), osUser: osUser(), role: ctx.role, target: ctx.target, ...entry};
+	fs.appendFileSync(auditFile(ctx.key, env), `${JSON.stringify(full)}\n`, {mode: 0o600});
+	return full;
+}
+
+/** The newest entries last; unparsable lines (a torn write) are skipped rather than hiding the rest. */
+export function readAudit(key: TargetKey, limit = 500, env: NodeJS.ProcessEnv = process.env): AuditEntry[] {
+	let text: string;
+	try {
+		text = fs.readFileSync(auditFile(key, env), 'utf8');
+	} catch {
+		return [];
+	}
+	const entries: AuditEntry[] = [];
+	for (const line of text.split('\n')) {
+		if (!line.trim()) continue;
+		try {
+			entries.push(JSON.parse(line) as AuditEntry);
+		} catch {
+			// a partial last line from a crash
+		}
+	}
+	return entries.slice(-limit);
+}

@@ -1,0 +1,66 @@
+import type {AnyFlags} from 'meow';
+import {parseDuration, parsePositiveInt} from './cli-args.js';
+import {UsageError} from './errors.js';
+import {defaultThresholds, maxIntervalMs, minIntervalMs, type Thresholds} from './store/store.js';
+
+/** Flags every mode understands: the console and every subcommand. */
+export const globalFlags = {
+	dsn: {type: 'string'},
+	demo: {type: 'boolean', default: false},
+	demoReset: {type: 'boolean', default: false},
+	demoPort: {type: 'string'},
+	readOnly: {type: 'boolean', default: false},
+	interval: {type: 'string', default: '2s'},
+	appPool: {type: 'string'},
+	hangingAfter: {type: 'string'},
+	idleTxAfter: {type: 'string'},
+	slowMs: {type: 'string'},
+	help: {type: 'boolean', shortFlag: 'h'},
+	version: {type: 'boolean'},
+} satisfies AnyFlags;
+
+export type GlobalFlags = {
+	dsn?: string;
+	demo: boolean;
+	demoReset: boolean;
+	demoPort?: number;
+	readOnly: boolean;
+	intervalMs: number;
+	thresholds: Thresholds;
+};
+
+export const globalHelp = `Options
+  DSN, --dsn DSN       target: postgres:// or SQLAlchemy URL (postgresql+asyncpg://...) or
+                       libpq keywords; else DATABASE_URL, PG* variables, ~/.pgpass
+  --demo               run on an embedded PostgreSQL 15 with a seeded IntoWork database under load
+  --demo-reset         rebuild the demo database from scratch
+  --demo-port N        fix the demo server's port (default 54329, or a free one)
+  --read-only          a console that can change nothing: dangerous keys are not bound
+  --interval D         refresh interval (default 2s; 500ms, 5s, ...)
+  --app-pool N         the app's connection pool, pool_size + max_overflow (default 30)
+  --hanging-after D    active longer than this is hanging (default 30s)
+  --idle-tx-after D    idle in transaction longer than this is hanging (default 60s)
+  --slow-ms N          highlight statements with a mean above N ms (default 100)
+  -h, --help           this help
+  --version            the version`;
+
+export function readGlobalFlags(input: string[], flags: Record<string, unknown>): GlobalFlags {
+	const thresholds = {...defaultThresholds};
+	if (flags.appPool !== undefined) thresholds.appPool = parsePositiveInt(flags.appPool, 'app-pool');
+	if (flags.hangingAfter !== undefined) thresholds.hangingActiveMs = parseDuration(flags.hangingAfter, 'hanging-after');
+	if (flags.idleTxAfter !== undefined) thresholds.hangingIdleTxMs = parseDuration(flags.idleTxAfter, 'idle-tx-after');
+	if (flags.slowMs !== undefined) thresholds.slowMeanMs = parsePositiveInt(flags.slowMs, 'slow-ms');
+	const positional = input[0];
+	if (positional !== undefined && flags.dsn !== undefined) throw new UsageError('give the target once: either as an argument or with --dsn');
+	const intervalMs = parseDuration(flags.interval ?? '2s', 'interval');
+	if (intervalMs < minIntervalMs || intervalMs > maxIntervalMs) throw new UsageError(`--interval: must be between ${minIntervalMs}ms and ${maxIntervalMs / 1000}s`);
+	return {
+		dsn: (flags.dsn as string | undefined) ?? positional,
+		demo: Boolean(flags.demo) || Boolean(flags.demoReset),
+		demoReset: Boolean(flags.demoReset),
+		demoPort: flags.demoPort === undefined ? undefined : parsePositiveInt(flags.demoPort, 'demo-port'),
+		readOnly: Boolean(flags.readOnly),
+		intervalMs,
+		thresholds,
+	};
+}

@@ -1,0 +1,22 @@
+import type {AnyFlags} from 'meow';
+import type {GlobalFlags} from '../cli-flags.js';
+
+export type SubcommandContext = {
+	/** positional arguments after the subcommand name */
+	input: string[];
+	flags: Record<string, unknown>;
+	global: GlobalFlags;
+	/** where headless output goes (stdout in the CLI, a buffer in tests) */
+	out(line: string): void;
+};
+
+export type Subcommand = {
+	name: string;
+	summary: string;
+	/** usage lines for --help, without the program name */
+	usage: string[];
+	flags: AnyFlags;
+	/** resolves to the process exit code */
+	run(ctx: SubcommandContext): Promise<number>;
+};
+

@@ -1,0 +1,54 @@
+import React, {useState} from 'react';
+import {Box, Text} from 'ink';
+import {useAppState, useCommands, useServices} from '../context.js';
+import {TextField} from './text-field.js';
+
+/** The one confirmation every dangerous command goes through. */
+export function DialogOverlay() {
+	const {store} = useServices();
+	const dialog = useAppState(s => s.dialog);
+	const width = useAppState(s => s.size.columns);
+	const [mismatch, setMismatch] = useState(false);
+	const close = () => {
+		store.setState({dialog: undefined});
+		setMismatch(false);
+	};
+	const confirm = () => {
+		if (!dialog) return;
+		close();
+		dialog.onConfirm();
+	};
+	const cancel = () => {
+		dialog?.onCancel?.();
+		close();
+	};
+	useCommands({'dialog.confirm': dialog?.typed ? undefined : confirm, 'dialog.cancel': cancel}, dialog !== undefined);
+	if (!dialog) return null;
+	return (
+		<Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1} width={Math.min(width, 100)}>
+			<Text bold color="yellow">
+				{dialog.title}
+			</Text>
+			{dialog.lines.map((line, i) => (
+				<Text key={i} wrap="truncate-end">
+					{line}
+				</Text>
+			))}
+			<Text> </Text>
+			{dialog.typed ? (
+				<>
+					<TextField
+						label={`Type ${dialog.typed} to ${dialog.confirmLabel}, Esc to cancel: `}
+						onSubmit={value => (value.trim() === dialog.typed ? confirm() : setMismatch(true))}
+						onCancel={cancel}
+					/>
+					{mismatch ? <Text color="red">That is not {dialog.typed}; nothing was done.</Text> : null}
+				</>
+			) : (
+				<Text>
+					<Text bold>y</Text>/Enter {dialog.confirmLabel} · <Text bold>n</Text>/Esc cancel
+				</Text>
+			)}
+		</Box>
+	);
+}

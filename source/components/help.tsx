@@ -1,0 +1,69 @@
+import React from 'react';
+import {Box, Text} from 'ink';
+import {useAppState, useCommands, useServices} from '../context.js';
+import {privilegeFixes} from '../db/capabilities.js';
+import {activeCommands, commands, keyLabel, type Scope} from '../keymap.js';
+import {screens, screenOrder} from '../screens/registry.js';
+import {setUi} from '../store/store.js';
+import {privilegeSummary} from './header.js';
+
+function scopeTitle(scope: Scope): string {
+	if (scope === 'global') return 'Everywhere';
+	if (scope === 'dialog') return 'Confirmation dialogs';
+	if (scope === 'help') return 'This help';
+	return `${screens[scope].title} screen`;
+}
+
+/** Built from the keymap, so it lists exactly the keys that work in this session. */
+export function helpLines(readOnly: boolean): string[] {
+	const scopes: Scope[] = ['global', ...screenOrder, 'dialog'];
+	const lines: string[] = [];
+	for (const scope of scopes) {
+		const cmds = activeCommands(scope, readOnly);
+		if (cmds.length === 0) continue;
+		lines.push(`## ${scopeTitle(scope)}`);
+		for (const c of cmds) lines.push(`  ${c.keys.map(keyLabel).join(', ').padEnd(16)} ${c.description}${c.dangerous ? '  (confirmed)' : ''}`);
+	}
+	const hidden = commands.filter(c => c.dangerous).length;
+	if (readOnly && hidden) lines.push('', `Read-only mode: ${hidden} commands that change the server or the disk are not bound.`);
+	return lines;
+}
+
+export function HelpOverlay() {
+	const {store} = useServices();
+	const s = useAppState(st => ({
+		readOnly: st.readOnly,
+		target: st.target,
+		demoDsn: st.demoDsn,
+		caps: st.caps,
+		rows: st.size.rows,
+		scroll: (st.ui.overview?.helpScroll as number | undefined) ?? 0,
+	}));
+	const about: string[] = [`Target: ${s.target}`];
+	if (s.demoDsn) about.push(`Demo database, for psql in another terminal: psql "${s.demoDsn}"`);
+	if (s.caps) {
+		about.push(`Server PostgreSQL ${s.caps.serverVersion}, role ${s.caps.role} (${privilegeSummary(s.caps)})`);
+		about.push(...privilegeFixes(s.caps).map(f => `  to see everything: ${f}`));
+		if (s.caps.statements.fix) about.push(`  pg_stat_statements ${s.caps.statements.state}: ${s.caps.statements.fix}`);
+	}
+	const lines = [...about, '', ...helpLines(s.readOnly)];
+	const height = Math.max(3, s.rows - 8);
+	const maxScroll = Math.max(0, lines.length - height);
+	const scroll = Math.min(s.scroll, maxScroll);
+	const scrollTo = (n: number) => setUi(store, 'overview', {helpScroll: Math.min(Math.max(0, n), maxScroll)});
+	useCommands({
+		'help.close': () => store.setState({overlay: undefined}),
+		'help.up': () => scrollTo(scroll - 1),
+		'help.down': () => scrollTo(scroll + 1),
+	});
+	return (
+		<Box flexDirection="column">
+			<Text bold>Help{maxScroll ? ` (↑/↓ to scroll, ${scroll + 1}-${Math.min(lines.length, scroll + height)} of ${lines.length})` : ''}</Text>
+			{lines.slice(scroll, scroll + height).map((line, i) => (
+				<Text key={i} wrap="truncate-end" bold={line.startsWith('## ')}>
+					{line.startsWith('## ') ? line.slice(3) : line}
+				</Text>
+			))}
+		</Box>
+	);
+}

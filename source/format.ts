@@ -1,0 +1,69 @@
+import stringWidth from 'string-width';
+
+/** Cut to a display width with an ellipsis, then pad; wide characters count double. */
+export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+	if (width <= 0) return '';
+	let out = text;
+	if (stringWidth(out) > width) {
+		// code points, not UTF-16 units, so a surrogate pair is never split
+		const chars = [...out];
+		let w = 0;
+		let i = 0;
+		for (; i < chars.length; i++) {
+			const cw = stringWidth(chars[i]!);
+			if (w + cw > width - 1) break;
+			w += cw;
+		}
+		out = `${chars.slice(0, i).join('')}…`;
+	}
+	const pad = ' '.repeat(Math.max(0, width - stringWidth(out)));
+	return align === 'right' ? pad + out : out + pad;
+}
+
+export function formatDuration(ms: number | null | undefined): string {
+	if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
+	if (ms < 0) ms = 0;
+	if (ms < 1000) return `${Math.round(ms)}ms`;
+	const s = ms / 1000;
+	if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
+	const m = Math.floor(s / 60);
+	if (m < 60) return `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+	const h = Math.floor(m / 60);
+	if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`;
+	return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+}
+
+export function formatBytes(n: number | null | undefined): string {
+	if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+	const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+	let v = n;
+	let u = 0;
+	while (Math.abs(v) >= 1024 && u < units.length - 1) {
+		v /= 1024;
+		u++;
+	}
+	return `${v.toFixed(u === 0 || v >= 100 ? 0 : 1)} ${units[u]}`;
+}
+
+export function formatPercent(ratio: number | null | undefined, digits = 1): string {
+	if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return '-';
+	return `${(ratio * 100).toFixed(digits)}%`;
+}
+
+export function formatNumber(n: number | null | undefined): string {
+	if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+	return Math.round(n).toLocaleString('en-US');
+}
+
+export function formatMs(ms: number | null | undefined): string {
+	if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
+	if (ms < 10) return `${ms.toFixed(2)}ms`;
+	if (ms < 1000) return `${ms.toFixed(1)}ms`;
+	return formatDuration(ms);
+}
+
+/** Wall-clock time as HH:MM:SS, for 'stale since' and the audit view. */
+export function clock(at: number | Date): string {
+	const d = new Date(at);
+	return [d.getHours(), d.getMinutes(), d.getSeconds()].map(n => String(n).padStart(2, '0')).join(':');
+}

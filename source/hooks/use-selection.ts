@@ -1,0 +1,61 @@
+import {useServices, useAppState, useCommands} from '../context.js';
+import type {ScreenId} from '../keymap.js';
+import {setUi} from '../store/store.js';
+
+export type Selection = {
+	selectedKey?: string;
+	offset: number;
+	selectedIndex: number;
+};
+
+type Stored = {selectedKey?: string; selectedIndex?: number; offset?: number};
+
+/**
+ * Selection that follows the row's identity across refreshes: the same
+ * backend stays selected when rows move, and stays on the same screen line
+ * when it can, so a refresh never moves the row under the cursor. When the
+ * row disappears the cursor stays at its index.
+ */
+export function placeSelection(keys: readonly string[], stored: Stored, height: number): Selection {
+	const n = keys.length;
+	if (n === 0) return {offset: 0, selectedIndex: 0};
+	let index = stored.selectedKey === undefined ? -1 : keys.indexOf(stored.selectedKey);
+	if (index < 0) index = Math.min(Math.max(0, stored.selectedIndex ?? 0), n - 1);
+	const line = (stored.selectedIndex ?? index) - (stored.offset ?? 0);
+	const maxOffset = Math.max(0, n - height);
+	let offset = Math.min(Math.max(0, index - Math.max(0, line)), maxOffset);
+	if (index < offset) offset = index;
+	if (index >= offset + height) offset = index - height + 1;
+	return {selectedKey: keys[index], offset, selectedIndex: index};
+}
+
+export function moveSelection(keys: readonly string[], current: Selection, delta: number, height: number): Selection {
+	const n = keys.length;
+	if (n === 0) return current;
+	const index = Math.min(Math.max(0, current.selectedIndex + delta), n - 1);
+	let offset = current.offset;
+	if (index < offset) offset = index;
+	if (index >= offset + height) offset = index - height + 1;
+	return {selectedKey: keys[index], selectedIndex: index, offset};
+}
+
+/** Selection for a list on a screen, stored per screen (and per list, with `name`) so it survives screen switches and reconnects. */
+export function useSelection(screen: ScreenId, keys: readonly string[], height: number, options: {name?: string; active?: boolean} = {}): Selection {
+	const {store} = useServices();
+	const field = options.name ?? 'selection';
+	const stored = useAppState(s => (s.ui[screen]?.[field] as Stored | undefined) ?? {});
+	const sel = placeSelection(keys, stored, Math.max(1, height));
+	const go = (delta: number) => setUi(store, screen, {[field]: moveSelection(keys, sel, delta, Math.max(1, height))});
+	useCommands(
+		{
+			'cursor.up': () => go(-1),
+			'cursor.down': () => go(1),
+			'cursor.pageUp': () => go(-Math.max(1, height)),
+			'cursor.pageDown': () => go(Math.max(1, height)),
+			'cursor.first': () => go(-keys.length),
+			'cursor.last': () => go(keys.length),
+		},
+		options.active ?? true,
+	);
+	return sel;
+}

@@ -1,0 +1,57 @@
+import {detectCapabilities, type Capabilities} from './db/capabilities.js';
+import {redactTarget, resolveTarget, type Target} from './db/dsn.js';
+import {Monitor} from './db/monitor.js';
+import {startDemo, type Demo} from './demo/demo.js';
+import {classifyConnectError} from './errors.js';
+
+export type OpenOptions = {
+	dsn?: string;
+	demo?: boolean;
+	demoReset?: boolean;
+	demoPort?: number;
+	/** the interactive demo runs its workload; headless commands on the demo do not need one */
+	workload?: boolean;
+	log?: (line: string) => void;
+};
+
+export type Opened = {
+	target: Target;
+	redacted: string;
+	monitor: Monitor;
+	caps: Capabilities;
+	demo?: Demo;
+	close(): Promise<void>;
+};
+
+/** Resolve the target (or start the demo), connect the monitor, detect what this role can do. */
+export async function openTarget(options: OpenOptions): Promise<Opened> {
+	let demo: Demo | undefined;
+	if (options.demo) demo = await startDemo({port: options.demoPort, reset: options.demoReset, workload: options.workload ?? false, log: options.log});
+	const target = resolveTarget({dsn: demo?.url ?? options.dsn});
+	const monitor = new Monitor(target);
+	try {
+		await monitor.connect();
+	} catch (error) {
+		await demo?.stop();
+		throw classifyConnectError(error, target);
+	}
+	let caps: Capabilities;
+	try {
+		caps = await detectCapabilities(monitor);
+	} catch (error) {
+		await monitor.close();
+		await demo?.stop();
+		throw error;
+	}
+	return {
+		target,
+		redacted: redactTarget(target),
+		monitor,
+		caps,
+		demo,
+		async close() {
+			await monitor.close();
+			await demo?.stop();
+		},
+	};
+}

@@ -1,0 +1,102 @@
+import {createStore, type StoreApi} from 'zustand/vanilla';
+import type {Capabilities} from '../db/capabilities.js';
+import type {ConnectionState} from '../db/monitor.js';
+import type {ScreenId} from '../keymap.js';
+
+export type DataSlot<T = unknown> = {
+	value?: T;
+	/** when value was read from the server */
+	at?: number;
+	/** the last poll's error, while value (if any) is from an earlier poll */
+	error?: string;
+};
+
+export type Thresholds = {
+	/** active longer than this is hanging: the 30 s statement_timeout target */
+	hangingActiveMs: number;
+	/** idle in transaction longer than this is hanging */
+	hangingIdleTxMs: number;
+	/** statements with a mean above this are highlighted */
+	slowMeanMs: number;
+	/** app pool size (pool_size + max_overflow) */
+	appPool: number;
+	/** the utilisation target */
+	connectionTarget: number;
+	cacheTarget: number;
+};
+
+export const defaultThresholds: Thresholds = {
+	hangingActiveMs: 30_000,
+	hangingIdleTxMs: 60_000,
+	slowMeanMs: 100,
+	appPool: 30,
+	connectionTarget: 0.8,
+	cacheTarget: 0.95,
+};
+
+export type Dialog = {
+	title: string;
+	lines: string[];
+	confirmLabel: string;
+	/** when set, the user must type exactly this (e.g. a count, or yes) instead of pressing y */
+	typed?: string;
+	onConfirm: () => void;
+	onCancel?: () => void;
+};
+
+export type Message = {text: string; kind: 'info' | 'ok' | 'error'; at: number};
+
+export type AppState = {
+	/** redacted, user:***@host:port/db */
+	target: string;
+	readOnly: boolean;
+	/** demo only: how another terminal reaches the demo database */
+	demoDsn?: string;
+	connection: ConnectionState;
+	caps?: Capabilities;
+	screen: ScreenId;
+	overlay?: 'help';
+	dialog?: Dialog;
+	paused: boolean;
+	intervalMs: number;
+	refreshing: boolean;
+	data: Partial<Record<ScreenId, DataSlot>>;
+	/** per-screen view state (selection, filter, sort) kept across screen switches and reconnects */
+	ui: Partial<Record<ScreenId, Record<string, unknown>>>;
+	/** a text field owns the keyboard (filter, typed confirmation) */
+	textCapture: boolean;
+	message?: Message;
+	thresholds: Thresholds;
+	size: {columns: number; rows: number};
+};
+
+export type AppStore = StoreApi<AppState>;
+
+export const minIntervalMs = 250;
+export const maxIntervalMs = 60_000;
+
+export function createAppStore(initial: Partial<AppState> & Pick<AppState, 'target'>): AppStore {
+	return createStore<AppState>()(() => ({
+		readOnly: false,
+		connection: {status: 'connecting', attempt: 0},
+		screen: 'overview',
+		paused: false,
+		intervalMs: 2000,
+		refreshing: false,
+		data: {},
+		ui: {},
+		textCapture: false,
+		thresholds: defaultThresholds,
+		size: {columns: 80, rows: 24},
+		...initial,
+	}));
+}
+
+export function setMessage(store: AppStore, text: string, kind: Message['kind'] = 'info') {
+	store.setState({message: {text, kind, at: Date.now()}});
+}
+
+export function setUi(store: AppStore, screen: ScreenId, patch: Record<string, unknown>) {
+	const ui = store.getState().ui;
+	store.setState({ui: {...ui, [screen]: {...ui[screen], ...patch}}});
+}

@@ -1,0 +1,82 @@
+import {after} from 'node:test';
+import pg from 'pg';
+import {clusterEnv, clusterInfo, startCluster, stopCluster, templateDatabase, type ClusterInfo} from './cluster.js';
+
+let shared: Promise<ClusterInfo> | undefined;
+
+/**
+ * The run's cluster (started by test/run.ts), or, when a test file is run on
+ * its own, a private one that stops when the file ends.
+ */
+export function cluster(): Promise<ClusterInfo> {
+	shared ??= (async () => {
+		const fromEnv = process.env[clusterEnv];
+		if (fromEnv) return JSON.parse(fromEnv) as ClusterInfo;
+		const server = await startCluster();
+		after(() => stopCluster(server));
+		return clusterInfo(server);
+	})();
+	return shared;
+}
+
+export function urlFor(info: ClusterInfo, database: string, user = info.user, password = info.password): string {
+	return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${info.port}/${encodeURIComponent(database)}`;
+}
+
+export type TestDatabase = {
+	name: string;
+	url: string;
+	info: ClusterInfo;
+	/** a connected superuser client on this database, closed with the database */
+	client: pg.Client;
+	/** the same URL for another role */
+	urlAs(user: string, password: string): string;
+};
+
+let counter = 0;
+
+/** A database of this test file's own: a copy of the seeded IntoWork template, or empty. Dropped after the file. */
+export async function testDatabase(options: {empty?: boolean} = {}): Promise<TestDatabase> {
+	const info = await cluster();
+	const name = `t_${process.pid}_${Date.now() % 100000}_${counter++}`;
+	const admin = new pg.Client({connectionString: urlFor(info, 'postgres')});
+	await admin.connect();
+	await admin.query(`CREATE DATABASE ${name}${options.empty ? '' : ` TEMPLATE ${templateDatabase}`}`);
+	await admin.end();
+	const client = new pg.Client({connectionString: urlFor(info, name)});
+	client.on('error', () => undefined);
+	await client.connect();
+	after(async () => {
+		await client.end().catch(() => undefined);
+		const dropper = new pg.Client({connectionString: urlFor(info, 'postgres')});
+		await dropper.connect();
+		await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+		await dropper.end();
+	});
+	return {name, url: urlFor(info, name), info, client, urlAs: (user, password) => urlFor(info, name, user, password)};
+}
+
+/** A login role without special privileges, created once per cluster. */
+export async function plainRole(db: TestDatabase, name = 'plain_user', password = 'plain_pw'): Promise<string> {
+	await db.client.query(`DO $$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${name}') THEN CREATE ROLE ${name} LOGIN PASSWORD '${password}'; END IF;
+	END $$`);
+	await db.client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${name}`);
+	return db.urlAs(name, password);
+}
+
+/** Poll until check() returns a truthy value; for states that settle asynchronously (never a fixed sleep). */
+export async function waitFor<T>(check: () => T | Promise<T>, options: {timeout?: number; interval?: number; message?: string} = {}): Promise<T> {
+	const deadline = Date.now() + (options.timeout ?? 10_000);
+	let last: unknown;
+	for (;;) {
+		try {
+			const value = await check();
+			if (value) return value;
+		} catch (error) {
+			last = error;
+		}
+		if (Date.now() > deadline) throw new Error(`timed out waiting: ${options.message ?? ''} ${last instanceof Error ? last.message : ''}`.trim());
+		await new Promise(resolve => setTimeout(resolve, options.interval ?? 25));
+	}
+}
