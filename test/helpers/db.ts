@@ -35,7 +35,12 @@ export type TestDatabase = {
 
 let counter = 0;
 
-/** A database of this test file's own: a copy of the seeded IntoWork template, or empty. Dropped after the file. */
+/**
+ * A database of this test file's own: a copy of the seeded IntoWork template,
+ * or empty. Dropped after the file. Call it at the top level of the test file
+ * (top-level await), not inside a hook: node:test attaches `after` to the
+ * hook it is called in, which would drop the database straight away.
+ */
 export async function testDatabase(options: {empty?: boolean} = {}): Promise<TestDatabase> {
 	const info = await cluster();
 	const name = `t_${process.pid}_${Date.now() % 100000}_${counter++}`;
@@ -48,10 +53,17 @@ export async function testDatabase(options: {empty?: boolean} = {}): Promise<Tes
 	await client.connect();
 	after(async () => {
 		await client.end().catch(() => undefined);
+		// a private cluster may already be gone; the whole data dir goes with it
 		const dropper = new pg.Client({connectionString: urlFor(info, 'postgres')});
-		await dropper.connect();
-		await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-		await dropper.end();
+		dropper.on('error', () => undefined);
+		try {
+			await dropper.connect();
+			await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+		} catch {
+			// nothing left to drop
+		} finally {
+			await dropper.end().catch(() => undefined);
+		}
 	});
 	return {name, url: urlFor(info, name), info, client, urlAs: (user, password) => urlFor(info, name, user, password)};
 }

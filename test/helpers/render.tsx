@@ -1,0 +1,76 @@
+import React from 'react';
+import {render} from 'ink-testing-library';
+import {App} from '../../source/app.js';
+import {detectCapabilities} from '../../source/db/capabilities.js';
+import {redactTarget, resolveTarget} from '../../source/db/dsn.js';
+import {Monitor} from '../../source/db/monitor.js';
+import type {ScreenId} from '../../source/keymap.js';
+import {loaders} from '../../source/screens/registry.js';
+import {startPoller, type Poller} from '../../source/store/poller.js';
+import {createAppStore, type AppState, type AppStore} from '../../source/store/store.js';
+import {waitFor} from './db.js';
+
+export type RenderedApp = {
+	store: AppStore;
+	monitor: Monitor;
+	poller: Poller;
+	lastFrame(): string;
+	/** one key per write, as a user types */
+	press(key: string): void;
+	/** poll the rendered frame until it matches; returns the frame */
+	waitForFrame(match: RegExp | ((frame: string) => boolean), message?: string, timeout?: number): Promise<string>;
+	quitCalled(): boolean;
+	cleanup(): Promise<void>;
+};
+
+export const keys = {
+	up: '\u001B[A',
+	down: '\u001B[B',
+	enter: '\r',
+	escape: '\u001B',
+	tab: '\t',
+	backspace: '\u007F',
+	ctrlC: '\u0003',
+	space: ' ',
+};
+
+/** The real shell on a real database: a real monitor connection, the real poller and store. */
+export async function renderApp(url: string, options: {screen?: ScreenId; size?: {columns: number; rows: number}; state?: Partial<AppState>} = {}): Promise<RenderedApp> {
+	const target = resolveTarget({dsn: url, env: {}});
+	const monitor = new Monitor(target);
+	await monitor.connect();
+	const caps = await detectCapabilities(monitor);
+	const store = createAppStore({target: redactTarget(target), caps, connection: monitor.state, screen: options.screen ?? 'overview', ...options.state});
+	monitor.on('state', connection => store.setState({connection}));
+	const poller = startPoller(store, monitor, loaders());
+	let quit = false;
+	const instance = render(<App services={{store, db: monitor, target, refreshNow: poller.refreshNow, quit: () => (quit = true)}} />);
+	const size = options.size ?? {columns: 120, rows: 40};
+	// after mount: the shell reads the (fake) stdout's size once on mount
+	await waitFor(() => instance.lastFrame() !== undefined);
+	store.setState({size});
+	const lastFrame = () => instance.lastFrame() ?? '';
+	return {
+		store,
+		monitor,
+		poller,
+		lastFrame,
+		press(key: string) {
+			instance.stdin.write(key);
+		},
+		async waitForFrame(match, message, timeout = 10_000) {
+			const test = typeof match === 'function' ? match : (f: string) => match.test(f);
+			try {
+				return await waitFor(() => (test(lastFrame()) ? lastFrame() : ""), {timeout, message});
+			} catch (error) {
+				throw new Error(`${error instanceof Error ? error.message : error}\n--- last frame ---\n${lastFrame()}`);
+			}
+		},
+		quitCalled: () => quit,
+		async cleanup() {
+			poller.stop();
+			instance.unmount();
+			await monitor.close();
+		},
+	};
+}
