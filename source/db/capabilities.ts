@@ -52,7 +52,7 @@ type Row = {
 	started_at: Date;
 	max_connections: string;
 	reserved: string;
-	preload: string;
+	preload: string | null;
 	ext_version: string | null;
 	ext_available: string | null;
 	tables: string[] | null;
@@ -72,7 +72,8 @@ SELECT current_setting('server_version') AS server_version,
 	current_setting('max_connections') AS max_connections,
 	(current_setting('superuser_reserved_connections')::int
 		+ coalesce(current_setting('reserved_connections', true)::int, 0))::text AS reserved,
-	current_setting('shared_preload_libraries') AS preload,
+	-- superuser-only setting: hidden from pg_settings (NULL) for other roles rather than an error
+	(SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload,
 	(SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS ext_version,
 	(SELECT default_version FROM pg_available_extensions WHERE name = 'pg_stat_statements') AS ext_available,
 	(SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -80,11 +81,23 @@ SELECT current_setting('server_version') AS server_version,
 	to_regclass('public.alembic_version') IS NOT NULL AS has_alembic
 FROM pg_roles r WHERE r.rolname = current_user`;
 
-function statementsState(row: Row): Capabilities['statements'] {
-	const preloaded = row.preload
-		.split(',')
-		.map(s => s.trim().replace(/^"|"$/g, ''))
-		.includes('pg_stat_statements');
+/** Without the privilege to read shared_preload_libraries, the view itself says whether the library is loaded. */
+async function probePreloaded(db: Queryable, row: Row): Promise<boolean> {
+	if (row.preload !== null)
+		return row.preload
+			.split(',')
+			.map(s => s.trim().replace(/^"|"$/g, ''))
+			.includes('pg_stat_statements');
+	if (!row.ext_version) return true;
+	try {
+		await db.query('SELECT 1 FROM pg_stat_statements LIMIT 1');
+		return true;
+	} catch (error) {
+		return !/shared_preload_libraries/.test(error instanceof Error ? error.message : '');
+	}
+}
+
+function statementsState(row: Row, preloaded: boolean): Capabilities['statements'] {
 	const base = {version: row.ext_version ?? undefined, availableVersion: row.ext_available ?? undefined, preloaded};
 	if (!row.ext_available) return {...base, state: 'not-available', fix: 'install the PostgreSQL contrib package for this server version (e.g. postgresql-contrib), then see below'};
 	if (!preloaded)
@@ -123,7 +136,7 @@ export async function detectCapabilities(db: Queryable): Promise<Capabilities> {
 		startedAt: row.started_at,
 		maxConnections: Number(row.max_connections),
 		reservedConnections: Number(row.reserved),
-		statements: statementsState(row),
+		statements: statementsState(row, await probePreloaded(db, row)),
 		intowork: {
 			// most of the tables, so a half-migrated or renamed deployment still counts
 			looksLikeIntowork: found.length >= Math.ceil(intoworkTables.length * 0.6),
