@@ -71,6 +71,26 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	return 0;
 }
 
+const kebab = (name: string) => name.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`);
+
+/** Read from the raw arguments: meow would take --no-foo as a negated --foo and report it under the wrong name. */
+function unknownFlags(args: string[], spec: Record<string, {type: string; shortFlag?: string}>): string[] {
+	const long = new Map(Object.entries(spec).map(([k, v]) => [kebab(k), v.type]));
+	const short = new Set(Object.values(spec).flatMap(v => (v.shortFlag ? [v.shortFlag] : [])));
+	const unknown: string[] = [];
+	for (const arg of args) {
+		if (arg === '--') break;
+		if (arg.startsWith('--')) {
+			const name = arg.slice(2).split('=')[0]!;
+			const negated = name.startsWith('no-') && long.get(name.slice(3)) === 'boolean';
+			if (!long.has(name) && !negated) unknown.push(`--${name}`);
+		} else if (/^-[^\d-]/.test(arg)) {
+			for (const c of arg.slice(1)) if (!short.has(c)) unknown.push(`-${c}`);
+		}
+	}
+	return unknown;
+}
+
 async function main(): Promise<number> {
 	const argv = process.argv.slice(2);
 	const sub = subcommands.find(c => c.name === argv[0]);
@@ -82,10 +102,7 @@ async function main(): Promise<number> {
 		autoHelp: false,
 		autoVersion: false,
 	});
-	const known = new Set(Object.keys({...globalFlags, ...sub?.flags}));
-	const unknown = Object.keys(cli.flags)
-		.filter(k => !known.has(k) && k !== 'h')
-		.map(k => k.length === 1 ? `-${k}` : `--${k.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)}`);
+	const unknown = unknownFlags(sub ? argv.slice(1) : argv, {...globalFlags, ...sub?.flags});
 	if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.join(', ')} (see intowork-db${sub ? ` ${sub.name}` : ''} --help)`);
 	if (cli.flags.version) {
 		process.stdout.write(`${cli.pkg.version}\n`);

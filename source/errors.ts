@@ -141,7 +141,8 @@ function causeOf(e: ErrorShape, target: Target): Cause {
 			}
 			return {text: `authentication failed (${msg})`, exitCode: ExitCode.auth};
 		case '3D000':
-			return {text: `database "${target.database}" does not exist (${msg})`, exitCode: ExitCode.noDatabase};
+			// the server's message says exactly this; no need to repeat it
+			return {text: `database "${target.database}" does not exist`, exitCode: ExitCode.noDatabase};
 		case '53300':
 			return {
 				text: `server has no free connection slots; max_connections is reached and the remaining slots are reserved for superusers (${msg})`,

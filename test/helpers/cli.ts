@@ -1,0 +1,31 @@
+import {spawn} from 'node:child_process';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli.js');
+
+export type CliResult = {code: number | null; stdout: string; stderr: string};
+
+/**
+ * The built CLI as a user runs it, with a clean environment: nothing from
+ * the developer's DATABASE_URL or PG* variables leaks in.
+ */
+export function runCli(args: string[], options: {env?: NodeJS.ProcessEnv; timeout?: number; input?: string} = {}): Promise<CliResult> {
+	return new Promise((resolve, reject) => {
+		const child = spawn(process.execPath, [cliPath, ...args], {
+			env: {PATH: process.env.PATH, HOME: process.env.HOME, INTOWORK_DB_STATE: process.env.INTOWORK_DB_STATE, INTOWORK_DB_CACHE: process.env.INTOWORK_DB_CACHE, ...options.env},
+			stdio: ['pipe', 'pipe', 'pipe'],
+		});
+		let stdout = '';
+		let stderr = '';
+		child.stdout.on('data', d => (stdout += d));
+		child.stderr.on('data', d => (stderr += d));
+		const timer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 60_000);
+		child.on('error', reject);
+		child.on('close', code => {
+			clearTimeout(timer);
+			resolve({code, stdout, stderr});
+		});
+		child.stdin.end(options.input ?? '');
+	});
+}

@@ -1,0 +1,78 @@
+import {after, test} from 'node:test';
+import assert from 'node:assert/strict';
+import {resolveTarget} from '../source/db/dsn.js';
+import {Monitor, NotConnectedError, type ConnectionState} from '../source/db/monitor.js';
+import {startCluster, stopCluster} from './helpers/cluster.js';
+import {waitFor} from './helpers/db.js';
+
+// A server of its own: this file restarts it.
+const server = await startCluster(15, {template: false});
+after(() => stopCluster(server));
+
+function monitorFor(options = {}) {
+	const monitor = new Monitor(resolveTarget({dsn: server.url(), env: {}}), {minBackoffMs: 100, maxBackoffMs: 500, ...options});
+	const states: ConnectionState[] = [];
+	monitor.on('state', s => states.push(s));
+	return {monitor, states};
+}
+
+test('the monitor identifies itself and caps every statement', async () => {
+	const {monitor} = monitorFor();
+	await monitor.connect();
+	try {
+		const r = await monitor.query<{app: string; st: string; lt: string; pid: number}>(
+			`SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt, pg_backend_pid() AS pid`,
+		);
+		assert.deepEqual({...r.rows[0]}, {app: 'intowork-db', st: '5s', lt: '1s', pid: monitor.state.backendPid});
+		await assert.rejects(monitor.query('SELECT pg_sleep(10)'), /canceling statement due to statement timeout/);
+		assert.equal(monitor.state.status, 'live', 'a timed-out statement does not cost the connection');
+	} finally {
+		await monitor.close();
+	}
+});
+
+test('a server restart: stale, reconnecting with attempts, then live again on its own', async () => {
+	const {monitor, states} = monitorFor();
+	await monitor.connect();
+	try {
+		await server.stop();
+		await waitFor(() => monitor.state.status === 'reconnecting', {message: 'reconnecting'});
+		assert.ok(monitor.state.staleSince, 'stale since is set');
+		await assert.rejects(monitor.query('SELECT 1'), NotConnectedError);
+		await waitFor(() => monitor.state.attempt >= 2, {message: 'retries'});
+		await server.start();
+		await waitFor(() => monitor.state.status === 'live', {timeout: 15_000, message: 'live again'});
+		assert.equal(monitor.state.staleSince, undefined);
+		const r = await monitor.query<{one: number}>('SELECT 1 AS one');
+		assert.equal(r.rows[0]?.one, 1);
+		assert.ok(states.some(s => s.status === 'reconnecting' && s.attempt >= 1));
+	} finally {
+		await monitor.close();
+	}
+});
+
+test('its own backend terminated: it reconnects with a new backend', async () => {
+	const {monitor} = monitorFor();
+	await monitor.connect();
+	const reconnected = new Promise<void>(resolve => monitor.once('reconnected', resolve));
+	try {
+		const before = monitor.state.backendPid;
+		const admin = monitorFor().monitor;
+		await admin.connect();
+		await admin.query('SELECT pg_terminate_backend($1)', [before]);
+		await admin.close();
+		await reconnected;
+		assert.equal(monitor.state.status, 'live');
+		assert.notEqual(monitor.state.backendPid, before);
+	} finally {
+		await monitor.close();
+	}
+});
+
+test('close stops reconnecting', async () => {
+	const {monitor} = monitorFor();
+	await monitor.connect();
+	await monitor.close();
+	assert.equal(monitor.state.status, 'closed');
+	await assert.rejects(monitor.query('SELECT 1'), NotConnectedError);
+});
