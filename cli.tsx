@@ -2,6 +2,7 @@
 import React from 'react';
 import {render} from 'ink';
 import meow from 'meow';
+import chalk from 'chalk';
 import {App} from './source/app.js';
 import {globalFlags, globalHelp, readGlobalFlags, type GlobalFlags} from './source/cli-flags.js';
 import {subcommands} from './source/commands/index.js';
@@ -119,6 +120,9 @@ async function main(): Promise<number> {
 	if (sub) return sub.run({input: cli.input, flags: cli.flags, global, out: line => process.stdout.write(`${line}\n`)});
 	return runConsole(global);
 }
+
+// https://no-color.org: chalk reads FORCE_COLOR only, and Ink colours through chalk.
+if (process.env.NO_COLOR) chalk.level = 0;
 
 try {
 	process.exitCode = await main();

@@ -55,7 +55,8 @@ export function Table<R>(props: {
 	emptyText?: string;
 }) {
 	const {rows, width, height, offset, selectedKey} = props;
-	const markWidth = props.mark ? 2 : 0;
+	// The cursor column: the selection must stay visible without colour (NO_COLOR drops inverse too).
+	const markWidth = props.mark ? 3 : 2;
 	const cols = fitColumns(props.columns, width - markWidth);
 	const cell = (c: FittedColumn<R>, text: string) => fit(text, c.actual, c.align);
 	const header = cols.map(c => cell(c, c.title)).join(' ');
@@ -69,7 +70,7 @@ export function Table<R>(props: {
 				const key = props.rowKey(row);
 				const style = props.rowStyle?.(row) ?? {};
 				const selected = key === selectedKey;
-				const line = (props.mark ? fit(props.mark(row), markWidth) : '') + cols.map(c => cell(c, c.value(row))).join(' ');
+				const line = fit(`${selected ? '›' : ' '}${props.mark?.(row) ?? ''}`, markWidth) + cols.map(c => cell(c, c.value(row))).join(' ');
 				return (
 					<Text key={key} inverse={selected} color={style.color} bold={style.bold} dimColor={style.dim}>
 						{line}
