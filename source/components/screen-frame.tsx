@@ -9,9 +9,11 @@ import type {ScreenId} from '../keymap.js';
  * A lost connection or a failed poll marks it stale with the time it was read.
  */
 export function ScreenFrame<T>(props: {screen: ScreenId; children(value: T): ReactNode}) {
-	const s = useAppState(st => ({slot: st.data[props.screen], status: st.connection.status, staleSince: st.connection.staleSince}));
+	const s = useAppState(st => ({slot: st.data[props.screen], status: st.connection.status, liveSince: st.connection.liveSince}));
 	const value = s.slot?.value as T | undefined;
-	const stale = s.status !== 'live' || s.slot?.error !== undefined;
+	// after a reconnect, until the first poll on the new connection lands
+	const fromOldConnection = s.slot?.at !== undefined && s.liveSince !== undefined && s.slot.at < s.liveSince;
+	const stale = s.status !== 'live' || s.slot?.error !== undefined || fromOldConnection;
 	return (
 		<Box flexDirection="column" flexGrow={1}>
 			{stale && s.slot?.at ? (

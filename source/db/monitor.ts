@@ -13,6 +13,8 @@ export type ConnectionState = {
 	lastError?: string;
 	/** the monitor's own backend, so screens can mark it */
 	backendPid?: number;
+	/** when the current connection was made: data read before it is from the previous one */
+	liveSince?: number;
 };
 
 export type MonitorOptions = {
@@ -105,7 +107,7 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 	private async adopt(client: pg.Client) {
 		const r = await client.query<{pid: number}>('SELECT pg_backend_pid() AS pid');
 		this.client = client;
-		this.setState({status: 'live', attempt: 0, staleSince: undefined, lastError: undefined, backendPid: r.rows[0]?.pid});
+		this.setState({status: 'live', attempt: 0, staleSince: undefined, lastError: undefined, backendPid: r.rows[0]?.pid, liveSince: Date.now()});
 	}
 
 	private lost(client: pg.Client, error: Error) {
