@@ -1,0 +1,52 @@
+import {execFileSync, spawnSync} from 'node:child_process';
+import {cliPath} from './cli.js';
+
+function tmux(...args: string[]): string {
+	return execFileSync('tmux', args, {encoding: 'utf8'});
+}
+
+export type Terminal = {
+	name: string;
+	/** keys as tmux send-keys names them: 'q', 'Enter', 'Escape', 'Down', 'C-c', 'Tab' */
+	send(...keys: string[]): void;
+	/** literal text, not key names */
+	type(text: string): void;
+	/** the visible screen as text (with ANSI styles when ansi is true) */
+	capture(ansi?: boolean): string;
+	waitFor(match: RegExp, timeoutMs?: number): Promise<string>;
+	alive(): boolean;
+	kill(): void;
+};
+
+let counter = 0;
+
+/** The built CLI in a real terminal (a detached tmux session of the given size). */
+export function openTerminal(args: string[], options: {columns?: number; rows?: number; env?: Record<string, string>} = {}): Terminal {
+	const name = `intowork-test-${process.pid}-${counter++}`;
+	const env = Object.entries({TERM: 'xterm-256color', ...options.env})
+		.map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+		.join(' ');
+	const command = `env ${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} ${args.map(a => JSON.stringify(a)).join(' ')}; echo "[exit $?]"; sleep 600`;
+	tmux('new-session', '-d', '-s', name, '-x', String(options.columns ?? 120), '-y', String(options.rows ?? 40), command);
+	// the session must keep its size even when no client is attached
+	spawnSync('tmux', ['set-option', '-t', name, 'window-size', 'manual']);
+	const capture = (ansi = false) => tmux('capture-pane', '-p', ...(ansi ? ['-e'] : []), '-t', name);
+	return {
+		name,
+		send: (...keys) => void tmux('send-keys', '-t', name, ...keys),
+		type: text => void tmux('send-keys', '-t', name, '-l', text),
+		capture,
+		async waitFor(match, timeoutMs = 20_000) {
+			const deadline = Date.now() + timeoutMs;
+			let last = '';
+			while (Date.now() < deadline) {
+				last = capture();
+				if (match.test(last)) return last;
+				await new Promise(resolve => setTimeout(resolve, 100));
+			}
+			throw new Error(`terminal never showed ${match}\n--- screen ---\n${last}`);
+		},
+		alive: () => spawnSync('tmux', ['has-session', '-t', name]).status === 0,
+		kill: () => void spawnSync('tmux', ['kill-session', '-t', name]),
+	};
+}
