@@ -35,8 +35,10 @@ export type Capabilities = {
 		looksLikeIntowork: boolean;
 		tablesFound: string[];
 		tablesMissing: string[];
-		/** null when alembic_version exists but is empty; undefined when there is no such table */
+		/** null when alembic_version exists but is empty; undefined when there is no such table or it cannot be read */
 		alembicVersion?: string | null;
+		/** why alembic_version exists but could not be read (e.g. no SELECT privilege) */
+		alembicUnreadable?: string;
 	};
 };
 
@@ -119,9 +121,14 @@ export async function detectCapabilities(db: Queryable): Promise<Capabilities> {
 	const versionNum = Number(row.version_num);
 	const found = row.tables ?? [];
 	let alembicVersion: string | null | undefined;
+	let alembicUnreadable: string | undefined;
 	if (row.has_alembic) {
-		const a = await db.query<{version_num: string}>('SELECT version_num FROM public.alembic_version LIMIT 1').catch(() => undefined);
-		alembicVersion = a ? (a.rows[0]?.version_num ?? null) : undefined;
+		try {
+			const a = await db.query<{version_num: string}>('SELECT version_num FROM public.alembic_version LIMIT 1');
+			alembicVersion = a.rows[0]?.version_num ?? null;
+		} catch (error) {
+			alembicUnreadable = error instanceof Error ? error.message : String(error);
+		}
 	}
 	return {
 		serverVersion: row.server_version,
@@ -143,6 +150,7 @@ export async function detectCapabilities(db: Queryable): Promise<Capabilities> {
 			tablesFound: found,
 			tablesMissing: intoworkTables.filter(t => !found.includes(t)),
 			alembicVersion,
+			alembicUnreadable,
 		},
 	};
 }

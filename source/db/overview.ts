@@ -45,15 +45,18 @@ type Row = {
 export const overviewSql = `
 WITH act AS (
 	SELECT pid, state, backend_type, query_start, wait_event_type, usename, application_name, query
+		-- Without pg_monitor, other roles' rows come with backend_type NULL; a database
+		-- name still tells a client session from a background process.
+		, backend_type = 'client backend' OR (backend_type IS NULL AND datname IS NOT NULL) AS is_client
 	FROM pg_stat_activity
 ), db AS (
 	SELECT blks_hit, blks_read, xact_commit + xact_rollback AS xacts FROM pg_stat_database WHERE datname = current_database()
 )
 SELECT now() AS server_time,
-	(SELECT count(*) FROM act WHERE backend_type = 'client backend') AS client_connections,
+	(SELECT count(*) FROM act WHERE is_client) AS client_connections,
 	(SELECT count(*) FROM act WHERE backend_type = 'client backend' AND state = 'active') AS active,
 	(SELECT count(*) FROM act WHERE state IN ('idle in transaction', 'idle in transaction (aborted)')) AS idle_in_tx,
-	(SELECT count(*) FROM act WHERE backend_type = 'client backend' AND state IS NULL) AS unknown_state,
+	(SELECT count(*) FROM act WHERE is_client AND state IS NULL) AS unknown_state,
 	(SELECT count(*) FROM act WHERE wait_event_type = 'Lock') AS waiting,
 	current_setting('max_connections') AS max_connections,
 	(current_setting('superuser_reserved_connections')::int + coalesce(current_setting('reserved_connections', true)::int, 0))::text AS reserved,

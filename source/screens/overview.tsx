@@ -68,7 +68,11 @@ export function OverviewScreen() {
 							)}
 						</Row>
 						<Row label="Migration">
-							{alembic === undefined ? (
+							{caps?.intowork.alembicUnreadable ? (
+								<Text color="yellow">
+									alembic_version not readable: {caps.intowork.alembicUnreadable} (GRANT SELECT ON alembic_version TO {caps.role})
+								</Text>
+							) : alembic === undefined ? (
 								'no alembic_version table'
 							) : alembic === migrationRevision ? (
 								<Text color="green">{migrationRevision} applied</Text>
