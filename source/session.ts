@@ -2,7 +2,7 @@ import {detectCapabilities, type Capabilities} from './db/capabilities.js';
 import {redactTarget, resolveTarget, type Target} from './db/dsn.js';
 import {Monitor} from './db/monitor.js';
 import {startDemo, type Demo} from './demo/demo.js';
-import {classifyConnectError} from './errors.js';
+import {CliError, ExitCode, classifyConnectError} from './errors.js';
 
 export type OpenOptions = {
 	dsn?: string;
@@ -26,7 +26,13 @@ export type Opened = {
 /** Resolve the target (or start the demo), connect the monitor, detect what this role can do. */
 export async function openTarget(options: OpenOptions): Promise<Opened> {
 	let demo: Demo | undefined;
-	if (options.demo) demo = await startDemo({port: options.demoPort, reset: options.demoReset, workload: options.workload ?? false, log: options.log});
+	if (options.demo) {
+		try {
+			demo = await startDemo({port: options.demoPort, reset: options.demoReset, workload: options.workload ?? false, log: options.log});
+		} catch (error) {
+			throw new CliError(`demo: ${error instanceof Error ? error.message : String(error)}`, ExitCode.failed);
+		}
+	}
 	const target = resolveTarget({dsn: demo?.url ?? options.dsn});
 	const monitor = new Monitor(target);
 	try {

@@ -1,8 +1,5 @@
 import {spawn} from 'node:child_process';
-import path from 'node:path';
-import {fileURLToPath} from 'node:url';
-
-export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli.js');
+import {cliPath} from '../../scripts/terminal.js';
 
 export type CliResult = {code: number | null; stdout: string; stderr: string};
 

@@ -1,5 +1,9 @@
 import {execFileSync, spawnSync} from 'node:child_process';
-import {cliPath} from './cli.js';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+/** The built CLI (dist/cli.js), as the bin runs it. */
+export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
 
 function tmux(...args: string[]): string {
 	return execFileSync('tmux', args, {encoding: 'utf8'});
