@@ -65,7 +65,7 @@ function useKeyDispatch() {
 		// Ctrl-C always quits, whatever owns the keyboard.
 		if (name === 'ctrl+c') return void dispatch('quit');
 		const s = store.getState();
-		if (s.textCapture) return;
+		if (s.textCapture > 0) return;
 		const scopes: Scope[] = s.dialog ? ['dialog'] : s.overlay ? [s.overlay] : [s.screen, 'global'];
 		const command = resolveCommand(name, scopes, s.readOnly);
 		if (command) dispatch(command.id);

@@ -1,8 +1,16 @@
 import stringWidth from 'string-width';
 
 /** Cut to a display width with an ellipsis, then pad; wide characters count double. */
+const printableAscii = /^[\x20-\x7e]*$/;
+
 export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
 	if (width <= 0) return '';
+	// Most cells are plain ASCII: one column per character, no width tables needed on the hot path.
+	if (printableAscii.test(text)) {
+		const cut = text.length > width ? `${text.slice(0, width - 1)}…` : text;
+		const pad = ' '.repeat(width - Math.min(text.length, width));
+		return align === 'right' ? pad + cut : cut + pad;
+	}
 	let out = text;
 	if (stringWidth(out) > width) {
 		// code points, not UTF-16 units, so a surrogate pair is never split

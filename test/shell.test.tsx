@@ -27,9 +27,15 @@ test('? opens help built from the keymap and Esc closes it', async () => {
 	app.press('?');
 	const frame = await app.waitForFrame(/Everywhere/);
 	assert.match(frame, /quit and restore the terminal/);
-	assert.match(frame, /Confirmation dialogs/);
+	assert.doesNotMatch(frame, /Confirmation dialogs/, 'help is longer than the screen');
+	for (let page = 0; page < 5 && !/Confirmation dialogs/.test(app.lastFrame()); page++) {
+		const before = app.lastFrame();
+		app.press(' ');
+		await app.waitForFrame(f => f !== before);
+	}
+	assert.match(app.lastFrame(), /Confirmation dialogs/);
 	app.press(keys.escape);
-	await app.waitForFrame(f => !/Everywhere/.test(f) && /Connections/.test(f));
+	await app.waitForFrame(f => !/Help/.test(f) && /Transactions\/s/.test(f));
 });
 
 test('p pauses refreshing and + halves the interval', async () => {
@@ -42,7 +48,23 @@ test('p pauses refreshing and + halves the interval', async () => {
 	assert.equal(app.store.getState().intervalMs, 1000);
 });
 
-test('q and Ctrl-C quit', async () => {
+test('q quits', async () => {
 	app.press('q');
 	await app.waitForFrame(() => app.quitCalled());
+});
+
+test('Ctrl-C quits even while a text field owns the keyboard', async () => {
+	const other = await renderApp(db.url, {screen: 'connections'});
+	try {
+		await other.waitForFrame(/sessions/);
+		other.press('/');
+		await other.waitForFrame(() => other.store.getState().textCapture > 0);
+		other.press('q');
+		await other.waitForFrame(/q/);
+		assert.equal(other.quitCalled(), false, 'q is typed into the filter');
+		other.press(keys.ctrlC);
+		await other.waitForFrame(() => other.quitCalled());
+	} finally {
+		await other.cleanup();
+	}
 });

@@ -55,6 +55,8 @@ export function HelpOverlay() {
 		'help.close': () => store.setState({overlay: undefined}),
 		'help.up': () => scrollTo(scroll - 1),
 		'help.down': () => scrollTo(scroll + 1),
+		'help.pageUp': () => scrollTo(scroll - height),
+		'help.pageDown': () => scrollTo(scroll + height),
 	});
 	return (
 		<Box flexDirection="column">

@@ -3,17 +3,24 @@ import {Box, Text} from 'ink';
 import {useAppState} from '../context.js';
 import {clock} from '../format.js';
 import type {ScreenId} from '../keymap.js';
+import type {ConnectionState} from '../db/monitor.js';
+import type {DataSlot} from '../store/store.js';
+
+/** Data that is not current: the connection is down, the last poll failed, or it was read on a previous connection. */
+export function isStale(slot: DataSlot | undefined, connection: ConnectionState): boolean {
+	// after a reconnect, until the first poll on the new connection lands
+	const fromOldConnection = slot?.at !== undefined && connection.liveSince !== undefined && slot.at < connection.liveSince;
+	return connection.status !== 'live' || slot?.error !== undefined || fromOldConnection;
+}
 
 /**
  * Wraps every screen: data from an earlier poll is never shown as current.
  * A lost connection or a failed poll marks it stale with the time it was read.
  */
 export function ScreenFrame<T>(props: {screen: ScreenId; children(value: T): ReactNode}) {
-	const s = useAppState(st => ({slot: st.data[props.screen], status: st.connection.status, liveSince: st.connection.liveSince}));
+	const s = useAppState(st => ({slot: st.data[props.screen], stale: isStale(st.data[props.screen], st.connection)}));
 	const value = s.slot?.value as T | undefined;
-	// after a reconnect, until the first poll on the new connection lands
-	const fromOldConnection = s.slot?.at !== undefined && s.liveSince !== undefined && s.slot.at < s.liveSince;
-	const stale = s.status !== 'live' || s.slot?.error !== undefined || fromOldConnection;
+	const stale = s.stale;
 	return (
 		<Box flexDirection="column" flexGrow={1}>
 			{stale && s.slot?.at ? (

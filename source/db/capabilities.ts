@@ -1,6 +1,6 @@
 import {intoworkTables} from '../demo/schema.js';
 import type {Queryable} from './monitor.js';
-import {quoteIdent} from './sql.js';
+import {quoteIdent, quoteLiteral} from './sql.js';
 
 export type StatementsState = 'ok' | 'not-available' | 'not-preloaded' | 'not-created' | 'outdated';
 
@@ -102,12 +102,14 @@ async function probePreloaded(db: Queryable, row: Row): Promise<boolean> {
 function statementsState(row: Row, preloaded: boolean): Capabilities['statements'] {
 	const base = {version: row.ext_version ?? undefined, availableVersion: row.ext_available ?? undefined, preloaded};
 	if (!row.ext_available) return {...base, state: 'not-available', fix: 'install the PostgreSQL contrib package for this server version (e.g. postgresql-contrib), then see below'};
-	if (!preloaded)
-		return {
-			...base,
-			state: 'not-preloaded',
-			fix: "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'; then restart PostgreSQL (a reload is not enough)",
-		};
+	if (!preloaded) {
+		// ALTER SYSTEM replaces the list: keep what is preloaded already, one literal per library
+		const current = row.preload === null ? undefined : row.preload.split(',').map(l => l.trim().replace(/^"|"$/g, '')).filter(Boolean);
+		const set = current
+			? `ALTER SYSTEM SET shared_preload_libraries = ${[...current, 'pg_stat_statements'].map(quoteLiteral).join(', ')};`
+			: 'add pg_stat_statements to shared_preload_libraries (keeping the libraries already there);';
+		return {...base, state: 'not-preloaded', fix: `${set} then restart PostgreSQL (a reload is not enough)`};
+	}
 	if (!row.ext_version) return {...base, state: 'not-created', fix: 'CREATE EXTENSION pg_stat_statements;'};
 	if (row.ext_version !== row.ext_available)
 		return {...base, state: 'outdated', fix: `ALTER EXTENSION pg_stat_statements UPDATE; -- ${row.ext_version} -> ${row.ext_available}`};

@@ -45,7 +45,11 @@ export function useSelection(screen: ScreenId, keys: readonly string[], height: 
 	const field = options.name ?? 'selection';
 	const stored = useAppState(s => (s.ui[screen]?.[field] as Stored | undefined) ?? {});
 	const sel = placeSelection(keys, stored, Math.max(1, height));
-	const go = (delta: number) => setUi(store, screen, {[field]: moveSelection(keys, sel, delta, Math.max(1, height))});
+	// From the store, not this render: keys that arrive faster than frames (a burst over SSH) each count.
+	const go = (delta: number) => {
+		const latest = placeSelection(keys, (store.getState().ui[screen]?.[field] as Stored | undefined) ?? {}, Math.max(1, height));
+		setUi(store, screen, {[field]: moveSelection(keys, latest, delta, Math.max(1, height))});
+	};
 	useCommands(
 		{
 			'cursor.up': () => go(-1),

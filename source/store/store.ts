@@ -63,8 +63,8 @@ export type AppState = {
 	data: Partial<Record<ScreenId, DataSlot>>;
 	/** per-screen view state (selection, filter, sort) kept across screen switches and reconnects */
 	ui: Partial<Record<ScreenId, Record<string, unknown>>>;
-	/** a text field owns the keyboard (filter, typed confirmation) */
-	textCapture: boolean;
+	/** text fields mounted (filter, typed confirmation): while any is, the keyboard is theirs */
+	textCapture: number;
 	message?: Message;
 	thresholds: Thresholds;
 	size: {columns: number; rows: number};
@@ -85,7 +85,7 @@ export function createAppStore(initial: Partial<AppState> & Pick<AppState, 'targ
 		refreshing: false,
 		data: {},
 		ui: {},
-		textCapture: false,
+		textCapture: 0,
 		thresholds: defaultThresholds,
 		size: {columns: 80, rows: 24},
 		...initial,
