@@ -1,0 +1,68 @@
+import pg from 'pg';
+import type {AuditContext} from '../../audit.js';
+import {pgConfig, redactTarget, type Target} from '../../db/dsn.js';
+import {CliError, ExitCode, classifyConnectError} from '../../errors.js';
+import type {TargetKey} from '../../state.js';
+
+/** How long a backup waits for a table lock (pg_dump's and ours) before failing, rather than queueing behind a schema change for ever. */
+export const lockWaitMs = 30_000;
+
+/**
+ * A connection of the backup's own, without the console's short timeouts:
+ * exact counts read whole tables. A role-level statement_timeout or
+ * idle_in_transaction_session_timeout would otherwise kill an exact count
+ * of a big table, or the snapshot pg_dump is still reading from.
+ */
+export async function connectFor(target: Target, applicationName: string, database: string = target.database): Promise<pg.Client> {
+	const t = {...target, database};
+	const client = new pg.Client({
+		...pgConfig(t, {applicationName}),
+		options: `-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout=${lockWaitMs}`,
+	});
+	// An error on an idle connection (server restart) must not crash the console; the next query reports it.
+	client.on('error', () => undefined);
+	try {
+		await client.connect();
+	} catch (error) {
+		await client.end().catch(() => undefined);
+		throw classifyConnectError(error, t);
+	}
+	return client;
+}
+
+/** Asks the server to cancel a statement of ours, e.g. a count waiting on a lock when the user cancels. */
+export async function cancelBackend(target: Target, pid: number): Promise<void> {
+	const client = new pg.Client(pgConfig(target, {applicationName: 'intowork-db/cancel', connectTimeoutMs: 5000}));
+	client.on('error', () => undefined);
+	try {
+		await client.connect();
+		await client.query('SELECT pg_cancel_backend($1)', [pid]);
+	} catch {
+		// the statement ends by itself when its connection closes
+	} finally {
+		await client.end().catch(() => undefined);
+	}
+}
+
+export function targetKey(target: Target): TargetKey {
+	return {host: target.host, port: target.port, database: target.database};
+}
+
+export function auditContext(target: Target, role: string): AuditContext {
+	return {key: targetKey(target), role, target: redactTarget(target)};
+}
+
+export function failed(message: string): CliError {
+	return new CliError(message, ExitCode.failed);
+}
+
+export class Cancelled extends CliError {
+	constructor(message: string) {
+		super(message, ExitCode.failed);
+		this.name = 'Cancelled';
+	}
+}
+
+export function errorText(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
+}

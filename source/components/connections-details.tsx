@@ -1,0 +1,109 @@
+import React, {useEffect} from 'react';
+import {Box, Text} from 'ink';
+import {useAppState, useCommands, useServices} from '../context.js';
+import {listQueryChars, readBackend, stateLabel, waitingBehind, type Backend} from '../db/connections.js';
+import {clock, formatDuration} from '../format.js';
+import {formatSql} from '../format-sql.js';
+import {sanitize, sanitizeMultiline} from '../sanitize.js';
+import {setUi} from '../store/store.js';
+
+type FullQuery = {key: string; text?: string; error?: string};
+
+function since(iso: string | null, ms: number | null): string {
+	if (!iso) return '-';
+	return `${clock(new Date(iso))} (${formatDuration(ms)} ago)`;
+}
+
+function client(b: Backend): string {
+	if (b.clientPort === -1) return 'local Unix socket';
+	if (!b.clientAddr) return b.hidden ? 'hidden' : '-';
+	const host = b.clientHost ? `${sanitize(b.clientHost, 100)} ` : '';
+	return `${host}${b.clientAddr} port ${b.clientPort ?? '?'}`;
+}
+
+function detailLines(b: Backend, all: readonly Backend[], thresholds: {hangingActiveMs: number; hangingIdleTxMs: number}): string[] {
+	const behind = waitingBehind(all, b.pid);
+	const hanging =
+		b.hanging === 'active'
+			? `HANGING: active for ${formatDuration(b.queryMs)}, over ${formatDuration(thresholds.hangingActiveMs)}`
+			: b.hanging === 'idle-tx'
+				? `HANGING: idle in transaction for ${formatDuration(b.stateMs)}, over ${formatDuration(thresholds.hangingIdleTxMs)}`
+				: undefined;
+	const wait = b.waitEventType ? `${sanitize(b.waitEventType, 40)}: ${sanitize(b.waitEvent, 60)}` : 'not waiting';
+	return [
+		`pid ${b.pid}${b.own ? '  (this console)' : ''}${hanging ? `  ${hanging}` : ''}`,
+		`user / database   ${sanitize(b.user, 60) || '-'} / ${sanitize(b.database, 60) || '-'}`,
+		`application       ${sanitize(b.application, 100) || '-'}`,
+		`client            ${client(b)}`,
+		`backend type      ${b.backendType ?? 'hidden (GRANT pg_monitor)'}${b.leaderPid ? `, leader pid ${b.leaderPid}` : ''}`,
+		`state             ${stateLabel(b)} for ${formatDuration(b.stateMs)}`,
+		`wait              ${wait}${b.blockedBy.length ? `, ${formatDuration(b.lockWaitMs)}, blocked by pid ${b.blockedBy.join(', ')}` : ''}`,
+		`blocks            ${behind.all.length ? `${behind.direct.length} directly, ${behind.all.length} in all` : 'nobody'}`,
+		`transaction       ${b.xactMs === null ? 'none open' : `open for ${formatDuration(b.xactMs)}`}`,
+		`query start       ${since(b.queryStart, b.queryMs)}`,
+		`session start     ${since(b.backendStart, b.backendMs)}`,
+	];
+}
+
+/** Enter on a session: everything about it and its whole query, pretty-printed; ↑/↓ scroll, Esc goes back. */
+export function BackendDetails(props: {backend: Backend; ended: boolean; all: readonly Backend[]; width: number; height: number}) {
+	const {store, db} = useServices();
+	const b = props.backend;
+	const {thresholds, full, scroll} = useAppState(s => ({
+		thresholds: s.thresholds,
+		full: s.ui.connections?.fullQuery as FullQuery | undefined,
+		scroll: (s.ui.connections?.detailsScroll as number | undefined) ?? 0,
+	}));
+	const needsFetch = (b.query?.length ?? 0) >= listQueryChars && !props.ended;
+	// the text belongs to one query of one backend: a new query reads it again
+	const textKey = `${b.key}|${b.queryStart ?? ''}`;
+	useEffect(() => {
+		if (!needsFetch || full?.key === textKey) return;
+		readBackend(db, b)
+			.then(now => setUi(store, 'connections', {fullQuery: {key: textKey, text: now?.query ?? undefined}}))
+			.catch((error: unknown) => setUi(store, 'connections', {fullQuery: {key: textKey, error: error instanceof Error ? error.message : String(error)}}));
+	}, [needsFetch, textKey]);
+
+	const fetched = full?.key === textKey ? full : undefined;
+	const queryText = fetched?.text ?? b.query ?? '';
+	const queryNote = b.hidden
+		? 'query hidden from this role (GRANT pg_monitor)'
+		: needsFetch && !fetched
+			? 'reading the whole text…'
+			: fetched?.error
+				? `could not read the whole text (${sanitize(fetched.error, 200)}); the first ${listQueryChars} characters:`
+				: needsFetch && fetched && fetched.text === undefined
+					? 'the session has moved on; the text as last seen:'
+					: undefined;
+	const lines = [
+		...(props.ended ? ['This session has ended; details as last seen.'] : []),
+		...detailLines(b, props.all, thresholds),
+		'',
+		...(queryNote ? [queryNote] : []),
+		...(b.hidden ? [] : sanitizeMultiline(formatSql(queryText), 500, 2000).split('\n')),
+	];
+	const height = Math.max(1, props.height - 1);
+	const maxScroll = Math.max(0, lines.length - height);
+	const top = Math.min(scroll, maxScroll);
+	const scrollTo = (n: number) => setUi(store, 'connections', {detailsScroll: Math.min(Math.max(0, n), maxScroll)});
+	useCommands({
+		'cursor.up': () => scrollTo(top - 1),
+		'cursor.down': () => scrollTo(top + 1),
+		'cursor.pageUp': () => scrollTo(top - height),
+		'cursor.pageDown': () => scrollTo(top + height),
+		'cursor.first': () => scrollTo(0),
+		'cursor.last': () => scrollTo(maxScroll),
+	});
+	return (
+		<Box flexDirection="column" width={props.width}>
+			<Text dimColor wrap="truncate-end">
+				Session details{maxScroll ? ` (↑/↓ scroll, lines ${top + 1}-${Math.min(lines.length, top + height)} of ${lines.length})` : ''} · Esc back
+			</Text>
+			{lines.slice(top, top + height).map((line, i) => (
+				<Text key={i} wrap="truncate-end" color={i + top === 0 && b.hanging ? 'red' : undefined}>
+					{line || ' '}
+				</Text>
+			))}
+		</Box>
+	);
+}

@@ -1,0 +1,490 @@
+import type {Queryable} from './monitor.js';
+import type {Loader} from '../store/poller.js';
+import type {Thresholds} from '../store/store.js';
+
+/**
+ * A timestamp as exact text (UTC, microseconds). Identity checks compare it
+ * in SQL: a JS Date would drop the microseconds, and the session's DateStyle
+ * or TimeZone must not change what "the same backend" means.
+ */
+export function isoMicros(column: string): string {
+	return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+/** Characters of query text the list carries; Enter fetches the whole text. */
+export const listQueryChars = 512;
+
+export type HangingKind = 'active' | 'idle-tx';
+
+export type Backend = {
+	/** identity across refreshes and for actions: a reused pid gets a new backend_start */
+	key: string;
+	pid: number;
+	backendStart: string | null;
+	queryStart: string | null;
+	database: string | null;
+	user: string | null;
+	application: string;
+	clientAddr: string | null;
+	clientHost: string | null;
+	/** -1: a Unix socket */
+	clientPort: number | null;
+	/** null when this role may not see the session (no pg_monitor) */
+	backendType: string | null;
+	state: string | null;
+	waitEventType: string | null;
+	waitEvent: string | null;
+	backendMs: number | null;
+	xactMs: number | null;
+	queryMs: number | null;
+	/** time in the current state: how long an idle-in-transaction session has been idle */
+	stateMs: number | null;
+	/** how long a lock waiter has waited (pg_locks.waitstart on 14+, else since its state changed) */
+	lockWaitMs: number | null;
+	/** the first listQueryChars characters */
+	query: string | null;
+	blockedBy: number[];
+	/** the leader of a parallel worker */
+	leaderPid: number | null;
+	/** the console's own monitoring session */
+	own: boolean;
+	hidden: boolean;
+	hanging?: HangingKind;
+};
+
+export type Counts = {
+	total: number;
+	active: number;
+	idle: number;
+	idleInTransaction: number;
+	aborted: number;
+	/** fastpath function call, disabled */
+	other: number;
+	/** state not visible to this role */
+	hidden: number;
+	waiting: number;
+	hanging: number;
+};
+
+export type Group = {label: string; counts: Counts};
+
+export type Summary = {
+	/** client sessions by state; hidden sessions are counted, their state is not */
+	sessions: Counts;
+	/** replication, autovacuum, parallel and extension workers: their own slots, not max_connections' */
+	workers: number;
+	/** checkpointer, WAL writer and the like: not listed */
+	auxiliary: number;
+	/** every backend waiting on a lock, sessions and workers */
+	waiting: number;
+	maxConnections: number;
+	reserved: number;
+	/** the runbook's GROUP BY datname, usename */
+	byDatabaseUser: Group[];
+	byApplication: Group[];
+	/** the role holding the most client sessions: what the app pool is measured against */
+	busiestRole?: {user: string; count: number};
+};
+
+export type LockRow = {
+	/** the chain of pids from the root, stable across refreshes */
+	key: string;
+	depth: number;
+	pid: number;
+	backend?: Backend;
+	/** a prepared transaction (pg_blocking_pids reports pid 0), or a pid not in pg_stat_activity */
+	placeholder?: 'prepared' | 'unlisted';
+	/** sessions waiting on this one directly */
+	direct: number;
+	/** sessions waiting on it directly or through others */
+	behind: number;
+	/** its other blockers, when it waits on more than one */
+	alsoWaitsFor: number[];
+	/** a wait cycle (a deadlock the detector has not broken yet) */
+	cycle?: boolean;
+};
+
+export type ConnectionsData = {
+	backends: Backend[];
+	summary: Summary;
+	lockTree: LockRow[];
+	thresholds: Pick<Thresholds, 'hangingActiveMs' | 'hangingIdleTxMs'>;
+};
+
+// Processes that are not sessions: no client, no query, nothing to cancel.
+const auxiliaryTypes = new Set([
+	'checkpointer',
+	'background writer',
+	'walwriter',
+	'archiver',
+	'autovacuum launcher',
+	'logical replication launcher',
+	'startup',
+	'walreceiver',
+	'walsummarizer',
+	'slotsync worker',
+	'logger',
+	'stats collector',
+	'io worker',
+]);
+
+type Row = {
+	pid: number;
+	datname: string | null;
+	usename: string | null;
+	application_name: string | null;
+	client_addr: string | null;
+	client_hostname: string | null;
+	client_port: number | null;
+	backend_type: string | null;
+	state: string | null;
+	wait_event_type: string | null;
+	wait_event: string | null;
+	backend_start: string | null;
+	query_start: string | null;
+	backend_ms: string | null;
+	xact_ms: string | null;
+	query_ms: string | null;
+	state_ms: string | null;
+	lock_wait_ms: string | null;
+	query: string | null;
+	blocked_by: number[] | null;
+	leader_pid: number | null;
+};
+
+const ms = (column: string) => `extract(epoch FROM now() - ${column}) * 1000`;
+
+/**
+ * One statement per refresh. pg_blocking_pids only for lock waiters (it
+ * takes the lock manager's partition locks), and pg_locks only when someone
+ * waits at all.
+ */
+export function connectionsSql(major: number): string {
+	const waitStart =
+		major >= 14
+			? `LEFT JOIN (SELECT pid, min(waitstart) AS wait_start FROM pg_locks
+	WHERE NOT granted AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock') GROUP BY pid) w ON w.pid = a.pid`
+			: '';
+	return `
+SELECT a.pid, a.datname, a.usename, a.application_name,
+	host(a.client_addr) AS client_addr, a.client_hostname, a.client_port,
+	a.backend_type, a.state, a.wait_event_type, a.wait_event,
+	${isoMicros('a.backend_start')} AS backend_start,
+	${isoMicros('a.query_start')} AS query_start,
+	${ms('a.backend_start')} AS backend_ms,
+	${ms('a.xact_start')} AS xact_ms,
+	${ms('a.query_start')} AS query_ms,
+	${ms('a.state_change')} AS state_ms,
+	CASE WHEN a.wait_event_type = 'Lock' THEN ${major >= 14 ? `${ms('coalesce(w.wait_start, a.state_change)')}` : ms('a.state_change')} END AS lock_wait_ms,
+	left(a.query, ${listQueryChars}) AS query,
+	CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blocked_by,
+	${major >= 13 ? 'a.leader_pid' : 'NULL::int AS leader_pid'}
+FROM pg_stat_activity a
+${waitStart}`;
+}
+
+const num = (v: string | null) => (v === null ? null : Number(v));
+
+export function hangingKind(b: Pick<Backend, 'backendType' | 'state' | 'queryMs' | 'stateMs'>, t: Pick<Thresholds, 'hangingActiveMs' | 'hangingIdleTxMs'>): HangingKind | undefined {
+	// walsenders are 'active' for as long as they stream; only client sessions can hang
+	if (b.backendType !== 'client backend') return undefined;
+	if (b.state === 'active' && (b.queryMs ?? 0) > t.hangingActiveMs) return 'active';
+	if ((b.state === 'idle in transaction' || b.state === 'idle in transaction (aborted)') && (b.stateMs ?? 0) > t.hangingIdleTxMs) return 'idle-tx';
+	return undefined;
+}
+
+function toBackend(r: Row, ownPid: number | undefined, t: Pick<Thresholds, 'hangingActiveMs' | 'hangingIdleTxMs'>): Backend {
+	const b: Backend = {
+		key: `${r.pid}@${r.backend_start ?? '?'}`,
+		pid: r.pid,
+		backendStart: r.backend_start,
+		queryStart: r.query_start,
+		database: r.datname,
+		user: r.usename,
+		application: r.application_name ?? '',
+		clientAddr: r.client_addr,
+		clientHost: r.client_hostname,
+		clientPort: r.client_port,
+		backendType: r.backend_type,
+		state: r.state,
+		waitEventType: r.wait_event_type,
+		waitEvent: r.wait_event,
+		backendMs: num(r.backend_ms),
+		xactMs: num(r.xact_ms),
+		queryMs: num(r.query_ms),
+		stateMs: num(r.state_ms),
+		lockWaitMs: num(r.lock_wait_ms),
+		query: r.query,
+		blockedBy: r.blocked_by ?? [],
+		leaderPid: r.leader_pid,
+		own: r.pid === ownPid,
+		hidden: r.backend_type === null,
+	};
+	b.hanging = hangingKind(b, t);
+	return b;
+}
+
+/** A session takes a max_connections slot; hidden rows with a database are most likely sessions too. */
+function isClientSession(b: Backend): boolean {
+	return b.backendType === 'client backend' || (b.hidden && b.database !== null);
+}
+
+function isListed(r: Row): boolean {
+	if (r.backend_type === null) return r.datname !== null;
+	return !auxiliaryTypes.has(r.backend_type);
+}
+
+const emptyCounts = (): Counts => ({total: 0, active: 0, idle: 0, idleInTransaction: 0, aborted: 0, other: 0, hidden: 0, waiting: 0, hanging: 0});
+
+function count(c: Counts, b: Backend) {
+	c.total++;
+	if (b.hidden) c.hidden++;
+	else if (b.state === 'active') c.active++;
+	else if (b.state === 'idle') c.idle++;
+	else if (b.state === 'idle in transaction') c.idleInTransaction++;
+	else if (b.state === 'idle in transaction (aborted)') c.aborted++;
+	else c.other++;
+	if (b.waitEventType === 'Lock') c.waiting++;
+	if (b.hanging) c.hanging++;
+}
+
+function grouped(sessions: Backend[], label: (b: Backend) => string): Group[] {
+	const groups = new Map<string, Counts>();
+	for (const b of sessions) {
+		const key = label(b);
+		let c = groups.get(key);
+		if (!c) groups.set(key, (c = emptyCounts()));
+		count(c, b);
+	}
+	return [...groups].map(([l, counts]) => ({label: l, counts})).sort((a, b) => b.counts.total - a.counts.total || a.label.localeCompare(b.label));
+}
+
+export function summarize(backends: Backend[], auxiliary: number, settings: {maxConnections: number; reserved: number}): Summary {
+	const sessions = backends.filter(isClientSession);
+	const counts = emptyCounts();
+	for (const b of sessions) count(counts, b);
+	const byUser = grouped(sessions, b => b.user ?? '(none)');
+	const top = byUser[0];
+	return {
+		sessions: counts,
+		workers: backends.length - sessions.length,
+		auxiliary,
+		waiting: backends.filter(b => b.waitEventType === 'Lock').length,
+		maxConnections: settings.maxConnections,
+		reserved: settings.reserved,
+		byDatabaseUser: grouped(sessions, b => `${b.database ?? '(none)'} / ${b.user ?? '(none)'}`),
+		byApplication: grouped(sessions, b => b.application || '(no application_name)'),
+		busiestRole: top ? {user: top.label, count: top.counts.total} : undefined,
+	};
+}
+
+/** Who waits on whom: waiter pid -> its blockers, and the reverse. */
+function waitGraph(backends: readonly Backend[]) {
+	const waitsFor = new Map<number, number[]>();
+	const waiters = new Map<number, number[]>();
+	for (const b of backends) {
+		if (b.blockedBy.length === 0) continue;
+		waitsFor.set(b.pid, b.blockedBy);
+		for (const blocker of b.blockedBy) {
+			const list = waiters.get(blocker);
+			if (list) list.push(b.pid);
+			else waiters.set(blocker, [b.pid]);
+		}
+	}
+	return {waitsFor, waiters};
+}
+
+/** Every session waiting on `pid`, directly or behind another waiter. */
+export function waitingBehind(backends: readonly Backend[], pid: number): {direct: number[]; all: number[]; released: number[]} {
+	const {waiters, waitsFor} = waitGraph(backends);
+	const direct = waiters.get(pid) ?? [];
+	const seen = new Set<number>();
+	const queue = [...direct];
+	while (queue.length > 0) {
+		const next = queue.shift()!;
+		if (seen.has(next) || next === pid) continue;
+		seen.add(next);
+		queue.push(...(waiters.get(next) ?? []));
+	}
+	// freed at once: those waiting on nothing else
+	const released = direct.filter(w => (waitsFor.get(w) ?? []).every(b => b === pid));
+	return {direct, all: [...seen], released};
+}
+
+/**
+ * The lock tree from pg_blocking_pids: root blockers (holding, not waiting)
+ * first, most sessions behind them first; every waiter once, under its
+ * nearest blocker, with its other blockers named. Showing each waiter under
+ * every blocker would explode on a lock queue, where each waiter is blocked
+ * by all the ones ahead of it.
+ */
+export function buildLockTree(backends: readonly Backend[]): LockRow[] {
+	const {waitsFor, waiters} = waitGraph(backends);
+	if (waitsFor.size === 0) return [];
+	const byPid = new Map(backends.map(b => [b.pid, b]));
+	const involved = new Set<number>([...waitsFor.keys(), ...waiters.keys()]);
+	let roots = [...involved].filter(p => !waitsFor.has(p));
+
+	// Breadth first from the roots: a waiter's parent is its blocker nearest a root.
+	const parent = new Map<number, number>();
+	const depth = new Map<number, number>();
+	const visit = (start: number[]) => {
+		const queue = [...start];
+		for (const r of start) depth.set(r, 0);
+		while (queue.length > 0) {
+			const p = queue.shift()!;
+			for (const w of waiters.get(p) ?? []) {
+				if (depth.has(w)) continue;
+				depth.set(w, depth.get(p)! + 1);
+				parent.set(w, p);
+				queue.push(w);
+			}
+		}
+	};
+	visit(roots);
+	// What is left waits only in cycles: root each cycle at its lowest pid.
+	const cycleRoots: number[] = [];
+	for (const p of [...involved].sort((a, b) => a - b)) {
+		if (depth.has(p)) continue;
+		cycleRoots.push(p);
+		visit([p]);
+	}
+
+	const children = new Map<number, number[]>();
+	for (const [w, p] of parent) {
+		const list = children.get(p);
+		if (list) list.push(w);
+		else children.set(p, [w]);
+	}
+	const behind = new Map<number, number>();
+	const sizeOf = (p: number): number => {
+		const known = behind.get(p);
+		if (known !== undefined) return known;
+		const n = (children.get(p) ?? []).reduce((sum, c) => sum + 1 + sizeOf(c), 0);
+		behind.set(p, n);
+		return n;
+	};
+	const waitOf = (p: number) => byPid.get(p)?.lockWaitMs ?? 0;
+	const xactOf = (p: number) => byPid.get(p)?.xactMs ?? 0;
+	roots = roots.sort((a, b) => sizeOf(b) - sizeOf(a) || xactOf(b) - xactOf(a) || a - b);
+
+	const rows: LockRow[] = [];
+	const emit = (p: number, path: string, level: number, cycle: boolean) => {
+		const backend = byPid.get(p);
+		const key = path ? `${path}>${p}` : String(p);
+		const up = parent.get(p);
+		rows.push({
+			key,
+			depth: level,
+			pid: p,
+			backend,
+			placeholder: backend ? undefined : p === 0 ? 'prepared' : 'unlisted',
+			direct: (waiters.get(p) ?? []).length,
+			behind: sizeOf(p),
+			alsoWaitsFor: (waitsFor.get(p) ?? []).filter(b => b !== up),
+			cycle: cycle || undefined,
+		});
+		const kids = [...(children.get(p) ?? [])].sort((a, b) => waitOf(b) - waitOf(a) || a - b);
+		for (const c of kids) emit(c, key, level + 1, cycle);
+	};
+	for (const r of roots) emit(r, '', 0, false);
+	for (const r of cycleRoots) emit(r, '', 0, true);
+	return rows;
+}
+
+export const loadConnections: Loader<ConnectionsData> = async ctx => {
+	const r = await ctx.db.query<Row>(connectionsSql(ctx.caps.major));
+	const thresholds = {hangingActiveMs: ctx.thresholds.hangingActiveMs, hangingIdleTxMs: ctx.thresholds.hangingIdleTxMs};
+	const backends: Backend[] = [];
+	let auxiliary = 0;
+	for (const row of r.rows) {
+		if (isListed(row)) backends.push(toBackend(row, ctx.ownPid, thresholds));
+		else auxiliary++;
+	}
+	return {
+		backends,
+		summary: summarize(backends, auxiliary, {maxConnections: ctx.caps.maxConnections, reserved: ctx.caps.reservedConnections}),
+		lockTree: buildLockTree(backends),
+		thresholds,
+	};
+};
+
+/** The backend now, with its whole query text, if it is still the same backend (undefined once it has ended or its pid was reused). */
+export async function readBackend(db: Queryable, b: Pick<Backend, 'pid' | 'backendStart'>): Promise<{query: string | null} | undefined> {
+	const r = await db.query<{query: string | null}>(`SELECT query FROM pg_stat_get_activity($1::int) WHERE ${isoMicros('backend_start')} = $2`, [b.pid, b.backendStart]);
+	return r.rows[0];
+}
+
+const stateLabels: Record<string, string> = {
+	active: 'active',
+	idle: 'idle',
+	'idle in transaction': 'idle in tx',
+	'idle in transaction (aborted)': 'aborted tx',
+	'fastpath function call': 'fastpath',
+	disabled: 'disabled',
+};
+
+export function stateLabel(b: Pick<Backend, 'state' | 'hidden' | 'backendType'>): string {
+	if (b.hidden) return 'hidden';
+	if (b.state === null) return b.backendType ?? '-';
+	return stateLabels[b.state] ?? b.state;
+}
+
+/** How long the session has been in what makes it interesting: running its query, or idle inside a transaction. */
+export function relevantAgeMs(b: Pick<Backend, 'state' | 'queryMs' | 'stateMs'>): number | null {
+	if (b.state === 'active') return b.queryMs;
+	if (b.state === 'idle in transaction' || b.state === 'idle in transaction (aborted)') return b.stateMs;
+	return null;
+}
+
+export type SortId = 'xact' | 'query' | 'state-age' | 'pid' | 'user' | 'application' | 'database' | 'state' | 'wait' | 'client';
+
+type SortOrder = {id: SortId; title: string; descending: boolean; value(b: Backend): number | string | null};
+
+/** What `s` cycles through; ages longest first, names A to Z. */
+export const sortOrders: readonly SortOrder[] = [
+	{id: 'xact', title: 'transaction age', descending: true, value: b => b.xactMs},
+	{id: 'query', title: 'query age', descending: true, value: b => b.queryMs},
+	{id: 'state-age', title: 'time in state', descending: true, value: b => b.stateMs},
+	{id: 'pid', title: 'pid', descending: false, value: b => b.pid},
+	{id: 'user', title: 'user', descending: false, value: b => b.user},
+	{id: 'application', title: 'application', descending: false, value: b => b.application},
+	{id: 'database', title: 'database', descending: false, value: b => b.database},
+	{id: 'state', title: 'state', descending: false, value: b => stateLabel(b)},
+	{id: 'wait', title: 'wait event', descending: false, value: b => (b.waitEventType ? `${b.waitEventType}:${b.waitEvent ?? ''}` : null)},
+	{id: 'client', title: 'client', descending: false, value: b => b.clientHost ?? b.clientAddr},
+];
+
+export function nextSort(current: SortId): SortId {
+	const i = sortOrders.findIndex(o => o.id === current);
+	return sortOrders[(i + 1) % sortOrders.length]!.id;
+}
+
+export type Filter = {test(b: Backend): boolean; error?: string};
+
+/** A case-insensitive regex over user, application, database and query; text that is not a valid regex is matched literally, and says so. */
+export function compileFilter(text: string): Filter {
+	if (!text) return {test: () => true};
+	let re: RegExp;
+	let error: string | undefined;
+	try {
+		re = new RegExp(text, 'i');
+	} catch (e) {
+		re = new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
+		error = `not a valid regex (${e instanceof Error ? e.message : String(e)}): matching the text literally`;
+	}
+	return {test: b => re.test(b.user ?? '') || re.test(b.application) || re.test(b.database ?? '') || re.test(b.query ?? ''), error};
+}
+
+/** Filtered and sorted; unknown values (null) last in either direction, then by pid so equal rows keep still. */
+export function viewBackends(backends: readonly Backend[], filter: Filter, sort: SortId, reverse: boolean): Backend[] {
+	const order = sortOrders.find(o => o.id === sort) ?? sortOrders[0]!;
+	const sign = order.descending !== reverse ? -1 : 1;
+	const keyed = backends.filter(b => filter.test(b)).map(b => ({b, v: order.value(b)}));
+	keyed.sort((x, y) => {
+		if (x.v === null || y.v === null) return x.v === y.v ? x.b.pid - y.b.pid : x.v === null ? 1 : -1;
+		const c = typeof x.v === 'number' && typeof y.v === 'number' ? x.v - y.v : String(x.v).localeCompare(String(y.v));
+		return c === 0 ? x.b.pid - y.b.pid : sign * c;
+	});
+	return keyed.map(k => k.b);
+}

@@ -1,0 +1,161 @@
+import {after, test} from 'node:test';
+import assert from 'node:assert/strict';
+import {sortOrders, type ConnectionsData} from '../source/db/connections.js';
+import {defaultThresholds} from '../source/store/store.js';
+import {sessionPool} from './helpers/backends.js';
+import {plainRole, testDatabase, waitFor} from './helpers/db.js';
+import {keys, renderApp, type RenderedApp} from './helpers/render.js';
+
+const db = await testDatabase();
+const pool = sessionPool(db);
+const appUrl = await plainRole(db, 'conn_app', 'conn_app');
+
+// A seeded state: the app role's sessions in every state, and a lock chain.
+const idle = [await pool.session('conn-idle-1', appUrl), await pool.session('conn-idle-2', appUrl)];
+const idleTx = await pool.idleInTransaction('conn-idletx', appUrl);
+// longer than the list carries (512 characters): Enter must fetch the rest
+const longQuery = `SELECT pg_sleep(120), ${Array.from({length: 40}, (_, i) => `'value ${i}' AS column_${i}`).join(', ')}`;
+const sleeper = await pool.sleeper('conn-sleep', {url: appUrl, sql: longQuery});
+const chain = await pool.lockChain('conn', 2);
+const padding = await Promise.all(Array.from({length: 12}, (_, i) => pool.session(`conn-pad-${String(i).padStart(2, '0')}`, appUrl)));
+
+const thresholds = {...defaultThresholds, hangingActiveMs: 300, hangingIdleTxMs: 300};
+const app = await renderApp(db.url, {screen: 'connections', size: {columns: 160, rows: 60}, state: {intervalMs: 500, thresholds}});
+after(() => app.cleanup());
+
+const rowOf = (frame: string, pid: number) => frame.split('\n').find(l => new RegExp(`^[ ›][ *][ !~@] *${pid} `).test(l));
+const selectedLine = (frame: string) => frame.split('\n').findIndex(l => l.startsWith('›'));
+const listedPids = (frame: string) =>
+	frame
+		.split('\n')
+		.map(l => /^[ ›][ *][ !~@] *(\d+) /.exec(l)?.[1])
+		.filter((p): p is string => p !== undefined)
+		.map(Number);
+
+async function filterTo(a: RenderedApp, text: string) {
+	await a.waitForFrame(/^sessions \(v\)/m);
+	a.press('/');
+	await a.waitForFrame(/Filter \(regex over user, application, database, query\)/);
+	// a paste: one write, as a terminal delivers it
+	a.press(text);
+	await a.waitForFrame(f => f.includes(`query): ${text}`));
+	a.press(keys.enter);
+	await a.waitForFrame(f => f.includes(`filter /${text}/`));
+}
+
+test('the list: every session of the database, hanging ones flagged, lock waiters, and this console marked', async () => {
+	await filterTo(app, db.name);
+	// past the thresholds: the lock waiters are active long enough to be hanging too
+	const frame = await app.waitForFrame(f => [sleeper.pid, idleTx.pid, ...chain.waiters.map(w => w.pid)].every(pid => rowOf(f, pid)?.[2] === '!'), 'hanging flags');
+	assert.match(frame, new RegExp(`filter /${db.name}/ \\d+ of \\d+`));
+	assert.match(rowOf(frame, sleeper.pid)!, /conn_app\s+conn-sleep\s+t_\S+\s+\S+\s+active\s+Timeout:PgS.*SELECT pg_sleep\(120\), 'value 0' AS column_0/);
+	assert.match(rowOf(frame, idleTx.pid)!, /conn-idletx .* idle in tx .*SELECT 1/);
+	for (const w of chain.waiters) assert.match(rowOf(frame, w.pid)!, /^[ ›] ! .* active\s+Lock:(transa|tuple)/);
+	assert.match(rowOf(frame, idle[0]!.pid)!, /^[ ›]   .* idle /);
+	assert.match(rowOf(frame, app.monitor.state.backendPid!)!, /^[ ›] @ .*intowork-db/, 'own session marked, not hidden');
+	assert.match(frame, /\d+ sessions: \d+ active · \d+ idle in tx · 2 waiting · \d+ hanging/);
+});
+
+test("the numbers are what SQL says: the runbook's GROUP BY datname, usename, and slots against max_connections", async () => {
+	const direct = await db.client.query<Record<string, string>>(
+		`SELECT count(*) AS total,
+			count(*) FILTER (WHERE state = 'active') AS active,
+			count(*) FILTER (WHERE state = 'idle') AS idle,
+			count(*) FILTER (WHERE state = 'idle in transaction') AS idle_tx,
+			count(*) FILTER (WHERE state = 'idle in transaction (aborted)') AS aborted,
+			count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting,
+			count(*) FILTER (WHERE (state = 'active' AND now() - query_start > interval '300 ms')
+				OR (state LIKE 'idle in transaction%' AND now() - state_change > interval '300 ms')) AS hanging
+		FROM pg_stat_activity WHERE datname = current_database() AND usename = 'conn_app' AND backend_type = 'client backend'`,
+	);
+	const want = direct.rows[0]!;
+	assert.deepEqual(want, {total: '16', active: '1', idle: '14', idle_tx: '1', aborted: '0', waiting: '0', hanging: '2'}, 'the seeded state');
+	app.press('v');
+	const frame = await app.waitForFrame(/^groups \(v\)/m);
+	const row = new RegExp(`${db.name} / conn_app\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)`).exec(frame);
+	assert.ok(row, 'the database / user group is listed');
+	assert.deepEqual(row.slice(1, 8), [want.total, want.active, want.idle, want.idle_tx, want.aborted, want.waiting, want.hanging]);
+	assert.match(frame, /conn-idletx\s+1\s+0\s+0\s+1 /, 'by application');
+	const settings = await db.client.query<{usable: number}>(
+		"SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int AS usable",
+	);
+	assert.match(frame, new RegExp(`Slots .* \\d+/${settings.rows[0]!.usable} \\d+% of max_connections`));
+	assert.match(frame, /App pool .* \d+\/30 \S+, the role with most sessions/);
+});
+
+test('the lock tree: the blocker at the root, its waiters below it with how long they wait', async () => {
+	app.press('v');
+	const frame = await app.waitForFrame(f => /^locks \(v\)/m.test(f) && f.includes(String(chain.waiters[1]!.pid)));
+	const lines = frame.split('\n');
+	const root = lines.findIndex(l => new RegExp(`^[ ›] ${chain.blocker.pid} +postgres +conn-blocker +idle in tx +\\S+ +2 UPDATE jobs`).test(l));
+	assert.ok(root >= 0, 'the blocker is a root, with 2 sessions behind it');
+	assert.match(lines[root + 1]!, new RegExp(`^[ ›] └ ${chain.waiters[0]!.pid} +postgres +conn-waiter1 +active +\\d+(\\.\\d)?(ms|s) `));
+	assert.match(lines[root + 2]!, new RegExp(`^[ ›]   └ ${chain.waiters[1]!.pid} +postgres +conn-waiter2 +active +\\d+(\\.\\d)?(ms|s) `));
+	app.press('v');
+	await app.waitForFrame(/^sessions \(v\)/m);
+});
+
+test('s cycles the sort column and S reverses it', async () => {
+	const presses = sortOrders.findIndex(o => o.id === 'pid');
+	for (let i = 0; i < presses; i++) app.press('s');
+	let frame = await app.waitForFrame(/sort pid ↑/);
+	const up = listedPids(frame);
+	assert.ok(up.length > 10);
+	assert.deepEqual(up, [...up].sort((a, b) => a - b));
+	app.press('S');
+	frame = await app.waitForFrame(/sort pid ↓/);
+	const down = listedPids(frame);
+	assert.deepEqual(down, [...down].sort((a, b) => b - a));
+	app.press('s');
+	frame = await app.waitForFrame(/sort user ↑/);
+});
+
+test('the cursor stays on the same backend, on the same line, when a refresh brings rows above it', async () => {
+	const small = {columns: 160, rows: 24};
+	app.store.setState({size: small});
+	app.press('s');
+	await app.waitForFrame(/sort application ↑/);
+	app.press('G');
+	await app.waitForFrame(f => selectedLine(f) > 0);
+	// up to the sleeper, which sorts after the padding sessions
+	for (let i = 0; i < 12 && !/conn-sleep/.test(app.lastFrame().split('\n')[selectedLine(app.lastFrame())] ?? ''); i++) {
+		const before = app.lastFrame();
+		app.press(keys.up);
+		await app.waitForFrame(f => f !== before);
+	}
+	const before = app.lastFrame();
+	const line = selectedLine(before);
+	assert.match(before.split('\n')[line]!, new RegExp(`${sleeper.pid} .*conn-sleep`));
+	await pool.session('conn-aaa', appUrl);
+	await waitFor(() => (app.store.getState().data.connections?.value as ConnectionsData | undefined)?.backends.some(b => b.application === 'conn-aaa'));
+	const after = await app.waitForFrame(f => f !== before && selectedLine(f) >= 0);
+	assert.equal(selectedLine(after), line, 'the selected row has not moved on screen');
+	assert.match(after.split('\n')[line]!, new RegExp(`${sleeper.pid} .*conn-sleep`), 'the same backend is selected');
+	app.store.setState({size: {columns: 160, rows: 60}});
+});
+
+test('Enter shows the whole query, pretty-printed, beyond what the list carries; Esc goes back', async () => {
+	app.press(keys.enter);
+	let frame = await app.waitForFrame(/Session details \(↑\/↓ scroll/);
+	assert.match(frame, new RegExp(`pid ${sleeper.pid}  HANGING: active for`));
+	assert.match(frame, /application\s+conn-sleep/);
+	assert.match(frame, /^SELECT$/m);
+	assert.match(frame, /^ {2}pg_sleep\(120\),$/m);
+	assert.match(frame, /^ {2}'value 12' AS column_12,$/m);
+	// the end of the text, past the 512 characters the list carries
+	app.press('G');
+	frame = await app.waitForFrame(/^ {2}'value 39' AS column_39$/m);
+	assert.doesNotMatch(frame, /HANGING/, 'scrolled');
+	app.press(keys.escape);
+	await app.waitForFrame(/^sessions \(v\)/m);
+});
+
+test('a filter that is not a regex is matched literally and says so; one that matches nothing says that; Esc clears it', async () => {
+	app.press(keys.escape);
+	await app.waitForFrame(f => !f.includes('filter /'));
+	await filterTo(app, 'conn-(');
+	const frame = await app.waitForFrame(/not a valid regex/);
+	assert.match(frame, /No session matches \/conn-\(\/ \(Esc clears the filter\)/);
+	app.press(keys.escape);
+	await app.waitForFrame(f => !f.includes('filter /') && rowOf(f, sleeper.pid) !== undefined);
+});
