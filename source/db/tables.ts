@@ -1,0 +1,221 @@
+import type {Loader} from '../store/poller.js';
+
+export type TableSizes = {total: number; heap: number; indexes: number; toast: number};
+
+export type TableStat = {
+	relid: number;
+	schema: string;
+	name: string;
+	sizes: TableSizes;
+	/** sizes from pg_class.relpages (as of the last VACUUM/ANALYZE): an exclusive lock was held or queued on the table */
+	estimated: boolean;
+	liveRows: number;
+	deadRows: number;
+	seqScans: number;
+	/** rows read by sequential scans */
+	seqRows: number;
+	/** null when the table has no index */
+	idxScans: number | null;
+	lastVacuum?: number;
+	lastAutovacuum?: number;
+	lastAnalyze?: number;
+	lastAutoanalyze?: number;
+};
+
+export type IndexStat = {
+	indexrelid: number;
+	relid: number;
+	schema: string;
+	table: string;
+	name: string;
+	bytes: number;
+	estimated: boolean;
+	scans: number;
+	unique: boolean;
+	primary: boolean;
+	/** it enforces a primary key, unique or exclusion constraint */
+	constraint: boolean;
+	valid: boolean;
+	/** the CREATE INDEX / REINDEX phase while a build is in progress */
+	building?: string;
+	/** never scanned since the stats reset, and enforcing nothing: a candidate for DROP INDEX */
+	unused: boolean;
+	/** left invalid by a failed CREATE INDEX CONCURRENTLY: costs writes, serves no reads */
+	invalid: boolean;
+	definition: string;
+};
+
+export type TablesData = {
+	at: number;
+	/** pg_stat_database.stats_reset: scans are counted since then */
+	statsReset: number | null;
+	tables: TableStat[];
+	indexes: IndexStat[];
+};
+
+// Size functions and pg_get_indexdef take an ACCESS SHARE lock on the table
+// and each of its indexes, which queues behind an ACCESS EXCLUSIVE lock held
+// or requested (a migration's ALTER TABLE, a REINDEX) and would fail the whole
+// poll on lock_timeout during exactly the incident the console is open for.
+// Those tables get pg_class.relpages estimates and no index definition
+// instead; CASE evaluates the functions only for the others.
+const lockedCte = `
+locked AS (
+	SELECT DISTINCT relation FROM pg_locks
+	WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+), locked_tables AS (
+	SELECT relation AS relid FROM locked
+	UNION SELECT x.indrelid FROM pg_index x JOIN locked l ON l.relation = x.indexrelid
+	UNION SELECT c.oid FROM pg_class c JOIN locked l ON l.relation = c.reltoastrelid
+	UNION SELECT c.oid FROM pg_class c JOIN pg_index tx ON tx.indrelid = c.reltoastrelid JOIN locked l ON l.relation = tx.indexrelid
+)`;
+
+const tablesSql = `
+WITH ${lockedCte}
+SELECT s.relid, s.schemaname, s.relname,
+	lt.relid IS NOT NULL AS locked,
+	CASE WHEN lt.relid IS NULL THEN pg_total_relation_size(s.relid) END AS total_bytes,
+	CASE WHEN lt.relid IS NULL THEN pg_indexes_size(s.relid) END AS index_bytes,
+	CASE WHEN lt.relid IS NULL AND c.reltoastrelid <> 0 THEN pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
+	c.relpages::bigint * current_setting('block_size')::bigint AS heap_est,
+	(SELECT coalesce(sum(ic.relpages), 0) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid WHERE x.indrelid = s.relid)::bigint
+		* current_setting('block_size')::bigint AS index_est,
+	coalesce((SELECT tc.relpages FROM pg_class tc WHERE tc.oid = c.reltoastrelid), 0)::bigint * current_setting('block_size')::bigint AS toast_est,
+	s.n_live_tup, s.n_dead_tup, s.seq_scan, s.seq_tup_read, s.idx_scan,
+	s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze
+FROM pg_stat_user_tables s
+JOIN pg_class c ON c.oid = s.relid
+LEFT JOIN locked_tables lt ON lt.relid = s.relid`;
+
+// A build in progress (CREATE INDEX CONCURRENTLY, REINDEX CONCURRENTLY) is
+// invalid until it finishes: that is not the failed build to drop.
+const indexesSql = `
+WITH ${lockedCte}, building AS (
+	SELECT index_relid, max(phase) AS phase FROM pg_stat_progress_create_index WHERE index_relid <> 0 GROUP BY index_relid
+)
+SELECT s.indexrelid, s.relid, s.schemaname, s.relname, s.indexrelname,
+	lt.relid IS NOT NULL AS locked,
+	CASE WHEN lt.relid IS NULL THEN pg_relation_size(s.indexrelid) END AS bytes,
+	ic.relpages::bigint * current_setting('block_size')::bigint AS bytes_est,
+	s.idx_scan, x.indisunique, x.indisprimary, x.indisvalid,
+	EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = s.indexrelid AND con.contype IN ('p', 'u', 'x')) AS enforces,
+	b.phase AS building,
+	CASE WHEN lt.relid IS NULL THEN pg_get_indexdef(s.indexrelid) END AS definition
+FROM pg_stat_user_indexes s
+JOIN pg_index x ON x.indexrelid = s.indexrelid
+JOIN pg_class ic ON ic.oid = s.indexrelid
+LEFT JOIN locked_tables lt ON lt.relid = s.relid
+LEFT JOIN building b ON b.index_relid = s.indexrelid`;
+
+const resetSql = `SELECT now() AS server_time, stats_reset FROM pg_stat_database WHERE datname = current_database()`;
+
+type TableRow = {
+	relid: number;
+	schemaname: string;
+	relname: string;
+	locked: boolean;
+	total_bytes: string | null;
+	index_bytes: string | null;
+	toast_bytes: string | null;
+	heap_est: string;
+	index_est: string;
+	toast_est: string;
+	n_live_tup: string;
+	n_dead_tup: string;
+	seq_scan: string;
+	seq_tup_read: string;
+	idx_scan: string | null;
+	last_vacuum: Date | null;
+	last_autovacuum: Date | null;
+	last_analyze: Date | null;
+	last_autoanalyze: Date | null;
+};
+
+type IndexRow = {
+	indexrelid: number;
+	relid: number;
+	schemaname: string;
+	relname: string;
+	indexrelname: string;
+	locked: boolean;
+	bytes: string | null;
+	bytes_est: string;
+	idx_scan: string;
+	indisunique: boolean;
+	indisprimary: boolean;
+	indisvalid: boolean;
+	enforces: boolean;
+	building: string | null;
+	definition: string | null;
+};
+
+const time = (d: Date | null) => (d ? new Date(d).getTime() : undefined);
+
+function sizesOf(r: TableRow): {sizes: TableSizes; estimated: boolean} {
+	if (r.locked || r.total_bytes === null || r.index_bytes === null) {
+		const heap = Number(r.heap_est);
+		const indexes = Number(r.index_est);
+		const toast = Number(r.toast_est);
+		return {sizes: {total: heap + indexes + toast, heap, indexes, toast}, estimated: true};
+	}
+	const total = Number(r.total_bytes);
+	const indexes = Number(r.index_bytes);
+	const toast = Number(r.toast_bytes ?? 0);
+	// the rest: main fork plus free space and visibility maps
+	return {sizes: {total, heap: total - indexes - toast, indexes, toast}, estimated: false};
+}
+
+function tableStat(r: TableRow): TableStat {
+	return {
+		relid: r.relid,
+		schema: r.schemaname,
+		name: r.relname,
+		...sizesOf(r),
+		liveRows: Number(r.n_live_tup),
+		deadRows: Number(r.n_dead_tup),
+		seqScans: Number(r.seq_scan),
+		seqRows: Number(r.seq_tup_read),
+		idxScans: r.idx_scan === null ? null : Number(r.idx_scan),
+		lastVacuum: time(r.last_vacuum),
+		lastAutovacuum: time(r.last_autovacuum),
+		lastAnalyze: time(r.last_analyze),
+		lastAutoanalyze: time(r.last_autoanalyze),
+	};
+}
+
+function indexStat(r: IndexRow): IndexStat {
+	const building = r.building ?? undefined;
+	const scans = Number(r.idx_scan);
+	const estimated = r.locked || r.bytes === null;
+	return {
+		indexrelid: r.indexrelid,
+		relid: r.relid,
+		schema: r.schemaname,
+		table: r.relname,
+		name: r.indexrelname,
+		bytes: Number(estimated ? r.bytes_est : r.bytes),
+		estimated,
+		scans,
+		unique: r.indisunique,
+		primary: r.indisprimary,
+		constraint: r.enforces,
+		valid: r.indisvalid,
+		building,
+		unused: scans === 0 && r.indisvalid && !r.indisunique && !r.indisprimary && !r.enforces && !building,
+		invalid: !r.indisvalid && !building,
+		definition: r.definition ?? '(not read: the table is under an exclusive lock)',
+	};
+}
+
+export const loadTables: Loader<TablesData> = async ctx => {
+	const reset = await ctx.db.query<{server_time: Date; stats_reset: Date | null}>(resetSql);
+	const tables = await ctx.db.query<TableRow>(tablesSql);
+	const indexes = await ctx.db.query<IndexRow>(indexesSql);
+	return {
+		at: new Date(reset.rows[0]!.server_time).getTime(),
+		statsReset: reset.rows[0]?.stats_reset ? new Date(reset.rows[0].stats_reset).getTime() : null,
+		tables: tables.rows.map(tableStat),
+		indexes: indexes.rows.map(indexStat),
+	};
+};

@@ -1,0 +1,18 @@
+import {after} from 'node:test';
+import {detectCapabilities} from '../source/db/capabilities.js';
+import {resolveTarget} from '../source/db/dsn.js';
+import {Monitor} from '../source/db/monitor.js';
+import type {LoadContext} from '../source/store/poller.js';
+import {defaultThresholds} from '../source/store/store.js';
+
+/**
+ * What the poller hands a loader, on a real monitor connection to `url`;
+ * closed when the test file ends. Call at the top level of a test file.
+ */
+export async function loadContext(url: string): Promise<LoadContext & {monitor: Monitor}> {
+	const monitor = new Monitor(resolveTarget({dsn: url, env: {}}), {minBackoffMs: 100, maxBackoffMs: 500});
+	await monitor.connect();
+	after(() => monitor.close());
+	const caps = await detectCapabilities(monitor);
+	return {db: monitor, monitor, caps, thresholds: defaultThresholds, ownPid: monitor.state.backendPid};
+}
