@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './source/production.js';
 import React from 'react';
 import {render} from 'ink';
 import meow from 'meow';
@@ -13,6 +14,7 @@ import {createAppStore} from './source/store/store.js';
 import {loaders} from './source/screens/registry.js';
 import {detectCapabilities} from './source/db/capabilities.js';
 import {redactDsn} from './source/db/dsn.js';
+import {cancelBackupJob} from './source/screens/backups.js';
 
 const commandList = subcommands.map(c => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n');
 
@@ -44,6 +46,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		caps: opened.caps,
 		connection: opened.monitor.state,
 		demoDsn: opened.demo ? redactDsn(opened.demo.url) : undefined,
+		ui: global.pgBin ? {backups: {pgBin: global.pgBin}} : {},
 	});
 	opened.monitor.on('state', connection => store.setState({connection}));
 	// A restarted or upgraded server may have changed version, extensions or our privileges.
@@ -67,6 +70,8 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	} finally {
 		poller.stop();
 		if (tty) process.stdout.write('\u001B[?1049l');
+		// a backup or restore test in flight: remove its partial file or scratch database before leaving
+		await cancelBackupJob(store);
 		await opened.close();
 	}
 	return 0;

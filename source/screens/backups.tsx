@@ -1,0 +1,392 @@
+import path from 'node:path';
+import React, {useEffect, useMemo, useState} from 'react';
+import {Box, Text} from 'ink';
+import {runBackup, type BackupProgress} from '../actions/backup/backup.js';
+import type {BackupRecord} from '../actions/backup/catalog.js';
+import {describeBackup, describeBackupProgress, describeRestoreProgress, describeRestoreTest} from '../actions/backup/describe.js';
+import {defaultBackupDir, extensions, type BackupFormat} from '../actions/backup/files.js';
+import {findPgTools, type PgTools} from '../actions/backup/pg-tools.js';
+import {runRestoreTest} from '../actions/backup/restore-test.js';
+import type {RestoreProgress} from '../actions/backup/restore.js';
+import {cronLine, currentProgram} from '../actions/backup/schedule.js';
+import {targetKey} from '../actions/backup/session.js';
+import {readLocalStatus, type BackupServerInfo, type ChecksumState, type LocalStatus} from '../actions/backup/status.js';
+import {ScreenFrame} from '../components/screen-frame.js';
+import {Table, type Column} from '../components/table.js';
+import {useAppState, useCommands, useServices} from '../context.js';
+import type {Target} from '../db/dsn.js';
+import {formatBytes, formatDuration} from '../format.js';
+import {useFrameRows} from '../hooks/use-frame-rows.js';
+import {useSelection} from '../hooks/use-selection.js';
+import {sanitize} from '../sanitize.js';
+import {setMessage, setUi, type AppStore} from '../store/store.js';
+
+type Job = {kind: 'backup'; progress: BackupProgress} | {kind: 'restore-test'; file: string; progress: RestoreProgress};
+
+type BackupsUi = {
+	format?: BackupFormat;
+	job?: Job;
+	details?: boolean;
+	/** bumped when a job ends, so the catalog is read again at once */
+	version?: number;
+	/** --pg-bin, when the console was started with it */
+	pgBin?: string;
+};
+
+const progressRenderMs = 100;
+
+// A job outlives the screen (the user may look at other screens meanwhile); its cancel lives here.
+const running = new WeakMap<AppStore, {controller: AbortController; done: Promise<void>}>();
+
+/**
+ * For the console's quit: cancels a running backup or restore test and
+ * resolves once it has cleaned up (partial file removed, scratch database
+ * dropped), which an exit straight away would leave behind.
+ */
+export async function cancelBackupJob(store: AppStore): Promise<void> {
+	const job = running.get(store);
+	job?.controller.abort();
+	await job?.done;
+}
+
+function ui(store: AppStore): BackupsUi {
+	return (store.getState().ui.backups ?? {}) as BackupsUi;
+}
+
+function startJob(store: AppStore, job: Job, work: (signal: AbortSignal, update: (job: Job) => void) => Promise<{text: string; ok: boolean}>): void {
+	const controller = new AbortController();
+	setUi(store, 'backups', {job});
+	// pg_dump reports every table; thousands of tables must not mean thousands of renders
+	let latest = job;
+	let flush: NodeJS.Timeout | undefined;
+	const update = (next: Job) => {
+		latest = next;
+		flush ??= setTimeout(() => {
+			flush = undefined;
+			if (running.get(store)?.controller === controller) setUi(store, 'backups', {job: latest});
+		}, progressRenderMs);
+	};
+	const done = work(controller.signal, update)
+		.then(
+			result => setMessage(store, sanitize(result.text, 400), result.ok ? 'ok' : 'error'),
+			(error: unknown) => setMessage(store, sanitize(error instanceof Error ? error.message : String(error), 400), 'error'),
+		)
+		.finally(() => {
+			clearTimeout(flush);
+			running.delete(store);
+			setUi(store, 'backups', {job: undefined, version: (ui(store).version ?? 0) + 1});
+		});
+	running.set(store, {controller, done});
+}
+
+function backUp(store: AppStore, target: Target, format: BackupFormat, dir: string): void {
+	startJob(store, {kind: 'backup', progress: {phase: 'preparing', tablesDone: 0, tablesTotal: 0, countedDone: 0, bytes: 0, startedAt: Date.now()}}, async (signal, update) => {
+		const record = await runBackup({target, format, dir, pgBin: ui(store).pgBin, signal, onProgress: progress => update({kind: 'backup', progress})});
+		return {ok: true, text: `backup ok: ${path.basename(record.file)} · ${describeBackup(record)} · r to restore-test it`};
+	});
+}
+
+function restoreTest(store: AppStore, target: Target, record: BackupRecord): void {
+	const progress: RestoreProgress = {phase: 'checksum', bytes: 0, sizeBytes: record.sizeBytes, tablesDone: 0, tablesTotal: 0, startedAt: Date.now()};
+	startJob(store, {kind: 'restore-test', file: record.file, progress}, async (signal, update) => {
+		const result = await runRestoreTest({target, record, pgBin: ui(store).pgBin, signal, onProgress: p => update({kind: 'restore-test', file: record.file, progress: p})});
+		const first = result.differences[0];
+		return {ok: result.passed, text: `${describeRestoreTest(result, record, path.basename(record.file))}${first ? `: ${first}` : ''}`};
+	});
+}
+
+function localTime(iso: string): string {
+	const d = new Date(iso);
+	const pad = (n: number) => String(n).padStart(2, '0');
+	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+type Row = LocalStatus['records'][number];
+
+const checksumColor: Record<ChecksumState, string | undefined> = {
+	verified: 'green',
+	recorded: undefined,
+	mismatch: 'red',
+	missing: 'red',
+	'size changed': 'red',
+	'no sidecar': 'yellow',
+	removed: undefined,
+};
+
+function restoreTestText(r: Row, now: number): string {
+	if (!r.restoreTest) return 'never';
+	return `${r.restoreTest.passed ? 'passed' : 'FAILED'} ${formatDuration(now - Date.parse(r.restoreTest.at))} ago`;
+}
+
+function columns(now: number): Column<Row>[] {
+	return [
+		// wide enough for <database>_<UTC time>.dump of a typical name, the part that tells backups apart
+		{key: 'file', title: 'File', width: 30, grow: 1, value: r => path.basename(r.file)},
+		{key: 'size', title: 'Size', width: 9, align: 'right', value: r => formatBytes(r.sizeBytes)},
+		{key: 'started', title: 'Started', width: 16, priority: 2, value: r => localTime(r.startedAt)},
+		{key: 'took', title: 'Took', width: 7, align: 'right', priority: 3, value: r => formatDuration(r.durationMs)},
+		{key: 'server', title: 'Server', width: 7, priority: 1, value: r => r.serverVersion.split(' ')[0]!},
+		{key: 'checksum', title: 'Checksum', width: 12, value: r => r.checksumState},
+		{key: 'test', title: 'Restore test', width: 17, value: r => (r.removedAt ? `removed ${formatDuration(now - Date.parse(r.removedAt))} ago` : restoreTestText(r, now))},
+	];
+}
+
+function rowStyle(r: Row) {
+	if (r.removedAt) return {dim: true};
+	if (r.restoreTest && !r.restoreTest.passed) return {color: 'red'};
+	return checksumColor[r.checksumState] === 'red' ? {color: 'red'} : undefined;
+}
+
+/** Re-reads the catalog and the disk on the refresh interval, and at once when a job ends. */
+function useLocalStatus(target: Target, dir: string, intervalMs: number, version: number, paused: boolean): LocalStatus | undefined {
+	const [status, setStatus] = useState<LocalStatus>();
+	useEffect(() => {
+		const read = () => setStatus(readLocalStatus(targetKey(target), dir));
+		read();
+		if (paused) return;
+		const timer = setInterval(read, intervalMs);
+		return () => clearInterval(timer);
+	}, [target, dir, intervalMs, version, paused]);
+	return status;
+}
+
+// Looking for pg_dump runs each candidate's --version: once per session, not on every visit to the
+// screen. A failed search is not kept, so installing the tools and coming back to the screen is enough.
+const toolSearches = new Map<string, Promise<PgTools>>();
+
+function usePgTools(major: number | undefined, pgBin: string | undefined): {tools?: PgTools; error?: string} {
+	const [found, setFound] = useState<{tools?: PgTools; error?: string}>({});
+	useEffect(() => {
+		if (major === undefined) return;
+		const key = `${major}:${pgBin ?? ''}`;
+		if (!toolSearches.has(key)) {
+			const search = findPgTools(major, {pgBin});
+			search.catch(() => toolSearches.delete(key));
+			toolSearches.set(key, search);
+		}
+		let live = true;
+		toolSearches.get(key)!.then(
+			tools => live && setFound({tools}),
+			(error: unknown) => live && setFound({error: error instanceof Error ? error.message : String(error)}),
+		);
+		return () => {
+			live = false;
+		};
+	}, [major, pgBin]);
+	return found;
+}
+
+function useTicking(active: boolean): number {
+	const [now, setNow] = useState(Date.now());
+	useEffect(() => {
+		const timer = setInterval(() => setNow(Date.now()), active ? 500 : 30_000);
+		return () => clearInterval(timer);
+	}, [active]);
+	return now;
+}
+
+/** Lines the detail view uses besides the row counts. */
+const detailLines = 10;
+
+function Details({record, height, now}: {record: Row; height: number; now: number}) {
+	const counts = Object.entries(record.rowCounts);
+	const test = record.restoreTest;
+	const differences = test?.differences.slice(0, Math.max(1, Math.floor((height - detailLines) / 2))) ?? [];
+	const countLines = Math.max(0, height - detailLines - differences.length);
+	const shownCounts = counts.length > countLines ? counts.slice(0, Math.max(0, countLines - 1)) : counts;
+	return (
+		<Box flexDirection="column">
+			<Text bold wrap="truncate-end">
+				{sanitize(record.file, 300)}
+			</Text>
+			<Text wrap="truncate-end">
+				{record.format === 'custom' ? 'custom archive (pg_restore)' : 'plain SQL, gzipped (gunzip -c | psql)'} · {describeBackup(record)}
+			</Text>
+			<Text wrap="truncate-end">sha256 {record.sha256}</Text>
+			<Text wrap="truncate-end">
+				checksum {record.checksumState} · started {localTime(record.startedAt)}, finished {localTime(record.finishedAt)}
+				{record.removedAt ? ` · removed by retention ${localTime(record.removedAt)}` : ''}
+			</Text>
+			<Text wrap="truncate-end">
+				{record.objects ? `${record.objects.tables.length} tables, ${record.objects.indexes.length} indexes, ${record.objects.constraints.length} constraints recorded for the restore test` : 'no object list recorded'}
+			</Text>
+			{test ? (
+				<Text color={test.passed ? 'green' : 'red'} wrap="truncate-end">
+					Restore test {test.passed ? 'passed' : 'FAILED'} {formatDuration(now - Date.parse(test.at))} ago ({localTime(test.at)}) in {formatDuration(test.durationMs)}
+					{test.scratchDatabase ? `, scratch database ${test.scratchDatabase} dropped` : ''}
+				</Text>
+			) : (
+				<Text color="yellow">Never restore-tested: r proves it restores.</Text>
+			)}
+			{differences.map((d, i) => (
+				<Text key={i} color="red" wrap="truncate-end">
+					{'  '}
+					{sanitize(d, 300)}
+				</Text>
+			))}
+			{test && test.differences.length > differences.length ? <Text color="red">  … and {test.differences.length - differences.length} more (see the audit log)</Text> : null}
+			<Text dimColor>Rows counted in the backup's snapshot:</Text>
+			{shownCounts.map(([table, n]) => (
+				<Text key={table} wrap="truncate-end">
+					{'  '}
+					{String(n).padStart(12)} {sanitize(table, 120)}
+				</Text>
+			))}
+			{shownCounts.length < counts.length ? <Text dimColor>  … and {counts.length - shownCounts.length} more tables</Text> : null}
+			<Text dimColor>Esc back to the list</Text>
+		</Box>
+	);
+}
+
+function JobLine({job, now}: {job: Job; now: number}) {
+	const text = job.kind === 'backup' ? `Backing up: ${describeBackupProgress(job.progress, now)}` : `Restore test of ${path.basename(job.file)}: ${describeRestoreProgress(job.progress, now)}`;
+	return (
+		<Text color="yellow" wrap="truncate-end">
+			{text} · x cancel
+		</Text>
+	);
+}
+
+/** The catalog of backups with their proof: checksum and restore test, plus where they go and how they are scheduled. */
+export function BackupsScreen() {
+	const {store, target} = useServices();
+	const s = useAppState(st => ({
+		width: st.size.columns,
+		intervalMs: st.intervalMs,
+		paused: st.paused,
+		major: st.caps?.major,
+		ui: st.ui.backups as BackupsUi | undefined,
+	}));
+	const view = s.ui ?? {};
+	const format = view.format ?? 'custom';
+	// creates the state directory: once, not on every render
+	const dir = useMemo(() => defaultBackupDir(targetKey(target)), [target]);
+	const local = useLocalStatus(target, dir, s.intervalMs, view.version ?? 0, s.paused);
+	const pg = usePgTools(s.major, view.pgBin);
+	const now = useTicking(view.job !== undefined);
+	const records = local?.records ?? [];
+	const rows = useFrameRows('backups');
+	const cron = cronLine({target, program: currentProgram(), format, pgBin: view.pgBin, keep: 7, stateDir: process.env.INTOWORK_DB_STATE});
+	const toolsLine = pg.error ? sanitize(pg.error, 400) : `pg_dump ${pg.tools ? `${pg.tools.version} in ${pg.tools.dir}` : '…'}`;
+	// dir, disk, the label over the cron line, the job line, the table's header
+	const fixedLines = 5 + wrappedLines(toolsLine, s.width) + wrappedLines(cron, s.width);
+	const listHeight = Math.max(1, rows - fixedLines);
+	const sel = useSelection('backups', records.map(r => r.id), listHeight, {active: !view.details});
+	const selected = records.find(r => r.id === sel.selectedKey);
+	const busy = () => {
+		if (!running.has(store)) return false;
+		setMessage(store, 'a backup or restore test is already running; x cancels it', 'error');
+		return true;
+	};
+
+	useCommands({
+		'backups.format': () => setUi(store, 'backups', {format: format === 'custom' ? 'plain' : 'custom'}),
+		'backups.cancel': () => {
+			const job = running.get(store);
+			if (!job) return setMessage(store, 'nothing is running');
+			job.controller.abort();
+			setMessage(store, 'cancelling…');
+		},
+		'backups.backup': () => {
+			if (busy()) return;
+			if (pg.error) return setMessage(store, sanitize(pg.error, 400), 'error');
+			const last = records.find(r => !r.removedAt && r.format === format);
+			store.setState({
+				dialog: {
+					title: `Back up ${target.database} now?`,
+					lines: [
+						`pg_dump ${pg.tools?.version ?? '?'} in an exported snapshot, every table's rows counted in the same snapshot`,
+						`format: ${format === 'custom' ? 'custom archive' : 'plain SQL, gzipped'} (${extensions[format]}) into ${dir}`,
+						`disk: ${local?.space ? `${formatBytes(local.space.free)} free` : 'unknown'}${last ? ` · last ${format} backup ${formatBytes(last.sizeBytes)} in ${formatDuration(last.durationMs)}` : ''}`,
+						'It reads every table on the server while it runs; x cancels and removes the partial file.',
+					],
+					confirmLabel: 'back up',
+					onConfirm: () => backUp(store, target, format, dir),
+				},
+			});
+		},
+		'backups.restoreTest': () => {
+			if (busy()) return;
+			if (!selected || selected.removedAt) return setMessage(store, 'select a backup that is still on disk', 'error');
+			store.setState({
+				dialog: {
+					title: `Restore-test ${path.basename(selected.file)}?`,
+					lines: [
+						'Checks the sha256, restores into a new scratch database intowork_restore_test_… on this server,',
+						`compares ${Object.keys(selected.rowCounts).length} tables' exact row counts and the tables, indexes and constraints, then drops it.`,
+						"It needs CREATEDB, and writes the whole database (and its WAL, which replicas receive) while it runs.",
+					],
+					confirmLabel: 'run the restore test',
+					onConfirm: () => restoreTest(store, target, selected),
+				},
+			});
+		},
+		details: () => selected && setUi(store, 'backups', {details: true}),
+		back: () => setUi(store, 'backups', {details: false}),
+	});
+
+	return (
+		<ScreenFrame<BackupServerInfo> screen="backups">
+			{info =>
+				view.details && selected ? (
+					<Box flexDirection="column">
+						{view.job ? <JobLine job={view.job} now={now} /> : null}
+						<Details record={selected} height={rows - (view.job ? 1 : 0)} now={now} />
+					</Box>
+				) : (
+					<Box flexDirection="column">
+						<Text wrap="truncate-end">
+							<Text dimColor>Backups in </Text>
+							{dir}
+						</Text>
+						<Text wrap="truncate-end">
+							<Text dimColor>Disk </Text>
+							{local?.space ? `${formatBytes(local.space.free)} free of ${formatBytes(local.space.total)}` : (local?.spaceError ?? '…')}
+							<Text dimColor> · database </Text>
+							{formatBytes(info.databaseSize)}
+							<Text dimColor> · format </Text>
+							{format === 'custom' ? 'custom' : 'plain .sql.gz'}
+						</Text>
+						<Text wrap="wrap" color={pg.error ? 'red' : undefined} dimColor={!pg.error}>
+							{toolsLine}
+						</Text>
+						<Text wrap="truncate-end" dimColor>
+							Nightly, restore-tested, keep 7 (crontab -e; the password goes in ~/.pgpass, never in the line):
+						</Text>
+						<Text wrap="wrap">{cron}</Text>
+						{view.job ? <JobLine job={view.job} now={now} /> : <Text> </Text>}
+						<Table
+							columns={columns(now)}
+							rows={records}
+							rowKey={r => r.id}
+							width={s.width}
+							height={listHeight}
+							offset={sel.offset}
+							selectedKey={sel.selectedKey}
+							rowStyle={rowStyle}
+							emptyText="No backups yet: b takes one."
+						/>
+					</Box>
+				)
+			}
+		</ScreenFrame>
+	);
+}
+
+/** How many lines Ink's word wrap makes of `text`, so the list below gets exactly the lines left. */
+function wrappedLines(text: string, width: number): number {
+	const w = Math.max(1, width);
+	let lines = 1;
+	let column = 0;
+	for (const word of text.split(' ')) {
+		if (column > 0 && column + 1 + word.length <= w) column += 1 + word.length;
+		else {
+			if (column > 0) lines++;
+			column = word.length;
+		}
+		// a word longer than the line is cut across lines
+		for (; column > w; column -= w) lines++;
+	}
+	return lines;
+}
+
