@@ -1,0 +1,93 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import {latestBackup, readCatalog, type BackupRecord} from '../actions/backup/catalog.js';
+import {formatBytes, formatDuration} from '../format.js';
+import type {TargetKey} from '../state.js';
+import type {ChecklistOptions, Verdict} from './items.js';
+
+export type FileCheck = 'ok' | 'missing' | 'size differs' | 'checksum differs';
+
+export type BackupEvidence = {
+	/** the newest backup still on disk */
+	latest?: BackupRecord;
+	/** the newest backup whose file is there with its recorded size and sha256 */
+	verified?: BackupRecord;
+	/** newer backups that failed verification, and why */
+	unverified: Array<{record: BackupRecord; check: FileCheck}>;
+	/** the newest backup whose restore test passed */
+	restoreTested?: BackupRecord;
+};
+
+// A dump is hashed once per version of its file, not on every refresh.
+const hashes = new Map<string, string>();
+
+async function sha256(file: string): Promise<string> {
+	const hash = crypto.createHash('sha256');
+	for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+	return hash.digest('hex');
+}
+
+export async function checkFile(record: BackupRecord): Promise<FileCheck> {
+	let stat: fs.Stats;
+	try {
+		stat = fs.statSync(record.file);
+	} catch {
+		return 'missing';
+	}
+	if (stat.size !== record.sizeBytes) return 'size differs';
+	const key = `${record.file}\0${stat.size}\0${stat.mtimeMs}`;
+	let digest = hashes.get(key);
+	if (digest === undefined) {
+		digest = await sha256(record.file);
+		hashes.set(key, digest);
+	}
+	return digest === record.sha256 ? 'ok' : 'checksum differs';
+}
+
+export async function readBackups(key: TargetKey, env: NodeJS.ProcessEnv = process.env): Promise<BackupEvidence> {
+	const records = readCatalog(key, env);
+	const onDisk = records.filter(r => !r.removedAt).sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
+	const evidence: BackupEvidence = {latest: latestBackup(records), unverified: [], restoreTested: latestBackup(records, {restoreTested: true})};
+	for (const record of onDisk) {
+		const check = await checkFile(record);
+		if (check === 'ok') {
+			evidence.verified = record;
+			break;
+		}
+		evidence.unverified.push({record, check});
+	}
+	return evidence;
+}
+
+const age = (r: BackupRecord, now: number) => now - new Date(r.finishedAt).getTime();
+const describe = (r: BackupRecord, now: number) => `${r.id} (${r.format}, ${formatBytes(r.sizeBytes)}, finished ${formatDuration(age(r, now))} ago)`;
+
+export function judgeBackup(e: BackupEvidence, options: ChecklistOptions, now = Date.now()): {verdict: Verdict; evidence: string[]} {
+	const evidence: string[] = [];
+	for (const u of e.unverified) evidence.push(`backup ${describe(u.record, now)}: file ${u.check}`);
+	if (!e.verified) {
+		evidence.push(e.latest ? 'no backup on disk verifies against its recorded sha256' : 'no backup in the catalog');
+		return {verdict: 'fail', evidence};
+	}
+	const fresh = age(e.verified, now) <= options.backupMaxAgeMs;
+	evidence.push(`verified backup ${describe(e.verified, now)}: size and sha256 match`);
+	if (!fresh) evidence.push(`older than ${formatDuration(options.backupMaxAgeMs)}: the nightly backup is not running`);
+	return {verdict: fresh ? 'pass' : 'fail', evidence};
+}
+
+export function judgeRestore(e: BackupEvidence, now = Date.now()): {verdict: Verdict; evidence: string[]} {
+	const latest = e.latest;
+	if (!latest) return {verdict: 'fail', evidence: ['no backup in the catalog to restore']};
+	const test = latest.restoreTest;
+	const evidence: string[] = [];
+	if (!test) evidence.push(`latest backup ${describe(latest, now)} has not been restore-tested`);
+	else if (test.passed) {
+		evidence.push(`latest backup ${latest.id} restored into ${test.scratchDatabase} ${formatDuration(now - new Date(test.at).getTime())} ago in ${formatDuration(test.durationMs)}: row counts and objects match`);
+	} else {
+		evidence.push(`latest backup ${latest.id}: restore test failed ${formatDuration(now - new Date(test.at).getTime())} ago`);
+		evidence.push(...test.differences.slice(0, 3).map(d => `  ${d}`));
+		if (test.differences.length > 3) evidence.push(`  and ${test.differences.length - 3} more differences`);
+	}
+	if (!test?.passed && e.restoreTested) evidence.push(`last passed restore test: backup ${describe(e.restoreTested, now)}`);
+	return {verdict: test?.passed ? 'pass' : 'fail', evidence};
+}

@@ -1,0 +1,82 @@
+import {targetKey} from '../actions/backup/session.js';
+import {parseDuration, parsePositiveInt} from '../cli-args.js';
+import {assemble, collectDb, collectLocal} from '../checklist/checklist.js';
+import {defaultOptions, type ChecklistOptions} from '../checklist/items.js';
+import {runLoadTest, saveLoadTest, summary} from '../checklist/load-test.js';
+import {jsonReport, markdownReport, textReport} from '../checklist/report.js';
+import {checklistSettings} from '../checklist/settings.js';
+import {recordHistory} from '../checklist/store.js';
+import {ExitCode, UsageError} from '../errors.js';
+import {openTarget} from '../session.js';
+import type {Subcommand} from './types.js';
+
+export const defaultLoadTest = {clients: 100, durationMs: 60_000};
+
+/** The checklist's options from `check`'s flags over the defaults and --backend-dir. */
+export function checklistOptions(flags: Record<string, unknown>): ChecklistOptions {
+	return {
+		...defaultOptions,
+		...checklistSettings(),
+		...(flags.appRole !== undefined && {appRole: String(flags.appRole)}),
+		...(flags.seqScanRows !== undefined && {seqScanRows: parsePositiveInt(flags.seqScanRows, 'seq-scan-rows')}),
+		...(flags.samples !== undefined && {samples: parsePositiveInt(flags.samples, 'samples')}),
+		...(flags.runbook !== undefined && {runbookPath: String(flags.runbook)}),
+	};
+}
+
+export const checkCommand: Subcommand = {
+	name: 'check',
+	summary: 'run the production checklist; exit 0 only when every required item passes',
+	usage: [
+		'check [--json | --markdown] [--backend-dir DIR] [--runbook PATH] [--app-role NAME] [--seq-scan-rows N] [--samples N]',
+		'check --load-test [--clients N] [--duration D]   also run the read-only load test first',
+	],
+	flags: {
+		json: {type: 'boolean', default: false},
+		markdown: {type: 'boolean', default: false},
+		loadTest: {type: 'boolean', default: false},
+		clients: {type: 'string'},
+		duration: {type: 'string'},
+		samples: {type: 'string'},
+		seqScanRows: {type: 'string'},
+		appRole: {type: 'string'},
+		runbook: {type: 'string'},
+	},
+	async run(ctx) {
+		const {flags, global} = ctx;
+		if (ctx.input.length > 0) throw new UsageError(`check: unexpected argument "${ctx.input[0]}" (give the target with --dsn or DATABASE_URL)`);
+		if (flags.json && flags.markdown) throw new UsageError('give one of --json and --markdown');
+		if (!flags.loadTest && (flags.clients !== undefined || flags.duration !== undefined)) throw new UsageError('--clients and --duration are for --load-test');
+		if (flags.loadTest && global.readOnly) throw new UsageError('--load-test opens many sessions and records its result: not under --read-only');
+		const options = checklistOptions(flags);
+		const loadTest = flags.loadTest
+			? {
+					clients: flags.clients === undefined ? defaultLoadTest.clients : parsePositiveInt(flags.clients, 'clients'),
+					durationMs: flags.duration === undefined ? defaultLoadTest.durationMs : parseDuration(flags.duration, 'duration'),
+				}
+			: undefined;
+		// Progress and notes go to stderr: stdout is the report, parsable as it is.
+		const note = (line: string) => process.stderr.write(`${line}\n`);
+		const opened = await openTarget({dsn: global.dsn, demo: global.demo, demoReset: global.demoReset, demoPort: global.demoPort, log: line => note(`intowork-db demo: ${line}`)});
+		try {
+			const key = targetKey(opened.target);
+			const auditCtx = {key, role: opened.caps.role, target: opened.redacted};
+			if (loadTest) {
+				const result = await runLoadTest(opened.target, opened.monitor, {
+					...loadTest,
+					onStart: h => note(`load test: ${loadTest.clients} read-only clients for ${loadTest.durationMs / 1000} s against ${opened.redacted} (${h.free} connection slots free)`),
+				});
+				saveLoadTest(auditCtx, result);
+				note(`load test: ${summary(result)}`);
+			}
+			const report = assemble(await collectDb(opened.monitor, options), await collectLocal(key, options), options, {readOnly: global.readOnly});
+			recordHistory(auditCtx, report.items, report.score.score, 'check');
+			const meta = {target: opened.redacted, role: opened.caps.role, serverVersion: opened.caps.serverVersion};
+			if (flags.json) ctx.out(JSON.stringify(jsonReport(report, meta), null, 2));
+			else for (const line of flags.markdown ? markdownReport(report, meta) : textReport(report, meta)) ctx.out(line);
+			return report.score.ready ? ExitCode.ok : ExitCode.failed;
+		} finally {
+			await opened.close();
+		}
+	},
+};
