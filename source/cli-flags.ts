@@ -1,5 +1,7 @@
 import type {AnyFlags} from 'meow';
 import {parseDuration, parsePositiveInt} from './cli-args.js';
+import {configureChecklist} from './checklist/settings.js';
+import {configureMigration} from './actions/migration/settings.js';
 import {UsageError} from './errors.js';
 import {defaultThresholds, maxIntervalMs, minIntervalMs, type Thresholds} from './store/store.js';
 
@@ -9,12 +11,17 @@ export const globalFlags = {
 	demo: {type: 'boolean', default: false},
 	demoReset: {type: 'boolean', default: false},
 	demoPort: {type: 'string'},
+	demoScale: {type: 'string'},
 	readOnly: {type: 'boolean', default: false},
 	interval: {type: 'string', default: '2s'},
 	appPool: {type: 'string'},
 	hangingAfter: {type: 'string'},
 	idleTxAfter: {type: 'string'},
 	slowMs: {type: 'string'},
+	backendDir: {type: 'string'},
+	pgBin: {type: 'string'},
+	migrationPlan: {type: 'string'},
+	alembicDir: {type: 'string'},
 	help: {type: 'boolean', shortFlag: 'h'},
 	version: {type: 'boolean'},
 } satisfies AnyFlags;
@@ -24,9 +31,12 @@ export type GlobalFlags = {
 	demo: boolean;
 	demoReset: boolean;
 	demoPort?: number;
+	demoScale?: number;
 	readOnly: boolean;
 	intervalMs: number;
 	thresholds: Thresholds;
+	/** where pg_dump, pg_restore and psql are, when not found by version */
+	pgBin?: string;
 };
 
 export const globalHelp = `Options
@@ -35,12 +45,17 @@ export const globalHelp = `Options
   --demo               run on an embedded PostgreSQL 15 with a seeded IntoWork database under load
   --demo-reset         rebuild the demo database from scratch
   --demo-port N        fix the demo server's port (default 54329, or a free one)
+  --demo-scale X       demo data volume, 1 = 200k jobs and 1M applications (default 1)
   --read-only          a console that can change nothing: dangerous keys are not bound
   --interval D         refresh interval (default 2s; 500ms, 5s, ...)
   --app-pool N         the app's connection pool, pool_size + max_overflow (default 30)
   --hanging-after D    active longer than this is hanging (default 30s)
   --idle-tx-after D    idle in transaction longer than this is hanging (default 60s)
   --slow-ms N          highlight statements with a mean above N ms (default 100)
+  --backend-dir DIR    the FastAPI backend's checkout: the checklist reads its database timeouts there
+  --pg-bin DIR         pg_dump, pg_restore and psql from DIR (default: found for the server's version)
+  --migration-plan F   the migration as a JSON plan file instead of the built-in h8c2d6e5f4g3
+  --alembic-dir DIR    migrate by running alembic upgrade in DIR (checks and verification still run)
   -h, --help           this help
   --version            the version`;
 
@@ -52,6 +67,13 @@ export function readGlobalFlags(input: string[], flags: Record<string, unknown>)
 	if (flags.slowMs !== undefined) thresholds.slowMeanMs = parsePositiveInt(flags.slowMs, 'slow-ms');
 	const positional = input[0];
 	if (positional !== undefined && flags.dsn !== undefined) throw new UsageError('give the target once: either as an argument or with --dsn');
+	configureChecklist({backendDir: flags.backendDir});
+	configureMigration({planFile: flags.migrationPlan, alembicDir: flags.alembicDir});
+	let demoScale: number | undefined;
+	if (flags.demoScale !== undefined) {
+		demoScale = Number(flags.demoScale);
+		if (!(demoScale >= 0.001 && demoScale <= 10)) throw new UsageError(`--demo-scale: "${String(flags.demoScale)}" is not a number from 0.001 to 10`);
+	}
 	const intervalMs = parseDuration(flags.interval ?? '2s', 'interval');
 	if (intervalMs < minIntervalMs || intervalMs > maxIntervalMs) throw new UsageError(`--interval: must be between ${minIntervalMs}ms and ${maxIntervalMs / 1000}s`);
 	return {
@@ -59,8 +81,10 @@ export function readGlobalFlags(input: string[], flags: Record<string, unknown>)
 		demo: Boolean(flags.demo) || Boolean(flags.demoReset),
 		demoReset: Boolean(flags.demoReset),
 		demoPort: flags.demoPort === undefined ? undefined : parsePositiveInt(flags.demoPort, 'demo-port'),
+		demoScale,
 		readOnly: Boolean(flags.readOnly),
 		intervalMs,
 		thresholds,
+		...(flags.pgBin !== undefined && {pgBin: String(flags.pgBin)}),
 	};
 }

@@ -1,6 +1,6 @@
 import type {Key} from 'ink';
 
-export const screenIds = ['overview'] as const;
+export const screenIds = ['overview', 'connections', 'statements', 'cache', 'tables', 'migration', 'backups', 'checklist', 'activity'] as const;
 export type ScreenId = (typeof screenIds)[number];
 
 /** Overlays take every key while open; screens add to the global scope. */
@@ -49,9 +49,45 @@ export const commands: readonly Command[] = [
 	{id: 'details', keys: ['enter'], description: 'details of the selected row', scope: 'global'},
 	{id: 'back', keys: ['escape'], description: 'close details or clear the filter', scope: 'global'},
 
+	{id: 'backups.backup', keys: ['b'], description: 'back up now: pg_dump in an exported snapshot, every table counted in it', scope: 'backups', dangerous: true, hint: 'backup'},
+	{id: 'backups.restoreTest', keys: ['r'], description: 'restore-test the selected backup in a scratch database', scope: 'backups', dangerous: true, hint: 'restore test'},
+	{id: 'backups.format', keys: ['f'], description: 'switch the backup format: custom, or plain SQL gzipped', scope: 'backups', hint: 'format'},
+	{id: 'backups.cancel', keys: ['x'], description: 'cancel the running backup or restore test', scope: 'backups', hint: 'cancel'},
+
+	{id: 'connections.filter', keys: ['/'], description: 'filter sessions: a regex over user, application, database and query', scope: 'connections', hint: 'filter'},
+	{id: 'connections.sort', keys: ['s'], description: 'sort by the next column (transaction age, query age, pid, user, ...)', scope: 'connections', hint: 'sort'},
+	{id: 'connections.reverse', keys: ['S'], description: 'reverse the sort', scope: 'connections'},
+	{id: 'connections.view', keys: ['v'], description: 'switch view: sessions, groups by database/user and application, lock tree', scope: 'connections', hint: 'view'},
+	{id: 'connections.tag', keys: ['space'], description: 'tag or untag the selected session (c and k then act on every tagged one)', scope: 'connections', hint: 'tag'},
+	{id: 'connections.tagHanging', keys: ['H'], description: 'tag every hanging session the filter shows', scope: 'connections', hint: 'tag hanging'},
+	{id: 'connections.cancel', keys: ['c'], description: "cancel the selected or tagged sessions' queries (pg_cancel_backend)", scope: 'connections', dangerous: true, hint: 'cancel'},
+	{id: 'connections.terminate', keys: ['k'], description: 'terminate the selected or tagged sessions (pg_terminate_backend)', scope: 'connections', dangerous: true, hint: 'kill'},
+
+	{id: 'statements.mode', keys: ['m'], description: 'switch between this interval (rates) and totals since the stats reset', scope: 'statements', hint: 'interval/totals'},
+	{id: 'statements.sort', keys: ['s'], description: 'sort by total time, mean time or calls', scope: 'statements', hint: 'sort'},
+	{id: 'statements.filter', keys: ['/'], description: 'filter statements by text, role or query id', scope: 'statements', hint: 'filter'},
+	{id: 'statements.reset', keys: ['R'], description: "reset this database's pg_stat_statements statistics (other databases keep theirs)", scope: 'statements', dangerous: true, hint: 'reset stats'},
+
+	{id: 'tables.view', keys: ['i'], description: 'switch between tables and indexes (unused, invalid)', scope: 'tables', hint: 'tables/indexes'},
+	{id: 'tables.sort', keys: ['s'], description: 'sort tables by size, dead rows or seq-scanned rows; indexes by problems, size or scans', scope: 'tables', hint: 'sort'},
+
+	{id: 'checklist.recheck', keys: ['r'], description: 'check every item again now, EXPLAIN plans and p95 timings included', scope: 'checklist', hint: 're-check'},
+	{id: 'checklist.signoff', keys: ['s'], description: 'sign off the selected manual item (8, 9, 10): who, note', scope: 'checklist', dangerous: true, hint: 'sign off'},
+	{id: 'checklist.withdraw', keys: ['u'], description: 'withdraw the sign-off of the selected item', scope: 'checklist', dangerous: true},
+	{id: 'checklist.loadtest', keys: ['L'], description: 'run the read-only load test: 100 sessions of app queries for 60 s (Esc stops it)', scope: 'checklist', dangerous: true, hint: 'load test'},
+
+	{id: 'migration.apply', keys: ['m'], description: 'apply the migration: concurrent builds, constraints under a short lock_timeout, then alembic_version', scope: 'migration', dangerous: true, hint: 'apply'},
+	{id: 'migration.cancel', keys: ['c'], description: "cancel the running apply or downgrade (pg_cancel_backend of the build's backend), dropping the INVALID index it leaves", scope: 'migration', dangerous: true, hint: 'cancel'},
+	{id: 'migration.resolve', keys: ['d'], description: 'archive the duplicate rows the unique constraints refuse (one transaction, undoable)', scope: 'migration', dangerous: true, hint: 'archive dups'},
+	{id: 'migration.undo', keys: ['u'], description: 'put the last archived duplicates back', scope: 'migration', dangerous: true, hint: 'restore dups'},
+	{id: 'migration.downgrade', keys: ['D'], description: 'downgrade: drop what the migration added and restore alembic_version', scope: 'migration', dangerous: true, hint: 'downgrade'},
+	{id: 'migration.recheck', keys: ['r'], description: 'count duplicates and check the plan again now', scope: 'migration', hint: 're-check'},
+
 	{id: 'help.close', keys: ['escape', '?', 'q'], description: 'close help', scope: 'help'},
 	{id: 'help.up', keys: ['up'], description: 'scroll help up', scope: 'help'},
 	{id: 'help.down', keys: ['down'], description: 'scroll help down', scope: 'help'},
+	{id: 'help.pageUp', keys: ['pageup'], description: 'one page of help up', scope: 'help'},
+	{id: 'help.pageDown', keys: ['pagedown', 'space'], description: 'one page of help down', scope: 'help'},
 
 	{id: 'dialog.confirm', keys: ['y', 'enter'], description: 'confirm', scope: 'dialog'},
 	{id: 'dialog.cancel', keys: ['n', 'escape'], description: 'cancel', scope: 'dialog'},

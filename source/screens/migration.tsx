@@ -1,0 +1,322 @@
+import React, {useEffect, useMemo, useState} from 'react';
+import {Box, Text} from 'ink';
+import {readCatalog} from '../actions/backup/catalog.js';
+import {auditContext, targetKey} from '../actions/backup/session.js';
+import {latestArchive, resolveDuplicates, undoDuplicates, type ArchiveBatch} from '../actions/migration/duplicates.js';
+import {
+	backupCheck,
+	evaluatePreflight,
+	readFastChecks,
+	readSlowChecks,
+	type FastChecks,
+	type PreflightReport,
+	type SlowChecks,
+} from '../actions/migration/preflight.js';
+import {MigrationRun as Run, startApply, startDowngrade, stepsFor, type RunKind, type RunView} from '../actions/migration/run.js';
+import {describeError} from '../actions/migration/session.js';
+import {migrationSettings, type MigrationSettings} from '../actions/migration/settings.js';
+import {inspectMigration, statusOf, type Inspection} from '../actions/migration/status.js';
+import {MigrationDuplicates} from '../components/migration-duplicates.js';
+import {MigrationObjects, objectRows} from '../components/migration-objects.js';
+import {MigrationPreflight, preflightLines} from '../components/migration-preflight.js';
+import {MigrationRunPanel, runPanelHeight} from '../components/migration-run.js';
+import {ScreenFrame} from '../components/screen-frame.js';
+import {useAppState, useCommands, useServices, type Services} from '../context.js';
+import {formatNumber} from '../format.js';
+import {useFrameRows} from '../hooks/use-frame-rows.js';
+import {useSelection} from '../hooks/use-selection.js';
+import type {Loader} from '../store/poller.js';
+import {setMessage, setUi, type AppStore} from '../store/store.js';
+
+type MigrationData = {
+	inspection: Inspection;
+	fast: FastChecks;
+	/** duplicates, plan checks, size estimates: refreshed every minute, on r, and when an object changes state */
+	slow?: SlowChecks;
+	archive?: ArchiveBatch;
+};
+
+const slowEveryMs = 60_000;
+const quitTitle = 'A migration run is in progress';
+let recheckRequested = false;
+
+/** The next load redoes the slow checks (after archiving, a run, or r). */
+function requestMigrationRecheck(): void {
+	recheckRequested = true;
+}
+
+// A build in progress counts as missing, so the slow checks rerun when an object is done, not when it starts.
+const shape = (i: Inspection) => `${i.alembicVersion}|${i.objects.map(o => (o.state === 'building' ? 'missing' : o.state)).join(',')}`;
+
+export const loadMigration: Loader<MigrationData> = async (ctx, previous) => {
+	const {plan} = migrationSettings();
+	const inspection = await inspectMigration(ctx.db, plan);
+	const fast = await readFastChecks(ctx.db, plan);
+	const due = recheckRequested || !previous?.slow || Date.now() - previous.slow.at > slowEveryMs || shape(previous.inspection) !== shape(inspection);
+	if (!due) return {inspection, fast, slow: previous.slow, archive: previous.archive};
+	recheckRequested = false;
+	return {inspection, fast, slow: await readSlowChecks(ctx.db, plan, inspection), archive: await latestArchive(ctx.db, plan)};
+};
+
+// A run outlives the screen being shown: the operator goes to Connections to end a blocker and comes back.
+const runs = new WeakMap<AppStore, Run>();
+
+/** The run still going; one that has ended but is still closing its connections no longer counts. */
+function activeRun(store: AppStore): Run | undefined {
+	const run = runs.get(store);
+	return run?.view().outcome === 'running' ? run : undefined;
+}
+
+function startRun(services: Services, kind: RunKind, settings: MigrationSettings, role: string, allowNoBackup: boolean) {
+	const {store, target, refreshNow} = services;
+	const options = {target, audit: auditContext(target, role), plan: settings.plan, planSource: settings.planSource, alembicDir: settings.alembicDir, allowNoBackup};
+	const run = kind === 'apply' ? startApply(options) : startDowngrade(options);
+	runs.set(store, run);
+	setUi(store, 'migration', {run: run.view()});
+	run.on('change', view => setUi(store, 'migration', {run: view}));
+	void run.done.then(view => {
+		runs.delete(store);
+		setMessage(store, view.message ?? view.outcome, view.outcome === 'ok' ? 'ok' : 'error');
+		requestMigrationRecheck();
+		refreshNow();
+	});
+}
+
+function applyLines(settings: MigrationSettings, inspection: Inspection, report: PreflightReport): string[] {
+	const plan = settings.plan;
+	const steps = stepsFor('apply', inspection);
+	const count = (a: string) => steps.filter(s => s.action === a).length;
+	const what = settings.alembicDir
+		? `Runs alembic upgrade ${plan.revision} in ${settings.alembicDir}, streaming its output, then verifies every object.`
+		: `${count('build')} to build, ${count('rebuild')} INVALID to drop and rebuild, ${count('attach')} constraints to attach; ${count('skip')} already valid.`;
+	return [
+		what,
+		'Indexes: CREATE INDEX CONCURRENTLY, one at a time: the app keeps reading and writing.',
+		'Unique: index built concurrently, then ADD CONSTRAINT USING INDEX (lock_timeout 500 ms, retried).',
+		`alembic_version becomes ${plan.revision} only once every object is verified valid.`,
+		'c cancels the running build and drops the INVALID index it leaves.',
+		...report.items.filter(i => i.level === 'warn').map(i => `! ${i.title}: ${i.summary}`),
+	];
+}
+
+function useTicker(active: boolean): number {
+	const [now, setNow] = useState(Date.now());
+	useEffect(() => {
+		if (!active) return;
+		const timer = setInterval(() => setNow(Date.now()), 1000);
+		return () => clearInterval(timer);
+	}, [active]);
+	return active ? now : Date.now();
+}
+
+function MigrationView({data}: {data: MigrationData}) {
+	const services = useServices();
+	const {store, target, refreshNow} = services;
+	const s = useAppState(st => ({
+		width: st.size.columns,
+		readOnly: st.readOnly,
+		role: st.caps?.role ?? 'unknown',
+		run: st.ui.migration?.run as RunView | undefined,
+		drill: st.ui.migration?.drill as string | undefined,
+		busy: st.ui.migration?.busy as string | undefined,
+	}));
+	const height = useFrameRows('migration');
+	const settings = migrationSettings();
+	const plan = settings.plan;
+	const running = s.run?.outcome === 'running';
+	const now = useTicker(running);
+	const backup = useMemo(() => backupCheck(readCatalog(targetKey(target))), [data, target]);
+	const report = evaluatePreflight('apply', plan, data.inspection, data.fast, data.slow, backup, running ? s.run?.buildPid : undefined);
+	const status = statusOf(plan, data.inspection);
+	const rows = objectRows(data.inspection.objects, s.run);
+	const runHeight = runPanelHeight(s.run);
+	const available = height - 1 - (s.readOnly ? 1 : 0);
+	// The pre-flight gets what it needs as long as a few objects stay visible; the objects get the rest and scroll.
+	const preflightHeight = Math.max(2, Math.min(preflightLines(report).length + 1, available - runHeight - Math.min(rows.length + 1, 7)));
+	const tableHeight = Math.max(2, Math.min(rows.length, available - runHeight - preflightHeight - 1));
+	const sel = useSelection('migration', rows.map(r => r.inspection.object.name), tableHeight, {active: !s.drill});
+	const selected = data.inspection.objects.find(i => i.object.name === sel.selectedKey);
+	const duplicates = data.slow?.duplicates ?? [];
+	const toArchive = duplicates.reduce((n, d) => n + d.extraRows, 0);
+	const busy = () => {
+		if (activeRun(store) || s.busy) {
+			setMessage(store, s.busy ? `${s.busy} in progress` : 'a migration run is in progress: wait for it, or c to cancel it', 'error');
+			return true;
+		}
+		return false;
+	};
+	const act = (label: string, work: () => Promise<string>) => {
+		setUi(store, 'migration', {busy: label});
+		setMessage(store, `${label}…`);
+		work()
+			.then(text => setMessage(store, text, 'ok'))
+			.catch(error => setMessage(store, `${label} failed: ${describeError(error)}`, 'error'))
+			.finally(() => {
+				setUi(store, 'migration', {busy: undefined});
+				requestMigrationRecheck();
+				refreshNow();
+			});
+	};
+	const ctx = {target, audit: auditContext(target, s.role)};
+
+	useCommands({
+		'migration.apply': () => {
+			if (busy()) return;
+			if (!data.slow) return setMessage(store, 'the pre-flight is still counting duplicates; try again in a moment', 'error');
+			if (report.blocked) {
+				const first = report.items.find(i => i.level === 'block' && !i.overridable)!;
+				return setMessage(store, `the pre-flight blocks the apply: ${first.title}: ${first.summary}`, 'error');
+			}
+			const lines = applyLines(settings, data.inspection, report);
+			store.setState({
+				dialog: report.needsOverride
+					? {
+							title: `Apply ${plan.revision} WITHOUT a recent backup?`,
+							lines: [`✗ ${report.items.find(i => i.overridable)!.summary}`, ...lines],
+							confirmLabel: 'apply without a backup',
+							typed: 'no backup',
+							onConfirm: () => startRun(services, 'apply', settings, s.role, true),
+						}
+					: {title: `Apply migration ${plan.revision}?`, lines, confirmLabel: 'apply', onConfirm: () => startRun(services, 'apply', settings, s.role, false)},
+			});
+		},
+		'migration.cancel': () => {
+			const run = activeRun(store);
+			if (!run) return setMessage(store, 'nothing is running', 'error');
+			const current = run.view().steps.find(x => x.status === 'running');
+			store.setState({
+				dialog: {
+					title: `Cancel the ${run.kind}?`,
+					lines: [
+						run.view().via === 'alembic'
+							? 'alembic gets SIGINT, and its statement pg_cancel_backend.'
+							: `pg_cancel_backend(${run.view().buildPid}) stops ${current ? current.name : 'the current statement'}.`,
+						'The INVALID index it leaves is dropped. Finished objects stay; m resumes from there.',
+					],
+					confirmLabel: 'cancel it',
+					onConfirm: () => void run.cancel(),
+				},
+			});
+		},
+		'migration.resolve': () => {
+			if (busy()) return;
+			if (!data.slow?.duplicates) return setMessage(store, 'duplicates are not counted yet; try again in a moment', 'error');
+			if (toArchive === 0) return setMessage(store, 'no duplicates to archive', 'info');
+			store.setState({
+				dialog: {
+					title: `Archive ${formatNumber(toArchive)} duplicate rows?`,
+					lines: [
+						...duplicates.filter(d => d.groups > 0).map(d => `${d.table} (${d.columns.join(', ')}): ${formatNumber(d.extraRows)} rows in ${formatNumber(d.groups)} groups`),
+						`Moved with every column to ${plan.archiveSchema}.<table>_duplicates; the oldest of each group stays.`,
+						'One transaction for all tables; u puts them back.',
+					],
+					confirmLabel: 'archive',
+					onConfirm: () =>
+						act('archiving duplicates', async () => {
+							const r = await resolveDuplicates(ctx, plan);
+							return `archived ${r.tables.map(t => `${t.rows} ${t.table}`).join(', ')} into ${plan.archiveSchema} (u restores them)`;
+						}),
+				},
+			});
+		},
+		'migration.undo': () => {
+			if (busy()) return;
+			const archive = data.archive;
+			if (!archive) return setMessage(store, 'the archive holds no duplicates to restore', 'error');
+			store.setState({
+				dialog: {
+					title: `Restore the duplicates archived at ${archive.archivedAt}?`,
+					lines: [
+						...archive.tables.map(t => `${t.archive}: ${formatNumber(t.rows)} rows back into ${t.table}`),
+						'One transaction; refused while a unique constraint they break is in place (downgrade first).',
+					],
+					confirmLabel: 'restore',
+					onConfirm: () =>
+						act('restoring duplicates', async () => {
+							const r = await undoDuplicates(ctx, plan, archive.batch);
+							return `restored ${r.tables.map(t => `${t.rows} ${t.table}`).join(', ')}`;
+						}),
+				},
+			});
+		},
+		'migration.downgrade': () => {
+			if (busy()) return;
+			const present = data.inspection.objects.filter(i => i.present && !i.mismatch).length;
+			store.setState({
+				dialog: {
+					title: `Downgrade ${plan.revision} to ${plan.previousRevision}?`,
+					lines: [
+						`Drops the ${present} objects the migration added: indexes with DROP INDEX CONCURRENTLY,`,
+						'constraints with ALTER TABLE ... DROP CONSTRAINT (lock_timeout 500 ms, retried).',
+						`Then alembic_version goes back to ${plan.previousRevision}. Archived duplicates stay (u restores them).`,
+						'The app keeps working, but its queries lose these indexes.',
+					],
+					confirmLabel: 'downgrade',
+					typed: 'downgrade',
+					onConfirm: () => startRun(services, 'downgrade', settings, s.role, false),
+				},
+			});
+		},
+		'migration.recheck': () => {
+			requestMigrationRecheck();
+			refreshNow();
+			setMessage(store, 'counting duplicates and checking the plan again');
+		},
+		details: () => {
+			if (!selected?.object.unique) return setMessage(store, 'Enter shows the duplicate rows of a unique constraint: select one of those', 'info');
+			setUi(store, 'migration', {drill: selected.object.name});
+		},
+		back: s.drill ? () => setUi(store, 'migration', {drill: undefined}) : undefined,
+		// Quitting would leave the build running on the server with nobody watching: cancel it first.
+		quit: running
+			? () => {
+					const run = activeRun(store);
+					if (!run) return services.quit();
+					// A second q or Ctrl-C at the question quits at once; the cancel still goes out.
+					if (store.getState().dialog?.title === quitTitle) {
+						void run.cancel();
+						return services.quit();
+					}
+					store.setState({
+						dialog: {
+							title: quitTitle,
+							lines: ['Quitting cancels it first: pg_cancel_backend stops the current statement, and an INVALID index', 'it leaves is dropped. Finished objects stay; the next apply resumes. Ctrl-C again quits at once.'],
+							confirmLabel: 'cancel the run and quit',
+							onConfirm: () => void run.cancel().then(() => run.done).then(services.quit),
+						},
+					});
+				}
+			: undefined,
+	});
+
+	const drilled = s.drill ? plan.objects.find(o => o.name === s.drill) : undefined;
+	const v = data.inspection.alembicVersion;
+	return (
+		<Box flexDirection="column" width={s.width}>
+			<Text wrap="truncate-end">
+				<Text bold>{plan.revision}</Text>
+				{` (${settings.planSource} plan, ${plan.objects.length} objects${settings.alembicDir ? `, via alembic in ${settings.alembicDir}` : ''}) · alembic_version `}
+				<Text color={v === plan.revision ? 'green' : 'yellow'}>{v === undefined ? '(no table)' : (v ?? '(empty)')}</Text>
+				{v === plan.revision ? '' : ` → ${plan.revision}`}
+				{` · ${status.objects.filter(o => o.state === 'valid').length}/${status.objects.length} valid · `}
+				<Text color={status.applied ? 'green' : 'red'}>{status.applied ? 'APPLIED' : 'NOT APPLIED'}</Text>
+				{data.archive ? ` · archived duplicates: ${data.archive.tables.reduce((n, t) => n + t.rows, 0)} rows` : ''}
+			</Text>
+			{s.readOnly ? <Text color="yellow">read-only: apply, archive and downgrade are not available in this session</Text> : null}
+			{drilled ? (
+				<MigrationDuplicates plan={plan} object={drilled} count={duplicates.find(d => d.object === drilled.name)} width={s.width} height={height - 1} />
+			) : (
+				<>
+					<MigrationObjects rows={rows} width={s.width} height={tableHeight} offset={sel.offset} selectedKey={sel.selectedKey} hasRun={s.run !== undefined} now={now} />
+					{s.run ? <MigrationRunPanel run={s.run} now={now} width={s.width} /> : null}
+					<MigrationPreflight report={report} height={preflightHeight} width={s.width} />
+				</>
+			)}
+		</Box>
+	);
+}
+
+/** Migration h8c2d6e5f4g3: every object's state, the pre-flight, and the apply with its progress. */
+export function MigrationScreen() {
+	return <ScreenFrame<MigrationData> screen="migration">{data => <MigrationView data={data} />}</ScreenFrame>;
+}

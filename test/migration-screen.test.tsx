@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {after, test} from 'node:test';
+import {readAudit} from '../source/audit.js';
+import {targetKey} from '../source/actions/backup/session.js';
+import {countDuplicates} from '../source/actions/migration/duplicates.js';
+import {builtinPlan} from '../source/actions/migration/plan.js';
+import {migrationStatus} from '../source/actions/migration/status.js';
+import {resolveTarget} from '../source/db/dsn.js';
+import {previousRevision} from '../source/demo/schema.js';
+import {sessionPool} from './helpers/backends.js';
+import {testDatabase} from './helpers/db.js';
+import {keys, renderApp, type RenderedApp} from './helpers/render.js';
+
+const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-migration-screen-'));
+process.env.INTOWORK_DB_STATE = stateDir;
+after(() => fs.rmSync(stateDir, {recursive: true, force: true}));
+
+const db = await testDatabase();
+const sessions = sessionPool(db);
+const app = await renderApp(db.url, {screen: 'migration', size: {columns: 150, rows: 50}, state: {intervalMs: 500}});
+after(() => app.cleanup());
+
+/** Pastes into the dialog's text field and, once it shows, presses Enter. */
+async function type(a: RenderedApp, text: string) {
+	a.press(text);
+	await a.waitForFrame(f => f.includes(`Esc to cancel: ${text} `), `typed ${text}`);
+	a.press(keys.enter);
+}
+const totalDuplicates = async () => (await countDuplicates(db.client, builtinPlan)).reduce((n, d) => n + d.extraRows, 0);
+
+/** A transaction holding a snapshot: every concurrent build waits for it in its last phase. */
+async function oldSnapshot(application: string) {
+	const s = await sessions.session(application);
+	await s.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+	await s.client.query('SELECT 1');
+	return s;
+}
+
+test('every object with its state, alembic_version against the target, and the pre-flight', async () => {
+	const frame = await app.waitForFrame(/Duplicates\s+11 duplicate rows stop 3 unique constraints/);
+	assert.match(frame, /h8c2d6e5f4g3 \(built-in plan, 17 objects\) · alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3 · 0\/17 valid · NOT APPLIED/);
+	assert.match(frame, /unique_candidate_job_application\s+job_applications\s+unique\s+missing\s+not created yet/);
+	assert.match(frame, /idx_jobs_status_location_type\s+jobs\s+index\s+missing/);
+	assert.match(frame, /Pre-flight for an apply: blocked/);
+	assert.match(frame, /unique_user_provider_account: 3 groups, 3 extra rows in accounts \(provider, provider_account_id\)/);
+	assert.match(frame, /✗ Backup\s+no backup of this database in the catalog/);
+	assert.match(frame, /✓ Space\s+≈ [\d.]+ [kM]B for 17 objects .*free on \//);
+	assert.match(frame, /m apply {2}c cancel {2}d archive dups {2}u restore dups {2}D downgrade {2}r re-check/);
+});
+
+test('Enter shows the rows of each duplicate group, the one kept and the ones archiving moves; Esc goes back', async () => {
+	app.press(keys.enter);
+	const frame = await app.waitForFrame(/Duplicates for unique_candidate_job_application: 6 groups, 6 extra rows/);
+	assert.match(frame, /Archiving keeps the first by applied_at, id of each group/);
+	assert.equal(frame.match(/^\S*\s+\d+ keep\s/gm)?.length, 6);
+	assert.equal(frame.match(/^\S*\s+\d+ archive\s/gm)?.length, 6);
+	app.press(keys.escape);
+	await app.waitForFrame(f => /Pre-flight for an apply/.test(f) && !/Duplicates for/.test(f));
+});
+
+test('m is refused, with the reason, while duplicates block the apply', async () => {
+	app.press('m');
+	const frame = await app.waitForFrame(/the pre-flight blocks the apply: Duplicates: 11 duplicate rows/);
+	assert.doesNotMatch(frame, /Apply migration/);
+});
+
+test('d archives the duplicates after confirmation', async () => {
+	app.press('d');
+	const dialog = await app.waitForFrame(/Archive 11 duplicate rows\?/);
+	assert.match(dialog, /job_applications \(candidate_id, job_id\): 6 rows in 6 groups/);
+	assert.match(dialog, /Moved with every column to intowork_archive\.<table>_duplicates; the oldest of each group stays/);
+	assert.match(dialog, /One transaction for all tables; u puts them back/);
+	app.press('y');
+	await app.waitForFrame(/archived 6 job_applications, 3 accounts, 2 verification_tokens into intowork_archive \(u restores them\)/);
+	await app.waitForFrame(/✓ Duplicates\s+none for the unique constraints still to add/);
+	assert.equal(await totalDuplicates(), 0);
+});
+
+test('an open transaction shows in the pre-flight with the way to end it', async () => {
+	const holder = await oldSnapshot('report-export');
+	try {
+		const frame = await app.waitForFrame(/! Transactions\s+1 open transaction the concurrent builds will wait for: end them on the Connections screen \(key 2, then k\)/);
+		assert.match(frame, new RegExp(`pid ${holder.pid} report-export postgres idle in transaction for .*holds a snapshot: every build waits for it`));
+	} finally {
+		await holder.client.query('ROLLBACK');
+	}
+});
+
+test('m without a recent backup asks to type "no backup"; the run shows its progress, whom it waits for, and the job list plan before and after', async () => {
+	const holder = await oldSnapshot('nightly-report');
+	app.press('m');
+	const dialog = await app.waitForFrame(/Apply h8c2d6e5f4g3 WITHOUT a recent backup\?/);
+	assert.match(dialog, /17 to build, 0 INVALID to drop and rebuild, 0 constraints to attach; 0 already valid/);
+	assert.match(dialog, /Type no backup to apply without a backup, Esc to cancel/);
+	await type(app, 'no backup');
+	try {
+		// the bar and phase come from pg_stat_progress_create_index, the state from the catalog poll
+		const running = await app.waitForFrame(/unique_candidate_job_application\s+job_applications\s+unique\s+building\s+█{8}░{2}\s+83%/);
+		assert.match(running, /Apply running .* · 0\/17 done · build pid \d+ · unique_candidate_job_application: phase 6\/6 waiting for old snapshots \(lockers 0\/1\)/);
+		assert.match(running, /✓ Objects\s+0 valid, 17 to build/);
+		assert.match(running, new RegExp(`waiting for pid ${holder.pid} nightly-report idle in transaction for .*— end it on the Connections screen \\(2, then k\\)`));
+		assert.match(running, /Job list before {2}Seq Scan on jobs · p50 /);
+		// quitting now would leave the build behind unwatched: the screen asks first
+		app.press('q');
+		await app.waitForFrame(/A migration run is in progress[\s\S]*Quitting cancels it first/);
+		app.press(keys.escape);
+		await app.waitForFrame(/Apply running/);
+		assert.equal(app.quitCalled(), false);
+	} finally {
+		await holder.client.query('ROLLBACK');
+	}
+	const done = await app.waitForFrame(/✓ applied h8c2d6e5f4g3 in .*: 17 built/, 'the apply finishes', 20_000);
+	assert.match(done, /Job list after {3}Index Scan( Backward)? using idx_jobs_status_location_type on jobs · p50 /);
+	await app.waitForFrame(/17\/17 valid · APPLIED/);
+	assert.equal((await migrationStatus(db.client)).applied, true);
+	const entries = readAudit(targetKey(resolveTarget({dsn: db.url, env: {}}))).filter(e => e.action === 'migrate.apply');
+	assert.deepEqual(entries.map(e => e.result), ['started', 'ok']);
+	assert.match(JSON.stringify(entries[0]!.detail), /"overrides":\["Backup: no backup of this database/);
+});
+
+test('c cancels a running build after confirmation and the screen says what was left', async () => {
+	await db.client.query('DROP INDEX idx_skills_candidate_id_name');
+	await app.waitForFrame(/16\/17 valid/);
+	const holder = await oldSnapshot('long-reader');
+	try {
+		app.press('m');
+		await app.waitForFrame(/Type no backup/);
+		await type(app, 'no backup');
+		await app.waitForFrame(/idx_skills_candidate_id_name: phase 6\/6 waiting for old snapshots/);
+		app.press('c');
+		await app.waitForFrame(/pg_cancel_backend\(\d+\) stops idx_skills_candidate_id_name\.\s+│\n│ The INVALID index it leaves is dropped/);
+		app.press('y');
+		await app.waitForFrame(/✗ cancelled at idx_skills_candidate_id_name; finished objects stay, apply again to resume/);
+		// the state column follows the next catalog poll
+		await app.waitForFrame(/idx_skills_candidate_id_name\s+skills\s+index\s+missing\s+cancelled\s+cancelled; its INVALID index was dropped/);
+	} finally {
+		await holder.client.query('ROLLBACK');
+	}
+});
+
+test('D downgrades after typing "downgrade", u restores the archived duplicates', async () => {
+	app.press('D');
+	await app.waitForFrame(/Downgrade h8c2d6e5f4g3 to g7b1c5d4e3f2\?/);
+	await type(app, 'downgrade');
+	await app.waitForFrame(/✓ downgraded to g7b1c5d4e3f2 in .*: 16 objects dropped/, 'the downgrade finishes', 20_000);
+	await app.waitForFrame(/alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3 · 0\/17 valid/);
+	assert.equal((await migrationStatus(db.client)).alembicVersion, previousRevision);
+	app.press('u');
+	await app.waitForFrame(/Restore the duplicates archived at/);
+	app.press('y');
+	await app.waitForFrame(/restored 6 job_applications, 3 accounts, 2 verification_tokens/);
+	assert.equal(await totalDuplicates(), 11);
+});
+
+test('read-only: the changing keys are not bound and the screen says so', async () => {
+	const ro = await renderApp(db.url, {screen: 'migration', state: {readOnly: true}});
+	try {
+		const frame = await ro.waitForFrame(/read-only: apply, archive and downgrade are not available/);
+		assert.doesNotMatch(frame, /m apply|d archive/);
+		assert.match(frame, /r re-check/);
+		ro.press('m');
+		ro.press('D');
+		// r is still bound: its message proves the keys were read
+		ro.press('r');
+		const after = await ro.waitForFrame(/counting duplicates and checking the plan again/);
+		assert.doesNotMatch(after, /Apply|Downgrade h8c2d6e5f4g3/);
+	} finally {
+		await ro.cleanup();
+	}
+});
