@@ -8,7 +8,7 @@ import {App} from './source/app.js';
 import {globalFlags, globalHelp, readGlobalFlags, type GlobalFlags} from './source/cli-flags.js';
 import {subcommands} from './source/commands/index.js';
 import {formatFatal, UsageError} from './source/errors.js';
-import {openTarget} from './source/session.js';
+import {openFromFlags} from './source/session.js';
 import {startPoller} from './source/store/poller.js';
 import {createAppStore} from './source/store/store.js';
 import {loaders} from './source/screens/registry.js';
@@ -36,8 +36,7 @@ ${commandList ? `  Commands (each also takes the target options; intowork-db COM
 `;
 
 async function runConsole(global: GlobalFlags): Promise<number> {
-	const log = (line: string) => process.stderr.write(`intowork-db demo: ${line}\n`);
-	const opened = await openTarget({dsn: global.dsn, demo: global.demo, demoReset: global.demoReset, demoPort: global.demoPort, workload: true, log});
+	const opened = await openFromFlags(global, {workload: true});
 	const store = createAppStore({
 		target: opened.redacted,
 		readOnly: global.readOnly,

@@ -1,3 +1,4 @@
+import type {GlobalFlags} from './cli-flags.js';
 import {detectCapabilities, type Capabilities} from './db/capabilities.js';
 import {redactTarget, resolveTarget, type Target} from './db/dsn.js';
 import {Monitor} from './db/monitor.js';
@@ -9,6 +10,7 @@ export type OpenOptions = {
 	demo?: boolean;
 	demoReset?: boolean;
 	demoPort?: number;
+	demoScale?: number;
 	/** the interactive demo runs its workload; headless commands on the demo do not need one */
 	workload?: boolean;
 	log?: (line: string) => void;
@@ -23,12 +25,25 @@ export type Opened = {
 	close(): Promise<void>;
 };
 
+/** The target the command-line flags name: a DSN, the environment, or the demo (whose progress goes to stderr). */
+export function openFromFlags(global: GlobalFlags, options: {dsn?: string; workload?: boolean} = {}): Promise<Opened> {
+	return openTarget({
+		dsn: options.dsn ?? global.dsn,
+		demo: global.demo,
+		demoReset: global.demoReset,
+		demoPort: global.demoPort,
+		demoScale: global.demoScale,
+		workload: options.workload,
+		log: line => process.stderr.write(`intowork-db demo: ${line}\n`),
+	});
+}
+
 /** Resolve the target (or start the demo), connect the monitor, detect what this role can do. */
 export async function openTarget(options: OpenOptions): Promise<Opened> {
 	let demo: Demo | undefined;
 	if (options.demo) {
 		try {
-			demo = await startDemo({port: options.demoPort, reset: options.demoReset, workload: options.workload ?? false, log: options.log});
+			demo = await startDemo({port: options.demoPort, scale: options.demoScale, reset: options.demoReset, workload: options.workload ?? false, log: options.log});
 		} catch (error) {
 			throw new CliError(`demo: ${error instanceof Error ? error.message : String(error)}`, ExitCode.failed);
 		}

@@ -11,7 +11,7 @@ import {parsePositiveInt} from '../cli-args.js';
 import type {Target} from '../db/dsn.js';
 import {CliError, ExitCode, UsageError} from '../errors.js';
 import {formatDuration, formatNumber} from '../format.js';
-import {openTarget} from '../session.js';
+import {openFromFlags} from '../session.js';
 import type {Subcommand, SubcommandContext} from './types.js';
 
 /**
@@ -58,7 +58,7 @@ function noArguments(ctx: SubcommandContext, name: string, max = 0): void {
 
 async function withTarget<T>(ctx: SubcommandContext, run: (target: Target) => Promise<T>): Promise<T> {
 	// The actions use connections of their own; opening the target first gives a bad DSN or a down server its usual one-line error.
-	const opened = await openTarget({dsn: ctx.global.dsn, demo: ctx.global.demo, demoReset: ctx.global.demoReset, demoPort: ctx.global.demoPort});
+	const opened = await openFromFlags(ctx.global);
 	try {
 		return await run(opened.target);
 	} finally {

@@ -7,7 +7,7 @@ import {jsonReport, markdownReport, textReport} from '../checklist/report.js';
 import {checklistSettings} from '../checklist/settings.js';
 import {recordHistory} from '../checklist/store.js';
 import {ExitCode, UsageError} from '../errors.js';
-import {openTarget} from '../session.js';
+import {openFromFlags} from '../session.js';
 import type {Subcommand} from './types.js';
 
 export const defaultLoadTest = {clients: 100, durationMs: 60_000};
@@ -57,7 +57,7 @@ export const checkCommand: Subcommand = {
 			: undefined;
 		// Progress and notes go to stderr: stdout is the report, parsable as it is.
 		const note = (line: string) => process.stderr.write(`${line}\n`);
-		const opened = await openTarget({dsn: global.dsn, demo: global.demo, demoReset: global.demoReset, demoPort: global.demoPort, log: line => note(`intowork-db demo: ${line}`)});
+		const opened = await openFromFlags(global);
 		try {
 			const key = targetKey(opened.target);
 			const auditCtx = {key, role: opened.caps.role, target: opened.redacted};

@@ -3,7 +3,7 @@ import {parseDuration} from '../cli-args.js';
 import {loadConnections, type HangingKind} from '../db/connections.js';
 import {ExitCode, UsageError} from '../errors.js';
 import {formatDuration} from '../format.js';
-import {openTarget} from '../session.js';
+import {openFromFlags} from '../session.js';
 import type {Subcommand} from './types.js';
 
 const states: Record<string, HangingKind> = {active: 'active', 'idle-in-transaction': 'idle-tx'};
@@ -37,13 +37,7 @@ export const killCommand: Subcommand = {
 		const mode: KillMode = flags.terminate ? 'terminate' : 'cancel';
 		const act = Boolean(flags.yes) && !flags.dryRun;
 
-		const opened = await openTarget({
-			dsn: global.dsn ?? ctx.input[0],
-			demo: global.demo,
-			demoReset: global.demoReset,
-			demoPort: global.demoPort,
-			log: line => process.stderr.write(`intowork-db demo: ${line}\n`),
-		});
+		const opened = await openFromFlags(global, {dsn: global.dsn ?? ctx.input[0]});
 		try {
 			const {caps, monitor, target} = opened;
 			const data = await loadConnections({db: monitor, caps, thresholds, ownPid: monitor.state.backendPid}, undefined);
