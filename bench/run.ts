@@ -1,0 +1,90 @@
+import '../source/production.js';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import {detectCapabilities} from '../source/db/capabilities.js';
+import {resolveTarget} from '../source/db/dsn.js';
+import {Monitor} from '../source/db/monitor.js';
+import {startDemo} from '../source/demo/demo.js';
+import {cacheRoot, freePort} from '../source/demo/pg-server.js';
+import {screenOrder, screens} from '../source/screens/registry.js';
+import {defaultThresholds} from '../source/store/store.js';
+import type {Loader} from '../source/store/poller.js';
+import {printTable, type Row} from './table.js';
+import {benchRender} from './render.js';
+import {benchStartup} from './startup.js';
+
+// The console's cost to the server it watches, measured as the server sees
+// it: pg_stat_statements filtered to a role only the benchmark's console uses.
+const benchRole = 'intowork_bench';
+const refreshes = Number(process.env.BENCH_REFRESHES ?? 60);
+
+async function main() {
+	const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+	log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+	// A demo of its own, so the user's demo (and its migration state) is untouched.
+	const demo = await startDemo({cacheDir: path.join(cacheRoot(), 'bench'), port: await freePort(), workload: true, log});
+	const admin = new pg.Client({connectionString: demo.url});
+	await admin.connect();
+	await admin.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${benchRole}') THEN CREATE ROLE ${benchRole} LOGIN PASSWORD '${benchRole}'; END IF; END $$`);
+	await admin.query(`GRANT pg_monitor TO ${benchRole}`);
+	await admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${benchRole}`);
+	const roleOid = (await admin.query<{oid: number}>(`SELECT oid FROM pg_roles WHERE rolname = $1`, [benchRole])).rows[0]!.oid;
+	const benchUrl = demo.url.replace(/\/\/[^@]+@/, `//${benchRole}:${benchRole}@`);
+
+	const monitor = new Monitor(resolveTarget({dsn: benchUrl, env: {}}));
+	await monitor.connect();
+	const caps = await detectCapabilities(monitor);
+	const ctx = {db: monitor, caps, thresholds: defaultThresholds, ownPid: monitor.state.backendPid};
+
+	const perScreen: Row[] = [];
+	for (const id of screenOrder) {
+		const load = screens[id].load as Loader | undefined;
+		if (!load) continue;
+		let previous: unknown;
+		// warm-up: first loads of a screen prepare plans and fill caches
+		for (let i = 0; i < 3; i++) previous = await load(ctx, previous);
+		await admin.query('SELECT pg_stat_statements_reset($1, 0, 0)', [roleOid]);
+		const cpu = process.cpuUsage();
+		const started = Date.now();
+		for (let i = 0; i < refreshes; i++) previous = await load(ctx, previous);
+		const wall = Date.now() - started;
+		const used = process.cpuUsage(cpu);
+		const s = (
+			await admin.query<{calls: string; ms: number}>(
+				`SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(total_exec_time), 0) AS ms FROM pg_stat_statements WHERE userid = $1 AND query NOT LIKE '%pg_stat_statements_reset%'`,
+				[roleOid],
+			)
+		).rows[0]!;
+		perScreen.push([
+			screens[id].title,
+			(Number(s.calls) / refreshes).toFixed(1),
+			(s.ms / refreshes).toFixed(2),
+			((used.user + used.system) / 1000 / refreshes).toFixed(2),
+			(wall / refreshes).toFixed(1),
+		]);
+	}
+	printTable(`Per refresh, ${refreshes} refreshes per screen, demo database under its workload`, ['screen', 'statements', 'server ms', 'client CPU ms', 'wall ms'], perScreen);
+
+	const memory: Row[] = [];
+	const overview = screens.overview.load as Loader;
+	let previous: unknown;
+	const gc = (globalThis as {gc?: () => void}).gc;
+	for (let i = 1; i <= 10_000; i++) {
+		previous = await overview(ctx, previous);
+		if (i === 1000 || i === 10_000) {
+			gc?.();
+			memory.push([`after ${i.toLocaleString('en')} refreshes`, `${(process.memoryUsage().rss / 2 ** 20).toFixed(1)} MiB`, `${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MiB`]);
+		}
+	}
+	printTable('Memory of the monitoring loop (overview loader, back to back)', ['', 'RSS', 'heap used'], memory);
+
+	printTable('Frame render time (synthetic rows through the real components)', ['case', 'first frame ms', 'key press → frame ms'], await benchRender(caps));
+	printTable('Start to first full screen (built CLI in tmux)', ['case', 'ms'], await benchStartup(benchUrl));
+
+	await monitor.close();
+	await admin.end();
+	await demo.stop();
+}
+
+await main();

@@ -1,0 +1,49 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {cacheRoot, freePort} from '../source/demo/pg-server.js';
+import {screenOrder, screens} from '../source/screens/registry.js';
+import {ansiToSvg} from './ansi-svg.js';
+import {openTerminal, type Terminal} from './terminal.js';
+
+// Real captures of the running demo: the built CLI in tmux, every screen at
+// 120x36 and the overview at 80x24, saved as text and as SVG.
+const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'screenshots');
+const settle = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+function save(term: Terminal, name: string, title: string, columns: number) {
+	const ansi = term.capture(true);
+	fs.writeFileSync(path.join(out, `${name}.txt`), term.capture());
+	fs.writeFileSync(path.join(out, `${name}.svg`), ansiToSvg(ansi, {columns, title}));
+	process.stderr.write(`screenshots: ${name}\n`);
+}
+
+async function capture(columns: number, rows: number, names: (id: string, i: number) => string, only?: readonly string[]) {
+	const env = {INTOWORK_DB_CACHE: path.join(cacheRoot(), 'screenshots'), INTOWORK_DB_STATE: path.join(cacheRoot(), 'screenshots-state')};
+	const term = openTerminal(['--demo', '--demo-port', String(await freePort())], {columns, rows, env});
+	try {
+		await term.waitFor(/● live/, 120_000);
+		// let the workload build its sessions, and the interval views get two samples
+		await settle(8000);
+		for (const [i, id] of screenOrder.entries()) {
+			if (only && !only.includes(id)) continue;
+			term.send(String(i + 1));
+			await settle(4500);
+			save(term, names(id, i), `intowork-db: ${screens[id].title}`, columns);
+		}
+		if (!only) {
+			term.send('?');
+			await settle(800);
+			save(term, 'help', 'intowork-db: help', columns);
+			term.send('Escape');
+		}
+		term.send('q');
+		await term.waitFor(/\[exit 0\]/, 30_000);
+	} finally {
+		term.kill();
+	}
+}
+
+fs.mkdirSync(out, {recursive: true});
+await capture(120, 36, (id, i) => `${i + 1}-${id}`);
+await capture(80, 24, id => `${id}-80x24`, ['overview', 'connections']);
