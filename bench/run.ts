@@ -13,6 +13,8 @@ import type {Loader} from '../source/store/poller.js';
 import {printTable, type Row} from './table.js';
 import {benchRender} from './render.js';
 import {benchStartup} from './startup.js';
+import {benchBackup} from './backup.js';
+import {benchMigration} from './migration.js';
 
 // The console's cost to the server it watches, measured as the server sees
 // it: pg_stat_statements filtered to a role only the benchmark's console uses.
@@ -81,6 +83,9 @@ async function main() {
 
 	printTable('Frame render time (synthetic rows through the real components)', ['case', 'first frame ms', 'key press → frame ms'], await benchRender(caps));
 	printTable('Start to first full screen (built CLI in tmux)', ['case', 'ms'], await benchStartup(benchUrl));
+
+	printTable('Backup throughput against a bare pg_dump of the same database (target: within 10 %)', ['', ''], await benchBackup(demo.url));
+	printTable('Migration under a write workload (target: no write waits over 1 s, no errors)', ['', ''], await benchMigration(demo.url));
 
 	await monitor.close();
 	await admin.end();
