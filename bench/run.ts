@@ -20,6 +20,9 @@ import {benchMigration} from './migration.js';
 // it: pg_stat_statements filtered to a role only the benchmark's console uses.
 const benchRole = 'intowork_bench';
 const refreshes = Number(process.env.BENCH_REFRESHES ?? 60);
+// `npm run bench -- backup migration` runs only those sections
+const sections = process.argv.slice(2);
+const wanted = (name: string) => sections.length === 0 || sections.includes(name);
 
 async function main() {
 	const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -40,7 +43,7 @@ async function main() {
 	const ctx = {db: monitor, caps, thresholds: defaultThresholds, ownPid: monitor.state.backendPid};
 
 	const perScreen: Row[] = [];
-	for (const id of screenOrder) {
+	for (const id of wanted('screens') ? screenOrder : []) {
 		const load = screens[id].load as Loader | undefined;
 		if (!load) continue;
 		let previous: unknown;
@@ -66,26 +69,25 @@ async function main() {
 			(wall / refreshes).toFixed(1),
 		]);
 	}
-	printTable(`Per refresh, ${refreshes} refreshes per screen, demo database under its workload`, ['screen', 'statements', 'server ms', 'client CPU ms', 'wall ms'], perScreen);
+	if (wanted('screens')) printTable(`Per refresh, ${refreshes} refreshes per screen, demo database under its workload`, ['screen', 'statements', 'server ms', 'client CPU ms', 'wall ms'], perScreen);
 
 	const memory: Row[] = [];
 	const overview = screens.overview.load as Loader;
 	let previous: unknown;
 	const gc = (globalThis as {gc?: () => void}).gc;
-	for (let i = 1; i <= 10_000; i++) {
+	for (let i = 1; i <= (wanted('memory') ? 10_000 : 0); i++) {
 		previous = await overview(ctx, previous);
 		if (i === 1000 || i === 10_000) {
 			gc?.();
 			memory.push([`after ${i.toLocaleString('en')} refreshes`, `${(process.memoryUsage().rss / 2 ** 20).toFixed(1)} MiB`, `${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MiB`]);
 		}
 	}
-	printTable('Memory of the monitoring loop (overview loader, back to back)', ['', 'RSS', 'heap used'], memory);
+	if (wanted('memory')) printTable('Memory of the monitoring loop (overview loader, back to back)', ['', 'RSS', 'heap used'], memory);
 
-	printTable('Frame render time (synthetic rows through the real components)', ['case', 'first frame ms', 'key press → frame ms'], await benchRender(caps));
-	printTable('Start to first full screen (built CLI in tmux)', ['case', 'ms'], await benchStartup(benchUrl));
-
-	printTable('Backup throughput against a bare pg_dump of the same database (target: within 10 %)', ['', ''], await benchBackup(demo.url));
-	printTable('Migration under a write workload (target: no write waits over 1 s, no errors)', ['', ''], await benchMigration(demo.url));
+	if (wanted('render')) printTable('Frame render time (synthetic rows through the real components)', ['case', 'first frame ms', 'key press → frame ms'], await benchRender(caps));
+	if (wanted('startup')) printTable('Start to first full screen (built CLI in tmux)', ['case', 'ms'], await benchStartup(benchUrl));
+	if (wanted('backup')) printTable('Backup throughput against a bare pg_dump of the same database (target: within 10 %)', ['', ''], await benchBackup(demo.url));
+	if (wanted('migration')) printTable('Migration under a write workload (target: no write waits over 1 s, no errors)', ['', ''], await benchMigration(demo.url));
 
 	await monitor.close();
 	await admin.end();

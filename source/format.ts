@@ -1,6 +1,8 @@
 import stringWidth from 'string-width';
 
 /** Cut to a display width with an ellipsis, then pad; wide characters count double. */
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
 const printableAscii = /^[\x20-\x7e]*$/;
 
 export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
@@ -73,5 +75,18 @@ export function formatMs(ms: number | null | undefined): string {
 /** Wall-clock time as HH:MM:SS, for 'stale since' and the audit view. */
 export function clock(at: number | Date): string {
 	const d = new Date(at);
-	return [d.getHours(), d.getMinutes(), d.getSeconds()].map(n => String(n).padStart(2, '0')).join(':');
+	return [d.getHours(), d.getMinutes(), d.getSeconds()].map(pad2).join(':');
+}
+
+
+/** Local date and minute, for events that can be days old (a stats reset, a vacuum). */
+export function dateTime(at: number): string {
+	const d = new Date(at);
+	return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+/** '3h12m ago' against `now` (the server's clock where there is one, so client skew does not show); '-' for never. */
+export function ago(at: number | null | undefined, now: number): string {
+	if (at === null || at === undefined) return '-';
+	return `${formatDuration(now - at)} ago`;
 }

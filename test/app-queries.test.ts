@@ -1,20 +1,10 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
 import pg from 'pg';
-import {appQueries, appQueryContext, type AppQuery} from '../source/db/app-queries.js';
+import {appQueries, appQueryContext, seededRandom, type AppQuery} from '../source/db/app-queries.js';
 import {appRole, appRolePassword} from '../source/demo/seed.js';
 import {testDatabase} from './helpers/db.js';
 
-// Seeded so a failure replays with the same parameters.
-function mulberry32(seed: number): () => number {
-	let a = seed;
-	return () => {
-		a = (a + 0x6d2b79f5) | 0;
-		let t = Math.imul(a ^ (a >>> 15), 1 | a);
-		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 // At the top level, so the database lives for the whole file.
 const db = await testDatabase();
@@ -32,7 +22,7 @@ test('every app query runs as the app role and returns rows', async () => {
 	app.on('error', () => undefined);
 	await app.connect();
 	try {
-		const random = mulberry32(7);
+		const random = seededRandom(7);
 		// Some draws legitimately find nothing (a job without pending applicants), as in production.
 		const rowsFor = async (query: AppQuery) => {
 			for (let draw = 0; draw < 30; draw++) {
@@ -56,7 +46,7 @@ test('the two checklist queries carry their p95 targets', () => {
 });
 
 test('before the migration the job search scans the jobs table', async () => {
-	const {rows} = await db.client.query<{'QUERY PLAN': string}>(`EXPLAIN ${appQueries.job_list.sql}`, appQueries.job_list.params(ctx, mulberry32(1)));
+	const {rows} = await db.client.query<{'QUERY PLAN': string}>(`EXPLAIN ${appQueries.job_list.sql}`, appQueries.job_list.params(ctx, seededRandom(1)));
 	const plan = rows.map(row => row['QUERY PLAN']).join('\n');
 	assert.match(plan, /Seq Scan on jobs/);
 });

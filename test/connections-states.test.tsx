@@ -1,4 +1,4 @@
-import {after, test} from 'node:test';
+import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import stringWidth from 'string-width';
 import {buildLockTree, summarize, type ConnectionsData} from '../source/db/connections.js';

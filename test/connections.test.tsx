@@ -17,7 +17,8 @@ const idleTx = await pool.idleInTransaction('conn-idletx', appUrl);
 const longQuery = `SELECT pg_sleep(120), ${Array.from({length: 40}, (_, i) => `'value ${i}' AS column_${i}`).join(', ')}`;
 const sleeper = await pool.sleeper('conn-sleep', {url: appUrl, sql: longQuery});
 const chain = await pool.lockChain('conn', 2);
-const padding = await Promise.all(Array.from({length: 12}, (_, i) => pool.session(`conn-pad-${String(i).padStart(2, '0')}`, appUrl)));
+// enough sessions that the list scrolls
+await Promise.all(Array.from({length: 12}, (_, i) => pool.session(`conn-pad-${String(i).padStart(2, '0')}`, appUrl)));
 
 const thresholds = {...defaultThresholds, hangingActiveMs: 300, hangingIdleTxMs: 300};
 const app = await renderApp(db.url, {screen: 'connections', size: {columns: 160, rows: 60}, state: {intervalMs: 500, thresholds}});

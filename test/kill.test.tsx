@@ -6,7 +6,7 @@ import path from 'node:path';
 import {readAudit} from '../source/audit.js';
 import {defaultThresholds} from '../source/store/store.js';
 import {sessionPool} from './helpers/backends.js';
-import {plainRole, testDatabase, waitFor} from './helpers/db.js';
+import {plainRole, testDatabase} from './helpers/db.js';
 import {keys, renderApp, type RenderedApp} from './helpers/render.js';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-kill-ui-'));

@@ -1,10 +1,10 @@
 import {performance} from 'node:perf_hooks';
-import {appQueries, type AppQueryId} from '../db/app-queries.js';
+import {appQueries, seededRandom, type AppQueryId} from '../db/app-queries.js';
 import type {Queryable} from '../db/monitor.js';
 import {formatMs} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import type {Verdict} from './items.js';
-import {queryContext, seededRandom} from './plans.js';
+import {queryContext} from './plans.js';
 
 /** The queries the checklist holds to a p95 target (app-queries' targetMs). */
 export const timedQueries: readonly AppQueryId[] = ['job_list', 'application_list'];

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import {appQueries, appQueryContext, type AppQueryContext, type AppQueryId} from '../db/app-queries.js';
+import {appQueries, appQueryContext, seededRandom, type AppQueryContext, type AppQueryId} from '../db/app-queries.js';
 import type {Queryable} from '../db/monitor.js';
 import {formatNumber} from '../format.js';
 import type {ChecklistOptions, Verdict} from './items.js';
@@ -34,16 +34,6 @@ export type PlanView = {
 
 export type PlansEvidence = {at: string; plans: PlanView[]};
 
-/** Seeded, so the same parameters are explained every time and a plan change means the schema or statistics changed. */
-export function seededRandom(seed: number): () => number {
-	let a = seed;
-	return () => {
-		a = (a + 0x6d2b79f5) | 0;
-		let t = Math.imul(a ^ (a >>> 15), 1 | a);
-		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 export async function queryContext(db: Queryable): Promise<AppQueryContext> {
 	// It only calls query(sql) and reads rows, which every Queryable does; pg's overloads do not type-match.

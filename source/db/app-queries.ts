@@ -101,3 +101,14 @@ LIMIT 20`,
 		params: (ctx, random) => [randomId(ctx.maxUser, random), false],
 	},
 };
+
+/** A fixed-seed generator (mulberry32): the same parameters every run, so a plan or timing change means the database changed. */
+export function seededRandom(seed: number): () => number {
+	let a = seed;
+	return () => {
+		a = (a + 0x6d2b79f5) | 0;
+		let t = Math.imul(a ^ (a >>> 15), 1 | a);
+		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}

@@ -3,7 +3,7 @@ import {Box, Text} from 'ink';
 import {useAppState} from '../context.js';
 import type {Overview} from '../db/overview.js';
 import {migrationRevision} from '../demo/schema.js';
-import {formatBytes, formatDuration, formatNumber, formatPercent} from '../format.js';
+import {formatBytes, formatDuration, formatPercent} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import {Bar} from '../components/bar.js';
 import {ScreenFrame} from '../components/screen-frame.js';

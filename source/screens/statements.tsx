@@ -21,9 +21,8 @@ import {
 	type StatementsReady,
 	type StatementsUnavailable,
 } from '../db/statements.js';
-import {formatDuration, formatMs, formatNumber, formatPercent} from '../format.js';
+import {ago, dateTime, formatDuration, formatMs, formatNumber, formatPercent} from '../format.js';
 import {formatSql} from '../format-sql.js';
-import {ago, dateTime} from '../format-time.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';

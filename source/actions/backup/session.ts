@@ -1,8 +1,9 @@
 import pg from 'pg';
 import type {AuditContext} from '../../audit.js';
 import {pgConfig, redactTarget, type Target} from '../../db/dsn.js';
-import {CliError, ExitCode, classifyConnectError} from '../../errors.js';
+import {CliError, ExitCode} from '../../errors.js';
 import type {TargetKey} from '../../state.js';
+import {openActionSession} from '../../db/action-session.js';
 
 /** How long a backup waits for a table lock (pg_dump's and ours) before failing, rather than queueing behind a schema change for ever. */
 export const lockWaitMs = 30_000;
@@ -13,21 +14,8 @@ export const lockWaitMs = 30_000;
  * idle_in_transaction_session_timeout would otherwise kill an exact count
  * of a big table, or the snapshot pg_dump is still reading from.
  */
-export async function connectFor(target: Target, applicationName: string, database: string = target.database): Promise<pg.Client> {
-	const t = {...target, database};
-	const client = new pg.Client({
-		...pgConfig(t, {applicationName}),
-		options: `-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout=${lockWaitMs}`,
-	});
-	// An error on an idle connection (server restart) must not crash the console; the next query reports it.
-	client.on('error', () => undefined);
-	try {
-		await client.connect();
-	} catch (error) {
-		await client.end().catch(() => undefined);
-		throw classifyConnectError(error, t);
-	}
-	return client;
+export function connectFor(target: Target, applicationName: string, database: string = target.database): Promise<pg.Client> {
+	return openActionSession(target, {applicationName, lockTimeoutMs: lockWaitMs, database});
 }
 
 /** Asks the server to cancel a statement of ours, e.g. a count waiting on a lock when the user cancels. */

@@ -1,6 +1,6 @@
 import {performance} from 'node:perf_hooks';
 import type pg from 'pg';
-import {appQueries, appQueryContext} from '../../db/app-queries.js';
+import {appQueries, appQueryContext, seededRandom} from '../../db/app-queries.js';
 import {describeError} from './session.js';
 
 /** The job list query as the app runs it: how it is planned and how long it takes. */
@@ -37,16 +37,6 @@ function walk(n: PlanNode, depth: number, out: PlanNode[], lines: string[]) {
 	for (const child of n.Plans ?? []) walk(child, depth + 1, out, lines);
 }
 
-// A fixed generator, so before and after run the very same searches.
-function seeded(seed: number): () => number {
-	let a = seed;
-	return () => {
-		a = (a + 0x6d2b79f5) | 0;
-		let t = Math.imul(a ^ (a >>> 15), 1 | a);
-		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 
@@ -57,7 +47,8 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 export async function probeJobList(db: pg.Client, runs = 20): Promise<Probe> {
 	const query = appQueries.job_list;
 	try {
-		const random = seeded(20_251_231);
+		// fixed seed: before and after run the very same searches
+		const random = seededRandom(20_251_231);
 		const ctx = await appQueryContext(db);
 		const params = Array.from({length: runs + 2}, () => query.params(ctx, random));
 		// The city and contract type fixed the same way each time: the plan shown is the common case.

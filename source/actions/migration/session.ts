@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type {AuditContext} from '../../audit.js';
-import {pgConfig, redactDsn, type Target} from '../../db/dsn.js';
-import {classifyConnectError} from '../../errors.js';
+import {redactDsn, type Target} from '../../db/dsn.js';
 import {sanitize} from '../../sanitize.js';
+import {openActionSession} from '../../db/action-session.js';
 
 export const migrateApplicationName = 'intowork-db/migrate';
 
@@ -17,22 +17,8 @@ export class MigrationError extends Error {
  * transactions rather than give up, so no lock_timeout (steps that take
  * strong locks set their own, short one).
  */
-export async function openSession(target: Target): Promise<pg.Client> {
-	const client = new pg.Client({
-		...pgConfig(target, {applicationName: migrateApplicationName}),
-		// A role's own timeouts (the app role's, say) must not cut a build or the archiving transaction short.
-		options: '-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0',
-		keepAlive: true,
-	});
-	// A terminated backend surfaces through the pending query; without a listener it would crash the process.
-	client.on('error', () => undefined);
-	try {
-		await client.connect();
-	} catch (error) {
-		await client.end().catch(() => undefined);
-		throw classifyConnectError(error, target);
-	}
-	return client;
+export function openSession(target: Target): Promise<pg.Client> {
+	return openActionSession(target, {applicationName: migrateApplicationName, lockTimeoutMs: 0});
 }
 
 export const closeSession = (client: pg.Client | undefined) => client?.end().catch(() => undefined);
