@@ -23,8 +23,8 @@ async function capture(columns: number, rows: number, names: (id: string, i: num
 	const term = openTerminal(['--demo', '--demo-port', String(await freePort())], {columns, rows, env});
 	try {
 		await term.waitFor(/● live/, 120_000);
-		// let the workload build its sessions, and the interval views get two samples
-		await settle(8000);
+		// past the 30 s hanging threshold, so the demo's stuck sessions show as they would in an incident
+		await settle(35_000);
 		for (const [i, id] of screenOrder.entries()) {
 			if (only && !only.includes(id)) continue;
 			term.send(String(i + 1));
