@@ -60,7 +60,9 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	if (tty) process.stdout.write('\u001B[?1049h\u001B[H');
 	let instance: ReturnType<typeof render> | undefined;
 	const quit = () => instance?.unmount();
-	instance = render(<App services={{store, db: opened.monitor, target: opened.target, refreshNow: poller.refreshNow, quit}} />, {exitOnCtrlC: false, patchConsole: true});
+	// No JSX in this file: tsc hoists the react/jsx-runtime import above ./source/production.js, which
+	// loaded React's development build next to the reconciler's production one and rendered nothing.
+	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
 	const onSignal = () => quit();
 	process.once('SIGTERM', onSignal);
 	process.once('SIGHUP', onSignal);

@@ -118,7 +118,10 @@ function Checklist({db}: {db: DbEvidence}) {
 	}, [report]);
 
 	const headerRows = 3 + (s.progress ? 1 : 0);
-	const tableHeight = report.items.length;
+	// Under the table: a blank line, then the sign-off form (3 lines) or the selected item's title and
+	// evidence. Everything must fit in `rows`: Ink squeezes overflowing lines on top of each other.
+	const belowTable = form ? 4 : 2;
+	const tableHeight = Math.max(1, Math.min(report.items.length, rows - headerRows - 1 - belowTable));
 	const selection = useSelection(
 		'checklist',
 		report.items.map(i => String(i.id)),
@@ -266,7 +269,7 @@ function Checklist({db}: {db: DbEvidence}) {
 		);
 	}
 
-	const panelHeight = Math.max(2, rows - headerRows - tableHeight - 2);
+	const panelHeight = Math.max(0, rows - headerRows - 1 - tableHeight - belowTable);
 	const panel = [...selected.evidence, ...(selected.fix ?? []).map(f => `fix: ${f}`), ...(selected.action && selected.verdict !== 'pass' ? [`key: ${selected.action}`] : [])];
 	return (
 		<Box flexDirection="column">

@@ -1,0 +1,375 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import {after, test} from 'node:test';
+import pg from 'pg';
+import stringWidth from 'string-width';
+import {cacheRoot, freePort} from '../source/demo/pg-server.js';
+import {activeCommands, keyLabel, screenIds, type Scope} from '../source/keymap.js';
+import {openTerminal, type Terminal} from '../scripts/terminal.js';
+import {waitFor} from './helpers/db.js';
+
+// The built CLI in a real terminal (tmux) on the demo, driven by keys as an operator would,
+// checked against what the screen shows and what the database holds.
+
+// Under the cache root, not os.tmpdir(): as root the demo server runs as postgres, which must traverse it.
+const base = path.join(cacheRoot(), 'test', `e2e-${process.pid}`);
+const env = {INTOWORK_DB_CACHE: path.join(base, 'cache'), INTOWORK_DB_STATE: path.join(base, 'state')};
+fs.mkdirSync(base, {recursive: true, mode: 0o755});
+fs.chmodSync(base, 0o755);
+const port = await freePort();
+const dsn = `postgresql://postgres:postgres@127.0.0.1:${port}/intowork`;
+const demoArgs = ['--demo', '--demo-scale', '0.02', '--demo-port', String(port)];
+const revision = 'h8c2d6e5f4g3';
+/** The demo's hanging export. */
+const sleepQuery = 'SELECT pg_sleep(3600)';
+
+// Generous: two cores, and the suite runs other files alongside.
+const startMs = 90_000;
+const screenMs = 25_000;
+const jobMs = 60_000;
+
+const clients = new Set<pg.Client>();
+
+function alive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+/** A console killed mid-test may not have stopped its server: stop it, so that the next start finds the port and data dir free. */
+async function stopLeftoverServer(): Promise<void> {
+	const pidFile = path.join(env.INTOWORK_DB_CACHE, 'demo-pg15', 'data', 'postmaster.pid');
+	let pid = Number.NaN;
+	try {
+		pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
+	} catch {
+		return;
+	}
+	if (!Number.isFinite(pid) || !alive(pid)) return;
+	process.kill(pid, 'SIGINT');
+	await waitFor(() => !alive(pid), {timeout: 20_000, interval: 100}).catch(() => process.kill(pid, 'SIGKILL'));
+}
+
+/** The CLI in tmux for the length of `body`; the session is always killed, and the demo server with it. */
+async function inTerminal(args: string[], size: {columns: number; rows: number}, body: (term: Terminal) => Promise<void>): Promise<void> {
+	const term = openTerminal(args, {...size, env});
+	try {
+		await body(term);
+	} finally {
+		for (const client of clients) await client.end().catch(() => undefined);
+		clients.clear();
+		term.kill();
+		await stopLeftoverServer();
+	}
+}
+
+after(() => fs.rmSync(base, {recursive: true, force: true}));
+
+async function connect(): Promise<pg.Client> {
+	// Its own queries name no workload session and no pg_sleep (parameters instead), so the console's filters do not find it.
+	const client = new pg.Client({connectionString: dsn, application_name: 'e2e-test'});
+	client.on('error', () => undefined);
+	await client.connect();
+	clients.add(client);
+	return client;
+}
+
+async function close(client: pg.Client): Promise<void> {
+	clients.delete(client);
+	await client.end();
+}
+
+function accepting(onPort: number): Promise<boolean> {
+	return new Promise(resolve => {
+		const socket = net.connect(onPort, '127.0.0.1');
+		socket.once('connect', () => {
+			socket.destroy();
+			resolve(true);
+		});
+		socket.once('error', () => resolve(false));
+	});
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The session list's selected row (›), then the tag (*) and hanging/lock/own marks, then the pid. */
+const selectedRow = (pid: number, tagged = false) => new RegExp(`›${tagged ? '\\*' : '[* ]'}[!~@ ]\\s*${pid} `);
+
+/** Waits until every pattern is on the screen at once (and none of `absent`); returns that screen. */
+async function see(term: Terminal, patterns: RegExp[], timeoutMs = screenMs, absent: RegExp[] = []): Promise<string> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const screen = term.capture();
+		const missing = [...patterns.filter(p => !p.test(screen)), ...absent.filter(p => p.test(screen)).map(p => `no ${p}`)];
+		if (missing.length === 0) return screen;
+		if (/^\[exit \d+\]$/m.test(screen)) throw new Error(`the console exited while waiting for ${missing.join(', ')}\n--- screen ---\n${screen}`);
+		if (Date.now() > deadline) throw new Error(`the terminal never showed ${missing.join(', ')}\n--- screen ---\n${screen}`);
+		await new Promise(resolve => setTimeout(resolve, 100));
+	}
+}
+
+/** A tmux key name, then the screen that key leads to. */
+async function press(term: Terminal, key: string, patterns: RegExp[], timeoutMs = screenMs): Promise<string> {
+	term.send(key);
+	return see(term, patterns, timeoutMs);
+}
+
+/** Opens the Connections filter, types `text` and submits it. */
+async function filter(term: Terminal, text: string): Promise<string> {
+	await press(term, '/', [/Filter \(regex over user, application, database, query\):/]);
+	term.type(text);
+	await see(term, [new RegExp(`Filter \\(regex[^:]*: ${escape(text)}`)]);
+	return press(term, 'Enter', [new RegExp(`filter /${escape(text)}/ \\d+ of \\d+`)]);
+}
+
+/** Answers an open dialog: y, or the text it asks to be typed. */
+async function confirm(term: Terminal, screen: string): Promise<void> {
+	const typed = /Type (\S+) to [^,]*, Esc to cancel: /.exec(screen);
+	if (!typed) return void term.send('y');
+	term.type(typed[1]!);
+	await see(term, [new RegExp(`Type ${escape(typed[1]!)} to [^,]*, Esc to cancel: ${escape(typed[1]!)}`)]);
+	term.send('Enter');
+}
+
+// Each screen by its number key, and text only that screen shows once it has data.
+const signatures: Record<string, RegExp[]> = {
+	'1': [/Cache hit ratio\s+\S+ [\d.]+% since reset/, /Longest running\s+/, /pg_stat_statements\s+collecting/],
+	'2': [/\d+ sessions: \d+ active/, /sessions \(v\)/],
+	'3': [/This interval \([^)]*\) · \d+ of \d+ statements ran/],
+	'4': [/Database\s+[\d.]+%/, /history, a bar per refresh/],
+	'5': [/\d+ tables, [\d.]+ [kMG]?B · by size \(s\) · i: indexes/, /job_applications/],
+	'6': [new RegExp(`${revision} \\(built-in plan, 17 objects\\)`), /Pre-flight for an apply: /],
+	'7': [/Backups in \/\S+/, /pg_dump 15\.\d+/],
+	'8': [/Score \d+\/100/, /Migration h8c2d6e5f4g3 applied\s+(PASS|FAIL)/],
+	'9': [/\d+ actions? on this database, newest first/],
+};
+const titles = ['Overview', 'Connections', 'Queries', 'Cache', 'Tables', 'Migration', 'Backups', 'Checklist', 'Activity'];
+/**
+ * The console starts on the overview, so it comes last: a key is sent only once the previous one has
+ * visibly been read. Keys that reach the console in one read arrive as one string, which is no command.
+ */
+const visitOrder = [1, 2, 3, 4, 5, 6, 7, 8, 0];
+
+/** The footer's key hints for a scope, as the keymap gives them. */
+function hints(scope: Scope, readOnly: boolean): string {
+	const line = (cmds: ReturnType<typeof activeCommands>) =>
+		cmds
+			.filter(c => c.hint)
+			.map(c => `${keyLabel(c.keys[0]!)} ${c.hint}`)
+			.join('  ');
+	const global = scope === 'help' || scope === 'dialog' ? '' : line(activeCommands('global', readOnly));
+	return [line(activeCommands(scope, readOnly)), global].filter(Boolean).join('  │  ');
+}
+
+/** Nothing wrapped or drawn over: header, tabs, rule and footer where they belong, no line wider than the terminal. */
+function assertFits(screen: string, layout: {columns: number; rows: number; current: number; scope: Scope; readOnly?: boolean}) {
+	const {columns, rows, current, scope} = layout;
+	const label = `${scope} at ${columns}x${rows}`;
+	const lines = screen.split('\n');
+	for (const [i, line] of lines.entries()) assert.ok(stringWidth(line) <= columns, `${label}: line ${i} is ${stringWidth(line)} columns wide: ${line}`);
+	assert.match(lines[0] ?? '', /^intowork-db postgres:\*\*\*@127\.0\.0\.1:\d+\/intowork {2}PG 15\.\d+ {2}up /, `${label}: header on the first line\n${screen}`);
+	assert.match(lines[1] ?? '', /^● live every /, `${label}: state on the second line\n${screen}`);
+	assert.ok((lines[2] ?? '').includes(`${current} ${titles[current - 1]}`), `${label}: the tabs on the third line name the screen\n${screen}`);
+	assert.equal(lines[3], '─'.repeat(columns), `${label}: the rule is the terminal's width\n${screen}`);
+	assert.equal(lines.filter(l => l.startsWith('intowork-db ')).length, 1, `${label}: one header\n${screen}`);
+	// The frame is one line short of the terminal: the key hints are on the line before the last, cut with … when too long.
+	const expected = hints(scope, layout.readOnly ?? false);
+	const footer = lines[rows - 2] ?? '';
+	const shown = stringWidth(expected) > columns ? `${[...expected].slice(0, columns - 1).join('')}…` : expected;
+	assert.equal(footer.trimEnd(), shown.trimEnd(), `${label}: the key hints on line ${rows - 1}\n${screen}`);
+	assert.equal((lines[rows - 1] ?? '').trim(), '', `${label}: the last line is left empty\n${screen}`);
+}
+
+test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: 150_000}, async () => {
+	await inTerminal(demoArgs, {columns: 200, rows: 50}, async term => {
+		await see(term, [/● live/, /Cache hit ratio/], startMs);
+		const db = await connect();
+
+		// The demo's workload is up: the hanging export, the idle-in-transaction worker, the lock-chain blocker.
+		const pidOf = async (application: string, state: string, query?: string) =>
+			waitFor(
+				async () => {
+					const r = await db.query<{pid: number}>('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = $2 AND query = coalesce($3, query)', [application, state, query ?? null]);
+					return r.rows[0]?.pid;
+				},
+				{timeout: 30_000, interval: 200, message: `no ${application} session`},
+			);
+		const exportPid = await pidOf('intowork-export', 'active', sleepQuery);
+		const workerPid = await pidOf('intowork-worker', 'idle in transaction');
+		const adminPid = await pidOf('intowork-admin', 'idle in transaction');
+
+		// Every screen by its number. On the overview the longest running query is the export or a lock waiter,
+		// which start together (once a report that may be running has finished).
+		const visits: Record<string, RegExp[]> = {
+			'1': [/Migration\s+at g7b1c5d4e3f2, h8c2d6e5f4g3 not applied/, /Longest running\s+\S+ pid \d+ intowork-(export: SELECT pg_sleep\(3600\)|api: UPDATE jobs SET views_count)/],
+			'2': [new RegExp(`${exportPid} .*intowork-export .*active`), new RegExp(`${workerPid} .*intowork-worker .*idle in tx`), new RegExp(`${adminPid} .*intowork-admin .*idle in tx`)],
+			'6': [/Pre-flight for an apply: blocked/, /✗ Duplicates\s+\d+ duplicate rows stop 3 unique constraints/, /0\/17 valid · NOT APPLIED/, /✗ Backup\s+no backup of this database in the catalog/],
+			'7': [/No backups yet: b takes one\./],
+			// the machine's half of the evidence (backups) arrives after the server's
+			'8': [/\b1 Migration h8c2d6e5f4g3 applied\s+FAIL/, /\b5 Backup deployed and tested\s+FAIL/],
+		};
+		for (const i of visitOrder) {
+			const key = String(i + 1);
+			const screen = await press(term, key, [...signatures[key]!, ...(visits[key] ?? [])]);
+			assertFits(screen, {columns: 200, rows: 50, current: i + 1, scope: screenIds[i]!});
+		}
+		let screen: string;
+
+		// A backup, and the proof that it restores.
+		screen = await press(term, '7', signatures['7']!);
+		const backupDir = /Backups in (\S+)/.exec(screen)![1]!;
+		screen = await press(term, 'b', [/Back up intowork now\?/, /y\/Enter back up · n\/Esc cancel/]);
+		await confirm(term, screen);
+		screen = await see(term, [/backup ok: (\S+) · /], jobMs);
+		const file = /backup ok: (\S+) · /.exec(screen)![1]!;
+		assert.ok(fs.statSync(path.join(backupDir, file)).size > 0, `${file} is on disk in ${backupDir}`);
+		await see(term, [new RegExp(`${escape(file)} .* recorded +never`)]);
+
+		screen = await press(term, 'r', [new RegExp(`Restore-test ${escape(file)}\\?`)]);
+		await confirm(term, screen);
+		await see(term, [new RegExp(`restore test passed for ${escape(file)}: \\d+ tables and [\\d,]+ rows match the snapshot exactly`), new RegExp(`${escape(file)} .* verified +passed [\\dms.]+ ago`)], jobMs);
+		const scratch = await db.query("SELECT datname FROM pg_database WHERE datname LIKE 'intowork_restore_test%'");
+		assert.deepEqual(scratch.rows, [], 'the scratch database is dropped');
+
+		// The migration's pre-flight: the backup counts now; the duplicates block until archived.
+		screen = await press(term, '6', [/✓ Backup\s+/, /✗ Duplicates\s+\d+ duplicate rows/]);
+		screen = await press(term, 'd', [/Archive (\d+) duplicate rows\?/]);
+		const archived = Number(/Archive (\d+) duplicate rows\?/.exec(screen)![1]);
+		assert.ok(archived > 0);
+		await confirm(term, screen);
+		await see(term, [/archived \d+ job_applications, \d+ accounts, \d+ verification_tokens into/, /✓ Duplicates\s+none for the unique constraints still to add/], jobMs);
+		const duplicates = await db.query<{n: number}>('SELECT count(*)::int AS n FROM (SELECT 1 FROM job_applications GROUP BY job_id, candidate_id HAVING count(*) > 1) d');
+		assert.equal(duplicates.rows[0]!.n, 0, 'no duplicate applications left');
+		assert.match(term.capture(), /! Transactions\s+\d+ open transactions? the concurrent builds will wait for/);
+
+		// The hanging query: found with the filter, terminated with k.
+		await press(term, '2', signatures['2']!);
+		screen = await filter(term, 'pg_sleep');
+		assert.match(screen, /filter \/pg_sleep\/ 1 of \d+/);
+		assert.match(screen, new RegExp(`${selectedRow(exportPid).source}.*intowork-export .*SELECT pg_sleep\\(3600\\)`), 'the export is selected');
+		screen = await press(term, 'k', [/Terminate 1 session\?/, new RegExp(`pid ${exportPid}  intowork_app  intowork-export  active`), /pg_terminate_backend/]);
+		await confirm(term, screen);
+		await see(term, [/Terminate at \d\d:\d\d:\d\d: 1 terminated/, new RegExp(`pid ${exportPid} intowork_app intowork-export: terminated`)]);
+		await waitFor(async () => (await db.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [exportPid])).rowCount === 0, {timeout: 10_000, message: 'the export backend is gone'});
+		const sleeping = await db.query("SELECT pid FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [sleepQuery]);
+		assert.deepEqual(sleeping.rows, [], 'nothing runs pg_sleep any more');
+
+		// The long transactions the builds would wait for: the worker and the lock chain's blocker, tagged and terminated.
+		term.send('Escape'); // the results
+		await see(term, [/sessions \(v\) · filter \/pg_sleep\//], screenMs, [/Terminate at/]);
+		term.send('Escape'); // the filter
+		await see(term, [/sessions \(v\) · sort/], screenMs, [/filter \//]);
+		screen = await filter(term, 'intowork-(worker|admin)');
+		assert.match(screen, /filter \/intowork-\(worker\|admin\)\/ 2 of \d+/);
+		screen = await press(term, 'Space', [/· 1 tagged/]);
+		const first = Number(/›\*[!~@ ]\s*(\d+) /.exec(screen)![1]);
+		const second = first === workerPid ? adminPid : workerPid;
+		assert.ok([workerPid, adminPid].includes(first), `the tagged session is the worker or the blocker\n${screen}`);
+		await press(term, 'Down', [selectedRow(second)]);
+		await press(term, 'Space', [/· 2 tagged/, selectedRow(second, true)]);
+		screen = await press(term, 'k', [/Terminate 2 sessions\?/, /Type 2 to terminate, Esc to cancel: /, new RegExp(`pid ${workerPid} `), new RegExp(`pid ${adminPid} `)]);
+		assert.match(screen, new RegExp(`pid ${adminPid} blocks \\d+ sessions?`), 'the dialog says what ending the blocker frees');
+		await confirm(term, screen);
+		await see(term, [/Terminate at \d\d:\d\d:\d\d: 2 terminated/, new RegExp(`pid ${workerPid} intowork_app intowork-worker: terminated`), new RegExp(`pid ${adminPid} intowork_app intowork-admin: terminated`)]);
+		await waitFor(async () => (await db.query('SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)', [[workerPid, adminPid]])).rowCount === 0, {timeout: 10_000, message: 'worker and blocker gone'});
+		term.send('Escape'); // the results
+		await see(term, [/sessions \(v\) · filter/], screenMs, [/Terminate at/]);
+		term.send('Escape'); // the filter
+		await see(term, [/sessions \(v\) · sort/], screenMs, [/filter \//]);
+
+		// Apply: nothing left for the builds to wait for, and a fresh backup, so a plain confirmation.
+		await press(term, '6', [/Transactions\s+(no transaction open|\d+ long transactions?, none the builds wait for)/, /Pre-flight for an apply: clear/]);
+		screen = await press(term, 'm', [new RegExp(`Apply migration ${revision}\\?`), /y\/Enter apply · n\/Esc cancel/]);
+		assert.doesNotMatch(screen, /WITHOUT a recent backup/);
+		await confirm(term, screen);
+		screen = await see(term, [new RegExp(`✓ applied ${revision} in \\S+: \\d+ built, \\d+ rebuilt, \\d+ attached`), /Job list before\s+\S.* · p50 /, /Job list after\s+\S.* · p50 /, /17\/17 valid · APPLIED/], 100_000);
+		const version = await db.query<{version_num: string}>('SELECT version_num FROM alembic_version');
+		assert.deepEqual(version.rows, [{version_num: revision}]);
+		const constraints = await db.query("SELECT conname FROM pg_constraint WHERE conname IN ('unique_candidate_job_application', 'unique_user_provider_account', 'unique_verification_identifier_token')");
+		assert.equal(constraints.rowCount, 3);
+		const invalid = await db.query('SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid');
+		assert.deepEqual(invalid.rows, [], 'no INVALID index left');
+
+		// The checklist: the migration, the backup and the restore test pass; the query timeout once the role has one.
+		await press(term, '8', signatures['8']!);
+		term.send('r');
+		screen = await see(term, [/checking again: EXPLAIN plans and p95 timings included/, /\b1 Migration h8c2d6e5f4g3 applied\s+PASS/, /\b5 Backup deployed and tested\s+PASS/, /\b6 Restore tested \(data verified\)\s+PASS/]);
+		assert.match(screen, /\b2 Query timeout configured\s+FAIL/);
+		await db.query("ALTER ROLE intowork_app SET statement_timeout = '30s'");
+		term.send('r');
+		screen = await see(term, [/\b2 Query timeout configured\s+PASS/, /\b1 Migration h8c2d6e5f4g3 applied\s+PASS/]);
+
+		// The audit log has the terminations.
+		screen = await press(term, '9', [...signatures['9']!, new RegExp(`terminate\\s+terminated\\s+${exportPid}\\b`)]);
+
+		await close(db);
+		await press(term, 'q', [/\[exit 0\]/], 30_000);
+		assert.equal(await accepting(port), false, 'quitting stopped the demo server');
+	});
+});
+
+test('80x24: every screen and the help fit the terminal', {timeout: 90_000}, async () => {
+	await inTerminal(demoArgs, {columns: 80, rows: 24}, async term => {
+		await see(term, [/● live/, /Cache hit ratio/], startMs);
+		for (const i of visitOrder) {
+			const key = String(i + 1);
+			const screen = await press(term, key, signatures[key]!);
+			assertFits(screen, {columns: 80, rows: 24, current: i + 1, scope: screenIds[i]!});
+		}
+		let screen = await press(term, '?', [/Help \(↑\/↓ to scroll, 1-\d+ of \d+\)/, /Everywhere/, /quit and restore the terminal/]);
+		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'help'});
+		term.send('Escape');
+		screen = await see(term, signatures['1']!, screenMs, [/Help \(/]);
+		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'overview'});
+		await press(term, 'q', [/\[exit 0\]/], 30_000);
+	});
+});
+
+test('80x24 --read-only: k does nothing and the help says the dangerous keys are not bound', {timeout: 90_000}, async () => {
+	await inTerminal([...demoArgs, '--read-only'], {columns: 80, rows: 24}, async term => {
+		await see(term, [/● live/, /Cache hit ratio/], startMs);
+		const db = await connect();
+		const workerPid = await waitFor(
+			async () => (await db.query<{pid: number}>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'", ['intowork-worker'])).rows[0]?.pid,
+			{timeout: 30_000, interval: 200, message: 'no worker session'},
+		);
+
+		let screen = await press(term, '2', signatures['2']!);
+		assert.doesNotMatch(screen, /k kill|c cancel/, 'the footer offers no kill');
+		assert.match(screen, /\/ filter/);
+		screen = await filter(term, 'intowork-worker');
+		assert.match(screen, selectedRow(workerPid), 'the worker is selected');
+		assert.match(screen, /· sort transaction age/);
+		// k must do nothing: nothing to wait for but a moment, then s shows that the keys after it are read.
+		term.send('k');
+		await new Promise(resolve => setTimeout(resolve, 1000));
+		screen = await press(term, 's', [/· sort query age/]);
+		assert.doesNotMatch(screen, /Terminate \d+ session|pg_terminate_backend|Esc cancel/);
+		assertFits(screen, {columns: 80, rows: 24, current: 2, scope: 'connections', readOnly: true});
+		assert.match(screen, selectedRow(workerPid));
+		assert.equal((await db.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [workerPid])).rowCount, 1, 'the worker is still there');
+
+		// Page through the help to its end.
+		screen = await press(term, '?', [/Help \(↑\/↓ to scroll/]);
+		const pages = [screen];
+		for (let i = 0; i < 10 && !/Read-only mode:/.test(screen); i++) {
+			const range = /Help \(↑\/↓ to scroll, (\d+-\d+) of/.exec(screen)?.[1];
+			term.send('NPage');
+			screen = await see(term, [/Help \(↑\/↓ to scroll, (\d+-\d+) of/, new RegExp(`scroll, (?!${range} of)`)]);
+			pages.push(screen);
+		}
+		assert.match(screen, /Read-only mode: \d+ commands that change the server or the disk are not bound\./);
+		assert.doesNotMatch(pages.join('\n'), /pg_terminate_backend|\(confirmed\)/, 'no dangerous key is listed');
+		term.send('Escape');
+		await see(term, [/sessions \(v\)/]);
+
+		await close(db);
+		await press(term, 'q', [/\[exit 0\]/], 30_000);
+		assert.equal(await accepting(port), false, 'quitting stopped the demo server');
+	});
+});
