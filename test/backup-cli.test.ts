@@ -11,7 +11,7 @@ import {readCatalog} from '../source/actions/backup/catalog.js';
 import {targetKey} from '../source/actions/backup/session.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {startCluster, stopCluster} from './helpers/cluster.js';
-import {testDatabase, urlFor} from './helpers/db.js';
+import {dropDatabases, testDatabase, urlFor} from './helpers/db.js';
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
 const state = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-backup-cli-'));
@@ -21,16 +21,7 @@ const key = targetKey(resolveTarget({dsn: db.url, env: {}}));
 const into = `cli_restored_${process.pid}`;
 after(async () => {
 	fs.rmSync(state, {recursive: true, force: true});
-	const admin = new pg.Client({connectionString: urlFor(db.info, 'postgres')});
-	admin.on('error', () => undefined);
-	try {
-		await admin.connect();
-		await admin.query(`DROP DATABASE IF EXISTS ${into} WITH (FORCE)`);
-	} catch {
-		// a private cluster stops first, and its databases go with it
-	} finally {
-		await admin.end().catch(() => undefined);
-	}
+	await dropDatabases(db.info, [into]);
 });
 
 type Run = {code: number | null; stdout: string; stderr: string};

@@ -14,7 +14,7 @@ import {runRestoreTest, scratchPrefix} from '../source/actions/backup/restore-te
 import {targetKey} from '../source/actions/backup/session.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {CliError} from '../source/errors.js';
-import {plainRole, testDatabase, urlFor, waitFor} from './helpers/db.js';
+import {dropDatabases, plainRole, testDatabase, urlFor, waitFor} from './helpers/db.js';
 
 const state = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-backup-'));
 const env = {...process.env, INTOWORK_DB_STATE: state};
@@ -26,16 +26,7 @@ const dir = path.join(state, 'out');
 const intoNames: string[] = [];
 after(async () => {
 	fs.rmSync(state, {recursive: true, force: true});
-	const admin = new pg.Client({connectionString: urlFor(db.info, 'postgres')});
-	admin.on('error', () => undefined);
-	try {
-		await admin.connect();
-		for (const name of intoNames) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-	} catch {
-		// a private cluster stops first, and its databases go with it
-	} finally {
-		await admin.end().catch(() => undefined);
-	}
+	await dropDatabases(db.info, intoNames);
 });
 
 async function actualCounts(client: pg.Client): Promise<Record<string, number>> {

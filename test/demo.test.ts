@@ -7,7 +7,7 @@ import pg from 'pg';
 import {startDemo, type Demo, type DemoOptions} from '../source/demo/demo.js';
 import {cacheRoot, freePort} from '../source/demo/pg-server.js';
 import {intoworkTables, previousRevision} from '../source/demo/schema.js';
-import {waitFor} from './helpers/db.js';
+import {accepting, waitFor} from './helpers/db.js';
 
 // Under the cache root, not os.tmpdir(): as root the server runs as postgres, which must traverse it.
 const cacheDir = path.join(cacheRoot(), 'test', `demo-${process.pid}`);
@@ -42,16 +42,6 @@ async function query<R extends pg.QueryResultRow>(url: string, sql: string, para
 	}
 }
 
-function listening(onPort: number): Promise<boolean> {
-	return new Promise(resolve => {
-		const socket = net.connect(onPort, '127.0.0.1');
-		socket.once('connect', () => {
-			socket.destroy();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
-}
 
 test('a port that is taken is refused with a clear message', async () => {
 	const holder = net.createServer();
@@ -155,5 +145,5 @@ test('reset rebuilds, and the workload keeps the screens alive', async () => {
 	assert.equal(stats.export.errors, 1);
 
 	await stop(demo);
-	assert.equal(await listening(port), false, 'the server still listens after stop()');
+	assert.equal(await accepting(port), false, 'the server still listens after stop()');
 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import {after, test} from 'node:test';
 import pg from 'pg';
@@ -8,7 +7,7 @@ import stringWidth from 'string-width';
 import {cacheRoot, freePort} from '../source/demo/pg-server.js';
 import {activeCommands, keyLabel, screenIds, type Scope} from '../source/keymap.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
-import {waitFor} from './helpers/db.js';
+import {accepting, waitFor} from './helpers/db.js';
 
 // The built CLI in a real terminal (tmux) on the demo, driven by keys as an operator would,
 // checked against what the screen shows and what the database holds.
@@ -26,7 +25,7 @@ const revision = 'h8c2d6e5f4g3';
 const sleepQuery = 'SELECT pg_sleep(3600)';
 
 // Generous: two cores, and the suite runs other files alongside.
-const startMs = 90_000;
+const startMs = 60_000;
 const screenMs = 25_000;
 const jobMs = 60_000;
 
@@ -84,32 +83,31 @@ async function close(client: pg.Client): Promise<void> {
 	await client.end();
 }
 
-function accepting(onPort: number): Promise<boolean> {
-	return new Promise(resolve => {
-		const socket = net.connect(onPort, '127.0.0.1');
-		socket.once('connect', () => {
-			socket.destroy();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
-}
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The session list's selected row (›), then the tag (*) and hanging/lock/own marks, then the pid. */
 const selectedRow = (pid: number, tagged = false) => new RegExp(`›${tagged ? '\\*' : '[* ]'}[!~@ ]\\s*${pid} `);
 
-/** Waits until every pattern is on the screen at once (and none of `absent`); returns that screen. */
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+/**
+ * Waits until every pattern is on the screen at once (and none of `absent`); returns that screen.
+ * Only a settled screen counts: tmux can capture a frame half redrawn.
+ */
 async function see(term: Terminal, patterns: RegExp[], timeoutMs = screenMs, absent: RegExp[] = []): Promise<string> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const screen = term.capture();
 		const missing = [...patterns.filter(p => !p.test(screen)), ...absent.filter(p => p.test(screen)).map(p => `no ${p}`)];
-		if (missing.length === 0) return screen;
+		if (missing.length === 0) {
+			await sleep(50);
+			if (term.capture() === screen) return screen;
+			continue;
+		}
 		if (/^\[exit \d+\]$/m.test(screen)) throw new Error(`the console exited while waiting for ${missing.join(', ')}\n--- screen ---\n${screen}`);
 		if (Date.now() > deadline) throw new Error(`the terminal never showed ${missing.join(', ')}\n--- screen ---\n${screen}`);
-		await new Promise(resolve => setTimeout(resolve, 100));
+		await sleep(100);
 	}
 }
 
@@ -185,7 +183,7 @@ function assertFits(screen: string, layout: {columns: number; rows: number; curr
 	assert.equal((lines[rows - 1] ?? '').trim(), '', `${label}: the last line is left empty\n${screen}`);
 }
 
-test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: 150_000}, async () => {
+test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: 120_000}, async () => {
 	await inTerminal(demoArgs, {columns: 200, rows: 50}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		const db = await connect();
@@ -245,7 +243,7 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 		await see(term, [/archived \d+ job_applications, \d+ accounts, \d+ verification_tokens into/, /✓ Duplicates\s+none for the unique constraints still to add/], jobMs);
 		const duplicates = await db.query<{n: number}>('SELECT count(*)::int AS n FROM (SELECT 1 FROM job_applications GROUP BY job_id, candidate_id HAVING count(*) > 1) d');
 		assert.equal(duplicates.rows[0]!.n, 0, 'no duplicate applications left');
-		assert.match(term.capture(), /! Transactions\s+\d+ open transactions? the concurrent builds will wait for/);
+		await see(term, [/! Transactions\s+\d+ open transactions? the concurrent builds will wait for/]);
 
 		// The hanging query: found with the filter, terminated with k.
 		await press(term, '2', signatures['2']!);
@@ -313,7 +311,7 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 	});
 });
 
-test('80x24: every screen and the help fit the terminal', {timeout: 90_000}, async () => {
+test('80x24: every screen and the help fit the terminal', {timeout: 75_000}, async () => {
 	await inTerminal(demoArgs, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		for (const i of visitOrder) {
@@ -330,7 +328,7 @@ test('80x24: every screen and the help fit the terminal', {timeout: 90_000}, asy
 	});
 });
 
-test('80x24 --read-only: k does nothing and the help says the dangerous keys are not bound', {timeout: 90_000}, async () => {
+test('80x24 --read-only: k does nothing and the help says the dangerous keys are not bound', {timeout: 75_000}, async () => {
 	await inTerminal([...demoArgs, '--read-only'], {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		const db = await connect();
@@ -347,7 +345,7 @@ test('80x24 --read-only: k does nothing and the help says the dangerous keys are
 		assert.match(screen, /· sort transaction age/);
 		// k must do nothing: nothing to wait for but a moment, then s shows that the keys after it are read.
 		term.send('k');
-		await new Promise(resolve => setTimeout(resolve, 1000));
+		await sleep(1000);
 		screen = await press(term, 's', [/· sort query age/]);
 		assert.doesNotMatch(screen, /Terminate \d+ session|pg_terminate_backend|Esc cancel/);
 		assertFits(screen, {columns: 80, rows: 24, current: 2, scope: 'connections', readOnly: true});

@@ -1,4 +1,5 @@
 import {after} from 'node:test';
+import net from 'node:net';
 import pg from 'pg';
 import {clusterEnv, clusterInfo, startCluster, stopCluster, templateDatabase, type ClusterInfo} from './cluster.js';
 
@@ -53,19 +54,35 @@ export async function testDatabase(options: {empty?: boolean} = {}): Promise<Tes
 	await client.connect();
 	after(async () => {
 		await client.end().catch(() => undefined);
-		// a private cluster may already be gone; the whole data dir goes with it
-		const dropper = new pg.Client({connectionString: urlFor(info, 'postgres')});
-		dropper.on('error', () => undefined);
-		try {
-			await dropper.connect();
-			await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-		} catch {
-			// nothing left to drop
-		} finally {
-			await dropper.end().catch(() => undefined);
-		}
+		await dropDatabases(info, [name]);
 	});
 	return {name, url: urlFor(info, name), info, client, urlAs: (user, password) => urlFor(info, name, user, password)};
+}
+
+/** Drop databases a test made; a private cluster may already be gone, and its databases with it. */
+export async function dropDatabases(info: ClusterInfo, names: readonly string[]): Promise<void> {
+	const admin = new pg.Client({connectionString: urlFor(info, 'postgres')});
+	admin.on('error', () => undefined);
+	try {
+		await admin.connect();
+		for (const name of names) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+	} catch {
+		// nothing left to drop
+	} finally {
+		await admin.end().catch(() => undefined);
+	}
+}
+
+/** Whether anything accepts TCP connections on a local port (a server that should have stopped). */
+export function accepting(port: number): Promise<boolean> {
+	return new Promise(resolve => {
+		const socket = net.connect(port, '127.0.0.1');
+		socket.once('connect', () => {
+			socket.destroy();
+			resolve(true);
+		});
+		socket.once('error', () => resolve(false));
+	});
 }
 
 /** A login role without special privileges, created once per cluster. */
