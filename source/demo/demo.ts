@@ -23,7 +23,10 @@ export type DemoOptions = {
 	workload?: boolean;
 	restartAfterMs?: number;
 	cacheDir?: string;
+	/** start-up progress (seeding), printed before the console takes the terminal */
 	log?: (line: string) => void;
+	/** the workload's own events; never the terminal, which belongs to the console once it runs */
+	workloadLog?: (line: string) => void;
 };
 
 export type Demo = {
@@ -121,7 +124,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
 
 	const url = server.url(demoDatabase);
 	const appUrl = server.url(demoDatabase, appRole, appRolePassword);
-	const workload = options.workload === false ? undefined : startWorkload({url, appUrl, restartAfterMs: options.restartAfterMs, log});
+	const workload = options.workload === false ? undefined : startWorkload({url, appUrl, restartAfterMs: options.restartAfterMs, log: options.workloadLog});
 	return {
 		url,
 		appUrl,
