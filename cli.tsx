@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import './source/production.js';
+import './source/runtime-env.js';
 import React from 'react';
 import {render} from 'ink';
 import meow from 'meow';
@@ -60,7 +60,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	if (tty) process.stdout.write('\u001B[?1049h\u001B[H');
 	let instance: ReturnType<typeof render> | undefined;
 	const quit = () => instance?.unmount();
-	// No JSX in this file: tsc hoists the react/jsx-runtime import above ./source/production.js, which
+	// No JSX in this file: tsc hoists the react/jsx-runtime import above ./source/runtime-env.js, which
 	// loaded React's development build next to the reconciler's production one and rendered nothing.
 	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
 	const onSignal = () => quit();

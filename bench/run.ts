@@ -1,4 +1,4 @@
-import '../source/production.js';
+import '../source/runtime-env.js';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';

@@ -14,7 +14,8 @@ import {accepting, waitFor} from './helpers/db.js';
 
 // Under the cache root, not os.tmpdir(): as root the demo server runs as postgres, which must traverse it.
 const base = path.join(cacheRoot(), 'test', `e2e-${process.pid}`);
-const env = {INTOWORK_DB_CACHE: path.join(base, 'cache'), INTOWORK_DB_STATE: path.join(base, 'state')};
+// CI=true as on a CI runner (or an SSH session that inherited it): Ink would draw nothing but the last frame.
+const env = {INTOWORK_DB_CACHE: path.join(base, 'cache'), INTOWORK_DB_STATE: path.join(base, 'state'), CI: 'true'};
 fs.mkdirSync(base, {recursive: true, mode: 0o755});
 fs.chmodSync(base, 0o755);
 const port = await freePort();
