@@ -1,5 +1,5 @@
 import React from 'react';
-import {Table, type Column} from './table.js';
+import {Table, type Column, type TableSelection} from './table.js';
 import {stateLabel, type LockRow} from '../db/connections.js';
 import {formatDuration} from '../format.js';
 import {sanitize} from '../sanitize.js';
@@ -41,7 +41,7 @@ const columns: Column<LockRow>[] = [
 ];
 
 /** The lock tree: root blockers first, their waiters indented below with how long each has waited. */
-export function LockTree(props: {rows: LockRow[]; width: number; height: number; offset: number; selectedKey?: string}) {
+export function LockTree(props: {rows: LockRow[]; width: number; height: number; selection: TableSelection}) {
 	return (
 		<Table
 			columns={columns}
@@ -49,8 +49,7 @@ export function LockTree(props: {rows: LockRow[]; width: number; height: number;
 			rowKey={r => r.key}
 			width={props.width}
 			height={props.height}
-			offset={props.offset}
-			selectedKey={props.selectedKey}
+			selection={props.selection}
 			rowStyle={r => (r.depth === 0 ? {color: 'red', bold: true} : {color: 'yellow'})}
 			emptyText="No session is waiting on a lock."
 		/>

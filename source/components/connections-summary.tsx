@@ -7,7 +7,7 @@ import {formatDuration, formatPercent} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import type {Thresholds} from '../store/store.js';
 import {Bar} from './bar.js';
-import {Table, type Column} from './table.js';
+import {Table, type Column, type TableSelection} from './table.js';
 
 /** Lines SessionSummary takes, so the list below it knows its height. */
 export function summaryLines(summary: Summary): number {
@@ -100,7 +100,7 @@ export function groupRows(summary: Summary): GroupRow[] {
 	];
 }
 
-export function GroupsTable(props: {rows: GroupRow[]; width: number; height: number; offset: number; selectedKey?: string}) {
+export function GroupsTable(props: {rows: GroupRow[]; width: number; height: number; selection: TableSelection}) {
 	return (
 		<Table
 			columns={groupColumns}
@@ -108,8 +108,7 @@ export function GroupsTable(props: {rows: GroupRow[]; width: number; height: num
 			rowKey={r => r.key}
 			width={props.width}
 			height={props.height}
-			offset={props.offset}
-			selectedKey={props.selectedKey}
+			selection={props.selection}
 			rowStyle={r => (r.heading ? {bold: true} : r.group && r.group.counts.hanging > 0 ? {color: 'red'} : undefined)}
 		/>
 	);

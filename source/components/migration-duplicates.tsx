@@ -59,8 +59,7 @@ export function MigrationDuplicates(props: {plan: MigrationPlan; object: PlanObj
 						rowKey={r => r.key}
 						width={props.width}
 						height={tableHeight}
-						offset={sel.offset}
-						selectedKey={sel.selectedKey}
+						selection={sel}
 						rowStyle={r => (r.keep ? {color: 'green'} : {color: 'yellow'})}
 						emptyText="no duplicates: the constraint can be added"
 					/>

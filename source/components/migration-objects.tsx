@@ -3,7 +3,7 @@ import type {RunStep, RunView} from '../actions/migration/run.js';
 import type {ObjectInspection} from '../actions/migration/status.js';
 import {formatBytes, formatDuration, formatNumber} from '../format.js';
 import {sanitize} from '../sanitize.js';
-import {Table, type Column, type RowStyle} from './table.js';
+import {Table, type Column, type RowStyle, type TableSelection} from './table.js';
 
 export type ObjectRow = {inspection: ObjectInspection; step?: RunStep};
 
@@ -69,7 +69,7 @@ export function objectRows(objects: readonly ObjectInspection[], run: RunView | 
 	return objects.map(inspection => ({inspection, step: run?.steps.find(s => s.name === inspection.object.name)}));
 }
 
-export function MigrationObjects(props: {rows: readonly ObjectRow[]; width: number; height: number; offset: number; selectedKey?: string; hasRun: boolean; now: number}) {
+export function MigrationObjects(props: {rows: readonly ObjectRow[]; width: number; height: number; selection: TableSelection; hasRun: boolean; now: number}) {
 	const columns: Column<ObjectRow>[] = [
 		{key: 'name', title: 'Object', width: 30, grow: 2, value: r => r.inspection.object.name},
 		{key: 'table', title: 'Table', width: 16, priority: 2, value: r => r.inspection.object.table},
@@ -85,8 +85,7 @@ export function MigrationObjects(props: {rows: readonly ObjectRow[]; width: numb
 			rowKey={r => r.inspection.object.name}
 			width={props.width}
 			height={props.height}
-			offset={props.offset}
-			selectedKey={props.selectedKey}
+			selection={props.selection}
 			rowStyle={rowStyle}
 		/>
 	);

@@ -38,6 +38,8 @@ export function fitColumns<R>(columns: readonly Column<R>[], width: number): Fit
 	});
 }
 
+export type TableSelection = {offset: number; selectedKey?: string};
+
 export type RowStyle = {color?: string; bold?: boolean; dim?: boolean};
 
 export function Table<R>(props: {
@@ -47,14 +49,15 @@ export function Table<R>(props: {
 	width: number;
 	/** rows of data shown (the header is one more) */
 	height: number;
-	offset: number;
-	selectedKey?: string;
+	/** from useSelection: the first visible row and the selected row's key */
+	selection: TableSelection;
 	rowStyle?(row: R): RowStyle | undefined;
 	/** a marker column on the left: tags, the console's own session */
 	mark?(row: R): string;
 	emptyText?: string;
 }) {
-	const {rows, width, height, offset, selectedKey} = props;
+	const {rows, width, height} = props;
+	const {offset, selectedKey} = props.selection;
 	// The cursor column: the selection must stay visible without colour (NO_COLOR drops inverse too).
 	const markWidth = props.mark ? 3 : 2;
 	const cols = fitColumns(props.columns, width - markWidth);

@@ -137,8 +137,7 @@ function Activity({entries}: {entries: AuditEntry[]}) {
 				rowKey={r => r.key}
 				width={s.width}
 				height={height}
-				offset={sel.offset}
-				selectedKey={sel.selectedKey}
+				selection={sel}
 				rowStyle={r => (/^(refused|denied|failed)/.test(r.entry.result) || r.entry.action === 'refuse' ? {color: 'red'} : undefined)}
 				emptyText="Nothing recorded yet: cancels, terminations, refusals, migrations and backups appear here."
 			/>

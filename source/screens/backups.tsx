@@ -361,8 +361,7 @@ export function BackupsScreen() {
 							rowKey={r => r.id}
 							width={s.width}
 							height={listHeight}
-							offset={sel.offset}
-							selectedKey={sel.selectedKey}
+							selection={sel}
 							rowStyle={rowStyle}
 							emptyText="No backups yet: b takes one."
 						/>

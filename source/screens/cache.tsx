@@ -78,8 +78,7 @@ function CacheView({data}: {data: CacheData}) {
 				rowKey={t => String(t.relid)}
 				width={width}
 				height={height}
-				offset={sel.offset}
-				selectedKey={sel.selectedKey}
+				selection={sel}
 				rowStyle={t => {
 					const below = (c: {hit: number; read: number} | undefined) => (hitRatio(c) ?? 1) < target;
 					return t.intervalReads && (below(t.intervalHeap) || below(t.intervalIndex)) ? {color: 'yellow'} : undefined;

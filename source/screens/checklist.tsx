@@ -298,8 +298,7 @@ function Checklist({db}: {db: DbEvidence}) {
 				rowKey={i => String(i.id)}
 				width={s.width}
 				height={tableHeight}
-				offset={selection.offset}
-				selectedKey={selection.selectedKey}
+				selection={selection}
 				rowStyle={i => ({color: verdictColor[i.verdict]})}
 			/>
 			<Text> </Text>

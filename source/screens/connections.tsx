@@ -203,16 +203,15 @@ function Connections({data}: {data: ConnectionsData}) {
 					rowKey={b => b.key}
 					width={s.width}
 					height={bodyHeight}
-					offset={sel.offset}
-					selectedKey={sel.selectedKey}
+					selection={sel}
 					rowStyle={rowStyle}
 					mark={b => `${tags.has(b.key) ? '*' : ' '}${b.own ? '@' : b.hanging ? '!' : b.waitEventType === 'Lock' ? '~' : ' '}`}
 					emptyText={s.filter ? `No session matches /${sanitize(s.filter, 60)}/ (Esc clears the filter).` : 'No sessions.'}
 				/>
 			) : s.view === 'locks' ? (
-				<LockTree rows={data.lockTree} width={s.width} height={bodyHeight} offset={lockSel.offset} selectedKey={lockSel.selectedKey} />
+				<LockTree rows={data.lockTree} width={s.width} height={bodyHeight} selection={lockSel} />
 			) : (
-				<GroupsTable rows={groups} width={s.width} height={bodyHeight} offset={groupSel.offset} selectedKey={groupSel.selectedKey} />
+				<GroupsTable rows={groups} width={s.width} height={bodyHeight} selection={groupSel} />
 			)}
 		</Box>
 	);

@@ -307,7 +307,7 @@ function MigrationView({data}: {data: MigrationData}) {
 				<MigrationDuplicates plan={plan} object={drilled} count={duplicates.find(d => d.object === drilled.name)} width={s.width} height={height - 1} />
 			) : (
 				<>
-					<MigrationObjects rows={rows} width={s.width} height={tableHeight} offset={sel.offset} selectedKey={sel.selectedKey} hasRun={s.run !== undefined} now={now} />
+					<MigrationObjects rows={rows} width={s.width} height={tableHeight} selection={sel} hasRun={s.run !== undefined} now={now} />
 					{s.run ? <MigrationRunPanel run={s.run} now={now} width={s.width} /> : null}
 					<MigrationPreflight report={report} height={preflightHeight} width={s.width} />
 				</>

@@ -220,8 +220,7 @@ function StatementList({data, ui}: {data: StatementsReady; ui: Ui}) {
 				rowKey={r => r.s.key}
 				width={width}
 				height={height}
-				offset={sel.offset}
-				selectedKey={sel.selectedKey}
+				selection={sel}
 				mark={r => (slow(r) ? '!' : '')}
 				rowStyle={(r): RowStyle | undefined => (slow(r) ? {color: 'red'} : undefined)}
 				emptyText={empty}

@@ -119,8 +119,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 					rowKey={t => String(t.relid)}
 					width={width}
 					height={height}
-					offset={tableSel.offset}
-					selectedKey={tableSel.selectedKey}
+					selection={tableSel}
 					rowStyle={tableStyle}
 					emptyText="No user tables in this database."
 				/>
@@ -148,8 +147,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 				rowKey={i => String(i.indexrelid)}
 				width={width}
 				height={height - 2}
-				offset={indexSel.offset}
-				selectedKey={indexSel.selectedKey}
+				selection={indexSel}
 				rowStyle={indexStyle}
 				emptyText="No indexes on user tables in this database."
 			/>
