@@ -141,6 +141,22 @@ function parseUrl(s: string): Parts {
 	return parts;
 }
 
+/** The keywords a URL's query and a keyword string share; an empty value leaves the field to the environment. */
+function applyConnectionKeyword(parts: Parts, key: string, value: string): boolean {
+	const fields: Record<string, (v: string) => void> = {
+		host: v => (parts.host = checkHost(v)),
+		port: v => (parts.port = parsePort(v)),
+		user: v => (parts.user = v),
+		password: v => (parts.password = v),
+		dbname: v => (parts.database = v),
+		passfile: v => (parts.passfile = v),
+	};
+	const set = fields[key];
+	if (!set) return false;
+	if (value) set(value);
+	return true;
+}
+
 function applyQuery(parts: Parts, query: string): void {
 	let ssl: string | undefined;
 	let sslmode: string | undefined;
@@ -157,25 +173,8 @@ function applyQuery(parts: Parts, query: string): void {
 			case 'ssl':
 				ssl = asyncpgSsl(value);
 				break;
-			case 'host':
-				if (value) parts.host = checkHost(value);
-				break;
-			case 'port':
-				if (value) parts.port = parsePort(value);
-				break;
-			case 'user':
-				if (value) parts.user = value;
-				break;
-			case 'password':
-				if (value) parts.password = value;
-				break;
-			case 'dbname':
-				if (value) parts.database = value;
-				break;
-			case 'passfile':
-				if (value) parts.passfile = value;
-				break;
 			default:
+				if (applyConnectionKeyword(parts, key, value)) break;
 				// application_name: the console sets its own. Driver options such as
 				// asyncpg's prepared_statement_cache_size mean nothing to us.
 				break;
@@ -283,33 +282,16 @@ function parseKeywords(s: string): Parts {
 	const parts: Parts = {};
 	for (const [key, value] of values) {
 		switch (key) {
-			case 'host':
-				if (value) parts.host = checkHost(value);
-				break;
 			case 'hostaddr':
 				break; // applied below, only when host is absent
-			case 'port':
-				if (value) parts.port = parsePort(value);
-				break;
-			case 'dbname':
-				if (value) parts.database = value;
-				break;
-			case 'user':
-				if (value) parts.user = value;
-				break;
-			case 'password':
-				if (value) parts.password = value;
-				break;
 			case 'sslmode':
 				if (value) parts.sslmode = checkSslmode(value);
 				break;
 			case 'requiressl':
 				if (value === '1' && !values.has('sslmode')) parts.sslmode = 'require';
 				break;
-			case 'passfile':
-				if (value) parts.passfile = value;
-				break;
 			default:
+				if (applyConnectionKeyword(parts, key, value)) break;
 				// libpq rejects unknown keywords too; a typo like "dbnme" must not
 				// silently connect to the default database.
 				if (!ignoredKeywords.has(key)) fail(`unknown or unsupported keyword "${key}"`);
