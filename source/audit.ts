@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {targetStateDir, type TargetKey} from './state.js';
+import {readJsonLines, targetStateDir, type TargetKey} from './state.js';
 
 export type AuditEntry = {
 	time: string;
@@ -38,22 +38,7 @@ export function audit(ctx: AuditContext, entry: Omit<AuditEntry, 'time' | 'osUse
 	return full;
 }
 
-/** The newest entries last; unparsable lines (a torn write) are skipped rather than hiding the rest. */
+/** The newest entries last. */
 export function readAudit(key: TargetKey, limit = 500, env: NodeJS.ProcessEnv = process.env): AuditEntry[] {
-	let text: string;
-	try {
-		text = fs.readFileSync(auditFile(key, env), 'utf8');
-	} catch {
-		return [];
-	}
-	const entries: AuditEntry[] = [];
-	for (const line of text.split('\n')) {
-		if (!line.trim()) continue;
-		try {
-			entries.push(JSON.parse(line) as AuditEntry);
-		} catch {
-			// a partial last line from a crash
-		}
-	}
-	return entries.slice(-limit);
+	return readJsonLines<AuditEntry>(auditFile(key, env), limit);
 }

@@ -42,3 +42,23 @@ export function writeJson(file: string, value: unknown): void {
 	fs.writeFileSync(tmp, `${JSON.stringify(value, null, '\t')}\n`, {mode: 0o600});
 	fs.renameSync(tmp, file);
 }
+
+/** Append-only JSON lines, the newest last; a line torn by a crash is skipped rather than hiding the rest. */
+export function readJsonLines<T>(file: string, limit: number): T[] {
+	let text: string;
+	try {
+		text = fs.readFileSync(file, 'utf8');
+	} catch {
+		return [];
+	}
+	const entries: T[] = [];
+	for (const line of text.split('\n')) {
+		if (!line.trim()) continue;
+		try {
+			entries.push(JSON.parse(line) as T);
+		} catch {
+			// a partial last line
+		}
+	}
+	return entries.slice(-limit);
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import {after, test} from 'node:test';
 import pg from 'pg';
 import stringWidth from 'string-width';
-import {cacheRoot, freePort} from '../source/demo/pg-server.js';
+import {cacheRoot, freePort, stopLeftoverPostmaster} from '../source/demo/pg-server.js';
 import {activeCommands, keyLabel, screenIds, type Scope} from '../source/keymap.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {accepting, waitFor} from './helpers/db.js';
@@ -32,28 +32,8 @@ const jobMs = 60_000;
 
 const clients = new Set<pg.Client>();
 
-function alive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch {
-		return false;
-	}
-}
-
 /** A console killed mid-test may not have stopped its server: stop it, so that the next start finds the port and data dir free. */
-async function stopLeftoverServer(): Promise<void> {
-	const pidFile = path.join(env.INTOWORK_DB_CACHE, 'demo-pg15', 'data', 'postmaster.pid');
-	let pid = Number.NaN;
-	try {
-		pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
-	} catch {
-		return;
-	}
-	if (!Number.isFinite(pid) || !alive(pid)) return;
-	process.kill(pid, 'SIGINT');
-	await waitFor(() => !alive(pid), {timeout: 20_000, interval: 100}).catch(() => process.kill(pid, 'SIGKILL'));
-}
+const stopLeftoverServer = () => stopLeftoverPostmaster(path.join(env.INTOWORK_DB_CACHE, 'demo-pg15', 'data'), 20_000);
 
 /** The CLI in tmux for the length of `body`; the session is always killed, and the demo server with it. */
 async function inTerminal(args: string[], size: {columns: number; rows: number}, body: (term: Terminal) => Promise<void>): Promise<void> {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {audit, type AuditContext} from '../audit.js';
-import {readJson, targetStateDir, writeJson, type TargetKey} from '../state.js';
+import {readJson, readJsonLines, targetStateDir, writeJson, type TargetKey} from '../state.js';
 import type {ItemId, ItemResult, Verdict} from './items.js';
 
 // What the checklist keeps per target database, next to the audit log and
@@ -70,22 +70,7 @@ export function withdrawSignOff(ctx: AuditContext, item: ItemId, by: string, env
 }
 
 export function readHistory(key: TargetKey, limit = 200, env: NodeJS.ProcessEnv = process.env): HistoryEntry[] {
-	let text: string;
-	try {
-		text = fs.readFileSync(historyFile(key, env), 'utf8');
-	} catch {
-		return [];
-	}
-	const entries: HistoryEntry[] = [];
-	for (const line of text.split('\n')) {
-		if (!line.trim()) continue;
-		try {
-			entries.push(JSON.parse(line) as HistoryEntry);
-		} catch {
-			// a torn last line
-		}
-	}
-	return entries.slice(-limit);
+	return readJsonLines<HistoryEntry>(historyFile(key, env), limit);
 }
 
 const sameVerdicts = (a: HistoryEntry['items'], b: HistoryEntry['items']) => a.length === b.length && a.every((x, i) => x.id === b[i]?.id && x.verdict === b[i]?.verdict);

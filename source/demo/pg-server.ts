@@ -108,6 +108,24 @@ function processAlive(pid: number): boolean {
 	}
 }
 
+/**
+ * A postmaster left behind by a console that was killed outright holds the
+ * data dir and the port: ask it for a fast shutdown, then an immediate one.
+ */
+export async function stopLeftoverPostmaster(dataDir: string, timeoutMs = 10_000): Promise<void> {
+	let pid: number;
+	try {
+		pid = Number.parseInt(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
+	} catch {
+		return;
+	}
+	if (!Number.isFinite(pid) || !processAlive(pid)) return;
+	process.kill(pid, 'SIGINT');
+	const deadline = Date.now() + timeoutMs;
+	while (processAlive(pid) && Date.now() < deadline) await sleep(50);
+	if (processAlive(pid)) process.kill(pid, 'SIGQUIT');
+}
+
 export class PgServer {
 	readonly major: PgMajor;
 	readonly dataDir: string;
@@ -167,20 +185,10 @@ export class PgServer {
 		}
 	}
 
-	/** A postmaster left behind by a console that was killed outright would hold the data dir. */
-	private async stopLeftover(): Promise<void> {
-		const pidFile = path.join(this.dataDir, 'postmaster.pid');
-		if (!fs.existsSync(pidFile)) return;
-		const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
-		if (!Number.isFinite(pid) || !processAlive(pid)) return;
-		process.kill(pid, 'SIGINT');
-		for (let i = 0; i < 200 && processAlive(pid); i++) await sleep(50);
-	}
-
 	async start(): Promise<void> {
 		if (this.running) return;
 		await this.initialise();
-		await this.stopLeftover();
+		await stopLeftoverPostmaster(this.dataDir);
 		const settings: Record<string, string | number> = {
 			listen_addresses: '127.0.0.1',
 			unix_socket_directories: '',
