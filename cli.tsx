@@ -7,6 +7,7 @@ import chalk from 'chalk';
 import {App} from './source/app.js';
 import {globalFlags, globalHelp, readGlobalFlags, type GlobalFlags} from './source/cli-flags.js';
 import {subcommands} from './source/commands/index.js';
+import {printer} from './source/commands/print.js';
 import {formatFatal, UsageError} from './source/errors.js';
 import {openFromFlags} from './source/session.js';
 import {startPoller} from './source/store/poller.js';
@@ -123,7 +124,7 @@ async function main(): Promise<number> {
 	if (!sub && cli.input.length > 1) throw new UsageError(`unexpected argument "${cli.input[1]}": give one DSN, or a command (${subcommands.map(c => c.name).join(', ') || 'none yet'})`);
 	const global = readGlobalFlags(sub ? [] : cli.input, cli.flags);
 	if (global.demo && global.dsn) throw new UsageError('--demo starts its own database: give either a DSN or --demo');
-	if (sub) return sub.run({input: cli.input, flags: cli.flags, global, out: line => process.stdout.write(`${line}\n`)});
+	if (sub) return sub.run({input: cli.input, flags: cli.flags, global, out: printer(process.stdout)});
 	return runConsole(global);
 }
 
@@ -134,6 +135,6 @@ try {
 	process.exitCode = await main();
 } catch (error) {
 	const {line, exitCode} = formatFatal(error);
-	process.stderr.write(`${line}\n`);
+	printer(process.stderr)(line);
 	process.exitCode = exitCode;
 }

@@ -1,4 +1,5 @@
 import stringWidth from 'string-width';
+import {sanitizeLine} from './sanitize.js';
 
 /** Cut to a display width with an ellipsis, then pad; wide characters count double. */
 const pad2 = (n: number) => String(n).padStart(2, '0');
@@ -13,7 +14,8 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
 		const pad = ' '.repeat(width - Math.min(text.length, width));
 		return align === 'right' ? pad + cut : cut + pad;
 	}
-	let out = text;
+	// Every cell and padded field passes here: whatever a caller forgot, no control reaches the terminal.
+	let out = sanitizeLine(text, width + 1);
 	if (stringWidth(out) > width) {
 		// code points, not UTF-16 units, so a surrogate pair is never split
 		const chars = [...out];

@@ -207,6 +207,63 @@ export function sanitize(s: unknown, maxLength = 4096): string {
 	return cut ? withEllipsis(out, count, limit) : out;
 }
 
+/**
+ * Like sanitize, for a line laid out by us around server strings (a dialog
+ * line, a help line, a table cell): every whitespace character becomes one
+ * space and runs are kept, so indentation and columns stay where they were;
+ * only trailing whitespace goes.
+ */
+export function sanitizeLine(s: unknown, maxLength = 4096): string {
+	const str = toText(s);
+	if (str === undefined || !(maxLength >= 1)) return '';
+	const limit = Math.floor(maxLength);
+	if (str.length <= limit && printable.test(str)) return str;
+
+	let out = '';
+	let count = 0;
+	let spaces = 0; // whitespace seen but not yet emitted: trailing whitespace never is
+	let cut = false;
+	scan(str, (ch, kind) => {
+		if (kind !== TEXT) {
+			spaces++;
+			return true;
+		}
+		if (count + spaces + 1 > limit) {
+			cut = true;
+			return false;
+		}
+		if (spaces > 0) {
+			out += ' '.repeat(spaces);
+			count += spaces;
+			spaces = 0;
+		}
+		out += ch;
+		count++;
+		return true;
+	});
+	return cut ? withEllipsis(out, count, limit) : out;
+}
+
+const printable = /^[\x20-\x7e]*$/;
+
+// What escapeControls shows as \uXXXX: C0 but tab and newline, DEL, C1, the
+// invisible and bidi characters isInvisible lists, line and paragraph
+// separators, tag characters, and surrogates that are not part of a pair.
+const unsafe =
+	/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]|\udb40[\udc00-\udc7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+const hex4 = (unit: number) => `\\u${unit.toString(16).padStart(4, '0')}`;
+
+/**
+ * For headless output, which scripts read as well as people: nothing is
+ * dropped, everything that could act on a terminal or hide text is written
+ * as a visible \uXXXX escape instead. Inside a JSON string that escape is
+ * the same character again, so --json output stays exact and valid.
+ */
+export function escapeControls(text: string): string {
+	return text.replace(unsafe, m => (m.length === 1 ? hex4(m.charCodeAt(0)) : hex4(m.charCodeAt(0)) + hex4(m.charCodeAt(1))));
+}
+
 /** Cut `out` (holding `count` code points, at most `limit`) so that it plus `…` fits in `limit`. */
 function withEllipsis(out: string, count: number, limit: number): string {
 	let end = out.length;

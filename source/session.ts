@@ -1,4 +1,5 @@
 import type {GlobalFlags} from './cli-flags.js';
+import {printer} from './commands/print.js';
 import {detectCapabilities, type Capabilities} from './db/capabilities.js';
 import {redactTarget, resolveTarget, type Target} from './db/dsn.js';
 import {Monitor} from './db/monitor.js';
@@ -25,6 +26,8 @@ export type Opened = {
 	close(): Promise<void>;
 };
 
+const print = printer(process.stderr);
+
 /** The target the command-line flags name: a DSN, the environment, or the demo (whose progress goes to stderr). */
 export function openFromFlags(global: GlobalFlags, options: {dsn?: string; workload?: boolean} = {}): Promise<Opened> {
 	return openTarget({
@@ -34,7 +37,7 @@ export function openFromFlags(global: GlobalFlags, options: {dsn?: string; workl
 		demoPort: global.demoPort,
 		demoScale: global.demoScale,
 		workload: options.workload,
-		log: line => process.stderr.write(`intowork-db demo: ${line}\n`),
+		log: line => print(`intowork-db demo: ${line}`),
 	});
 }
 

@@ -11,6 +11,7 @@ import {parsePositiveInt} from '../cli-args.js';
 import type {Target} from '../db/dsn.js';
 import {CliError, ExitCode, UsageError} from '../errors.js';
 import {formatDuration, formatNumber} from '../format.js';
+import {escapeControls} from '../sanitize.js';
 import {openFromFlags} from '../session.js';
 import type {Subcommand, SubcommandContext} from './types.js';
 
@@ -24,7 +25,7 @@ function terminalProgress(stream: NodeJS.WriteStream = process.stderr): {show(te
 	return {
 		show(text) {
 			shown = true;
-			stream.write(`\r\u001B[2K${text.slice(0, Math.max(20, (stream.columns || 80) - 1))}`);
+			stream.write(`\r\u001B[2K${escapeControls(text).slice(0, Math.max(20, (stream.columns || 80) - 1))}`);
 		},
 		clear() {
 			if (shown) stream.write('\r\u001B[2K');

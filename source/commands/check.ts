@@ -8,6 +8,7 @@ import {checklistSettings} from '../checklist/settings.js';
 import {recordHistory} from '../checklist/store.js';
 import {ExitCode, UsageError} from '../errors.js';
 import {openFromFlags} from '../session.js';
+import {printer} from './print.js';
 import type {Subcommand} from './types.js';
 
 export const defaultLoadTest = {clients: 100, durationMs: 60_000};
@@ -56,7 +57,7 @@ export const checkCommand: Subcommand = {
 				}
 			: undefined;
 		// Progress and notes go to stderr: stdout is the report, parsable as it is.
-		const note = (line: string) => process.stderr.write(`${line}\n`);
+		const note = printer(process.stderr);
 		const opened = await openFromFlags(global);
 		try {
 			const key = targetKey(opened.target);

@@ -1,6 +1,7 @@
 import React, {useState} from 'react';
 import {Box, Text} from 'ink';
 import {useAppState, useCommands, useServices} from '../context.js';
+import {sanitizeLine} from '../sanitize.js';
 import {TextField} from './text-field.js';
 
 /** The one confirmation every dangerous command goes through. */
@@ -27,22 +28,22 @@ export function DialogOverlay() {
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1} width={Math.min(width, 100)}>
 			<Text bold color="yellow">
-				{dialog.title}
+				{sanitizeLine(dialog.title, 300)}
 			</Text>
 			{dialog.lines.map((line, i) => (
 				<Text key={i} wrap="truncate-end">
-					{line}
+					{sanitizeLine(line, 1000)}
 				</Text>
 			))}
 			<Text> </Text>
 			{dialog.typed ? (
 				<>
 					<TextField
-						label={`Type ${dialog.typed} to ${dialog.confirmLabel}, Esc to cancel: `}
+						label={`Type ${sanitizeLine(dialog.typed, 100)} to ${dialog.confirmLabel}, Esc to cancel: `}
 						onSubmit={value => (value.trim() === dialog.typed ? confirm() : setMismatch(true))}
 						onCancel={cancel}
 					/>
-					{mismatch ? <Text color="red">That is not {dialog.typed}; nothing was done.</Text> : null}
+					{mismatch ? <Text color="red">That is not {sanitizeLine(dialog.typed, 100)}; nothing was done.</Text> : null}
 				</>
 			) : (
 				<Text>

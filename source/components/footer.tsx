@@ -2,6 +2,7 @@ import React from 'react';
 import {Box, Text} from 'ink';
 import {useAppState} from '../context.js';
 import {activeCommands, keyLabel, type Command} from '../keymap.js';
+import {sanitizeLine} from '../sanitize.js';
 
 export function hintText(cmds: readonly Command[]): string {
 	return cmds
@@ -20,7 +21,7 @@ export function Footer() {
 	return (
 		<Box flexDirection="column" width={s.width}>
 			<Text wrap="truncate-end" color={color}>
-				{s.message?.text ?? ' '}
+				{s.message ? sanitizeLine(s.message.text, 1000) || ' ' : ' '}
 			</Text>
 			<Text wrap="truncate-end" dimColor>
 				{hints}

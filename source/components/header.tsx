@@ -2,6 +2,7 @@ import React, {useEffect, useState} from 'react';
 import {Box, Text} from 'ink';
 import {useAppState} from '../context.js';
 import {clock, formatDuration} from '../format.js';
+import {sanitize} from '../sanitize.js';
 
 function useNow(everyMs: number): number {
 	const [now, setNow] = useState(Date.now());
@@ -50,15 +51,15 @@ export function Header() {
 					<Text bold color="cyan">
 						intowork-db
 					</Text>{' '}
-					{s.target}
-					{caps ? `  PG ${caps.serverVersion.split(' ')[0]}  up ${formatDuration(now - new Date(caps.startedAt).getTime())}` : ''}
+					{sanitize(s.target, 300)}
+					{caps ? `  PG ${sanitize(caps.serverVersion.split(' ')[0], 40)}  up ${formatDuration(now - new Date(caps.startedAt).getTime())}` : ''}
 				</Text>
 			</Box>
 			<Text wrap="truncate-end">
 				{state}
 				{s.paused ? <Text color="yellow"> ‖ paused</Text> : <Text> every {formatDuration(s.intervalMs)}</Text>}
 				<Text> · refreshed {age} ago</Text>
-				{caps ? <Text dimColor> · {caps.role} ({privilegeSummary(caps)})</Text> : null}
+				{caps ? <Text dimColor> · {sanitize(caps.role, 63)} ({privilegeSummary(caps)})</Text> : null}
 				{s.readOnly ? <Text color="yellow"> · read-only</Text> : null}
 			</Text>
 		</Box>

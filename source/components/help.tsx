@@ -4,6 +4,7 @@ import {useAppState, useCommands, useServices} from '../context.js';
 import {privilegeFixes} from '../db/capabilities.js';
 import {activeCommands, commands, keyLabel, type Scope} from '../keymap.js';
 import {screens, screenOrder} from '../screens/registry.js';
+import {sanitizeLine} from '../sanitize.js';
 import {setUi} from '../store/store.js';
 import {privilegeSummary} from './header.js';
 
@@ -63,7 +64,7 @@ export function HelpOverlay() {
 			<Text bold>Help{maxScroll ? ` (↑/↓ to scroll, ${scroll + 1}-${Math.min(lines.length, scroll + height)} of ${lines.length})` : ''}</Text>
 			{lines.slice(scroll, scroll + height).map((line, i) => (
 				<Text key={i} wrap="truncate-end" bold={line.startsWith('## ')}>
-					{line.startsWith('## ') ? line.slice(3) : line}
+					{sanitizeLine(line.startsWith('## ') ? line.slice(3) : line, 1000)}
 				</Text>
 			))}
 		</Box>

@@ -2,6 +2,7 @@ import React, {type ReactNode} from 'react';
 import {Box, Text} from 'ink';
 import {useAppState} from '../context.js';
 import {clock} from '../format.js';
+import {sanitize} from '../sanitize.js';
 import type {ScreenId} from '../keymap.js';
 import type {ConnectionState} from '../db/monitor.js';
 import type {DataSlot} from '../store/store.js';
@@ -26,12 +27,12 @@ export function ScreenFrame<T>(props: {screen: ScreenId; children(value: T): Rea
 			{stale && s.slot?.at ? (
 				<Text color="red" wrap="truncate-end">
 					STALE: data from {clock(s.slot.at)}
-					{s.slot.error ? ` · last refresh failed: ${s.slot.error}` : ''}
+					{s.slot.error ? ` · last refresh failed: ${sanitize(s.slot.error, 500)}` : ''}
 				</Text>
 			) : null}
 			{value === undefined ? (
 				<Text color={s.slot?.error ? 'red' : undefined} dimColor={!s.slot?.error}>
-					{s.slot?.error ? `Cannot load: ${s.slot.error}` : 'Loading…'}
+					{s.slot?.error ? `Cannot load: ${sanitize(s.slot.error, 500)}` : 'Loading…'}
 				</Text>
 			) : (
 				props.children(value)

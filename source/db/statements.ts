@@ -44,6 +44,8 @@ export type Statement = {
 	since?: number;
 	/** this many entries of another role summed: without pg_read_all_stats their texts and query ids are hidden */
 	hidden?: number;
+	/** pg_stat_statements would not give its text (StatementsReady.textsError says why); asked again on the next refresh */
+	unreadable?: boolean;
 };
 
 /** One statement over the last refresh interval. */
@@ -109,6 +111,8 @@ export type StatementsReady = {
 	load: RingBuffer<Load>;
 	/** texts this role may not read (another role's statements, without pg_read_all_stats) */
 	hiddenTexts: number;
+	/** why the texts of new statements could not be read this time (the numbers still were) */
+	textsError?: string;
 };
 
 export type StatementsData = StatementsUnavailable | StatementsReady;
@@ -278,12 +282,25 @@ function statementOf(row: StatementRow & {queryid: string}, text: string): State
 	};
 }
 
-async function readTexts(db: Queryable, version: string, schema: string, dbid: number, queryids: string[]): Promise<Map<string, string>> {
+// invalid byte sequence, and a character with no equivalent in this database's encoding
+const encodingErrors = new Set(['22021', '22P05']);
+
+async function readTexts(db: Queryable, version: string, schema: string, dbid: number, queryids: string[]): Promise<{texts: Map<string, string>; error?: string}> {
 	const texts = new Map<string, string>();
-	if (queryids.length === 0) return texts;
-	const r = await db.query<{userid: number; queryid: string; toplevel: boolean; query: string | null}>(textsSql(version, schema), [dbid, queryids, listTextLength]);
-	for (const row of r.rows) texts.set(statementKey(row.userid, row.queryid, row.toplevel), row.query ?? '');
-	return texts;
+	if (queryids.length === 0) return {texts};
+	try {
+		const r = await db.query<{userid: number; queryid: string; toplevel: boolean; query: string | null}>(textsSql(version, schema), [dbid, queryids, listTextLength]);
+		for (const row of r.rows) texts.set(statementKey(row.userid, row.queryid, row.toplevel), row.query ?? '');
+		return {texts};
+	} catch (error) {
+		// pg_stat_statements converts the text of every entry on the server to this database's encoding
+		// before anything filters them, so one statement from a SQL_ASCII database holding bytes that are
+		// not valid here fails the call for all texts, whatever SQL wraps it (convert_to, encode). The
+		// numbers come from the call without texts, which never converts: keep them, and say why.
+		const code = (error as {code?: unknown}).code;
+		if (typeof code === 'string' && encodingErrors.has(code)) return {texts, error: error instanceof Error ? error.message : String(error)};
+		throw error;
+	}
 }
 
 /**
@@ -358,12 +375,13 @@ export const loadStatements: Loader<StatementsData> = async (ctx, previous) => {
 	const r = await ctx.db.query<StatementRow>(statementsSql(version, schema), [p.dbid]);
 	const visible = r.rows.filter((row): row is StatementRow & {queryid: string} => row.queryid !== null);
 	const ready = previous?.kind === 'ready' && previous.version === version ? previous : undefined;
-	const known = new Map(ready?.statements.map(s => [s.key, s.text]));
+	const known = new Map(ready?.statements.filter(s => !s.unreadable).map(s => [s.key, s.text]));
 	const missing = [...new Set(visible.filter(row => !known.has(statementKey(row.userid, row.queryid, row.toplevel))).map(row => row.queryid))];
-	const texts = await readTexts(ctx.db, version, schema, p.dbid, missing);
+	const {texts, error: textsError} = await readTexts(ctx.db, version, schema, p.dbid, missing);
 	const statements = visible.map(row => {
 		const key = statementKey(row.userid, row.queryid, row.toplevel);
-		return statementOf(row, known.get(key) ?? texts.get(key) ?? '');
+		const text = known.get(key) ?? texts.get(key);
+		return text === undefined && textsError ? {...statementOf(row, ''), unreadable: true} : statementOf(row, text ?? '');
 	});
 	const hidden = hiddenPerRole(r.rows.filter(row => row.queryid === null));
 	statements.push(...hidden);
@@ -395,6 +413,7 @@ export const loadStatements: Loader<StatementsData> = async (ctx, previous) => {
 		interval,
 		load,
 		hiddenTexts: hidden.reduce((n, s) => n + (s.hidden ?? 0), 0) + statements.filter(s => !s.hidden && s.text === hiddenText).length,
+		textsError,
 	};
 };
 

@@ -83,7 +83,9 @@ function rate(n: number | undefined): string {
 
 const ratioOf = (hit: number, read: number) => formatPercent(hitRatio({hit, read}), 1);
 const queryText = (s: Statement) =>
-	s.hidden ? `(${s.hidden} statements of ${sanitize(s.role ?? String(s.userid), 63)}: text hidden)` : `${s.toplevel ? '' : '(nested) '}${sanitize(s.text, 400)}`;
+	s.hidden
+		? `(${s.hidden} statements of ${sanitize(s.role ?? String(s.userid), 63)}: text hidden)`
+		: `${s.toplevel ? '' : '(nested) '}${s.unreadable ? '(text unreadable: see the note above)' : sanitize(s.text, 400)}`;
 
 function columns(mode: Mode, ioTiming: boolean, interval: {seconds: number; totalMs: number}): Column<StatementRow>[] {
 	const role: Column<StatementRow> = {key: 'role', title: 'role', width: 10, priority: 2, value: r => sanitize(r.s.role ?? String(r.s.userid), 40)};
@@ -134,6 +136,14 @@ function notesFor(data: StatementsReady, mode: Mode, role: string | undefined): 
 		});
 	else if (mode === 'cumulative' && data.info && data.info.dealloc > 0)
 		notes.push({dim: true, text: `${formatNumber(data.info.dealloc)} evictions since the reset: totals miss statements that were pushed out (pg_stat_statements.max ${data.probe.max ?? '?'})`});
+	if (data.textsError) {
+		const n = data.statements.filter(s => s.unreadable).length;
+		notes.push({
+			color: 'yellow',
+			// pg_stat_statements converts every text on the server before it filters: one bad entry hides them all
+			text: `${n} text${n === 1 ? '' : 's'} unreadable: a statement from a SQL_ASCII database holds bytes invalid here (${sanitize(data.textsError, 120)}); the numbers are complete; reset that entry in its database to read texts again`,
+		});
+	}
 	if (data.hiddenTexts > 0)
 		notes.push({dim: true, text: `${data.hiddenTexts} statements of other roles without their text: GRANT pg_read_all_stats TO ${role ? sanitize(quoteIdent(role), 70) : 'this role'};`});
 	return notes;
