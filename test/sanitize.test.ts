@@ -1,6 +1,7 @@
 import {test, describe} from 'node:test';
 import assert from 'node:assert/strict';
-import {sanitize, sanitizeMultiline} from '../source/sanitize.js';
+import {escapeControls, sanitize, sanitizeLine, sanitizeMultiline} from '../source/sanitize.js';
+import {fit} from '../source/format.js';
 
 const ESC = '\u001b';
 const BEL = '\u0007';
@@ -167,5 +168,58 @@ describe('sanitizeMultiline', () => {
 		const many = sanitizeMultiline('row\n'.repeat(mb / 4));
 		assert.equal(many.split('\n').length, 200);
 		assert.equal(many.split('\n').at(-1), '…');
+	});
+});
+
+describe('sanitizeLine', () => {
+	test('keeps indentation and the spaces that line up columns; drops trailing whitespace', () => {
+		assert.equal(sanitizeLine('  pid 42    alice   idle'), '  pid 42    alice   idle');
+		assert.equal(sanitizeLine('  a\tb\r\nc  \n'), '  a b  c');
+	});
+
+	test('the same escapes, controls and invisibles go as in sanitize', () => {
+		const out = sanitizeLine(`  role ${ESC}]0;pwned${BEL}x\u009d0;t\u009c \u202eab\u200b${ESC}[2J\u{e0041}  \ud800`);
+		assert.equal(out, '  role x ab  \ufffd');
+		assert.doesNotMatch(out, dangerous);
+	});
+
+	test('cut to maxLength code points with …', () => {
+		assert.equal(sanitizeLine('  abcdefgh', 6), '  abc…');
+		assert.equal(sanitizeLine('日本語🐘日本語', 4), '日本語…');
+		assert.equal([...sanitizeLine('x'.repeat(10_000))].length, 4096);
+	});
+});
+
+describe('fit', () => {
+	test('a cell never carries a control, whatever the caller passed', () => {
+		const cell = fit(`${ESC}]0;pwned${BEL}bob\u009b2Jé`, 10);
+		assert.equal(cell, 'bobé      ');
+		assert.doesNotMatch(cell, dangerous);
+	});
+
+	test('wide characters count double after sanitising', () => {
+		assert.equal(fit(`日本${ESC}[31m語`, 5), '日本…');
+	});
+});
+
+describe('escapeControls', () => {
+	test('plain text, wide characters and U+FFFD pass unchanged', () => {
+		assert.equal(escapeControls('SELECT 1 -- 日本語 🐘 \ufffd\tx\ny'), 'SELECT 1 -- 日本語 🐘 \ufffd\tx\ny');
+	});
+
+	test('every control, C1, bidi, zero-width, tag and lone surrogate becomes a visible \\uXXXX', () => {
+		assert.equal(escapeControls(`a${ESC}]0;t${BEL}b`), 'a\\u001b]0;t\\u0007b');
+		assert.equal(escapeControls('\u009b2J\u009d0;x\u009c'), '\\u009b2J\\u009d0;x\\u009c');
+		assert.equal(escapeControls('\u202eab\u2066\u200b\ufeff\r'), '\\u202eab\\u2066\\u200b\\ufeff\\u000d');
+		assert.equal(escapeControls('x\u{e0041}y'), 'x\\udb40\\udc41y');
+		assert.equal(escapeControls('a\ud800b\udc00'), 'a\\ud800b\\udc00');
+		assert.doesNotMatch(escapeControls(`${ESC}P1$q${ESC}\\\u0085\u2028`), dangerous);
+	});
+
+	test('inside JSON the escapes are the same characters again', () => {
+		const value = {role: `${ESC}]0;pwned${BEL}\u009b\u202e\u{e0041}\ud800 日本`};
+		const printed = escapeControls(JSON.stringify(value));
+		assert.doesNotMatch(printed, /[^\x20-\x7e日本]/);
+		assert.deepEqual(JSON.parse(printed), value);
 	});
 });

@@ -1,0 +1,334 @@
+import assert from 'node:assert/strict';
+import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {after, test} from 'node:test';
+import pg from 'pg';
+import stringWidth from 'string-width';
+import {findPgTools} from '../source/actions/backup/pg-tools.js';
+import {openTerminal, type Terminal} from '../scripts/terminal.js';
+import {startCluster, stopCluster, templateDatabase} from './helpers/cluster.js';
+import {runCli} from './helpers/cli.js';
+import {waitFor} from './helpers/db.js';
+
+// Role names, database names, application_name and query texts full of terminal escapes, C1
+// controls, bidi overrides, invisible characters and wide characters, and a SQL_ASCII database
+// with bytes that are not UTF-8, on a real server; the built CLI in tmux, every byte it writes
+// recorded. Role and database names are the whole cluster's and a SQL_ASCII statement in
+// pg_stat_statements breaks texts for every database, so this file runs its own server.
+
+const ESC = '\u001b';
+const BEL = '\u0007';
+const ST = `${ESC}\\`;
+/** Everything that could act on a terminal. The marker PWNED is only ever inside a sequence: its payload must never show. */
+const payloads = {
+	oscBel: `${ESC}]0;PWNED-osc${BEL}`,
+	oscSt: `${ESC}]2;PWNED-st${ST}`,
+	osc52: `${ESC}]52;c;UFdORUQ=${BEL}`,
+	csi: `${ESC}[2J${ESC}[5;5H${ESC}[6n${ESC}[?1000h${ESC}[38;5;196m${ESC}[1;31m`,
+	dcs: `${ESC}P1$qPWNED-dcs${ST}`,
+	apc: `${ESC}_Gapc-PWNED${BEL}`,
+	charset: `${ESC}(0${ESC}c\u000e`,
+	c1: `\u009d0;PWNED-c1${'\u009c'}\u009b2J\u0090PWNED-c1dcs\u009c\u0085`,
+	bidi: '\u202e\u2066gnp.exe\u2069\u202c',
+	invisible: '\u200b\u200d\ufeff\u{e0041}\u{e0042}',
+	surrogate: '\ud800',
+	wide: '日本語🐘👩‍💻',
+	unterminated: `${ESC}]0;PWNED-unterminated`,
+};
+const everything = Object.values(payloads).join(' ');
+/** Over 10 kB of hostile text: every payload again and again, wide characters between. */
+const tenKb = Array.from({length: 60}, (_, i) => `${i} ${Object.entries(payloads).filter(([k]) => k !== 'unterminated').map(([, v]) => v).join(' ')} 表`).join('\n');
+
+// Identifiers hold at most 63 bytes.
+const loginRole = `r${payloads.oscBel.replace('osc', 'r')}\u009d0;PWNED-c\u009c\u202e日🐘`;
+const otherRole = `s${payloads.dcs}${payloads.bidi}${payloads.charset}`;
+const hostileDb = `d${ESC}]2;PWNED-d${ST}\u009b31m${ESC}[6n\u200b\u{e0041}語`;
+const asciiDb = `ascii${ESC}]0;PWNED-a${BEL}`;
+const password = 'hostile-pw';
+for (const name of [loginRole, otherRole, hostileDb, asciiDb]) assert.ok(Buffer.byteLength(name) <= 63, `${JSON.stringify(name)} fits an identifier`);
+
+// Raw bytes, not UTF-8: 0x9b and 0x9d are the 8-bit CSI and OSC, 0xff is no character at all.
+const rawBytes = Buffer.from([0x9b, 0x32, 0x4a, 0x9d, 0x30, 0x3b, ...Buffer.from('raw-bytes'), 0x9c, 0xff, 0xe9]);
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const columnsTitle = ['Overview', 'Connections', 'Queries', 'Cache', 'Tables', 'Migration', 'Backups', 'Checklist', 'Activity'];
+
+const server = await startCluster(15);
+const base = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-sanitize-'));
+const env = {INTOWORK_DB_STATE: path.join(base, 'state'), INTOWORK_DB_CACHE: path.join(base, 'cache'), CI: 'true'};
+const clients: pg.Client[] = [];
+const children: ChildProcess[] = [];
+after(async () => {
+	await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = $1', ['client backend']).catch(() => undefined);
+	for (const c of clients) await c.end().catch(() => undefined);
+	for (const child of children) child.kill('SIGKILL');
+	await stopCluster(server);
+	fs.rmSync(base, {recursive: true, force: true});
+});
+
+const admin = new pg.Client({connectionString: server.url()});
+await admin.connect();
+clients.push(admin);
+await admin.query(`CREATE ROLE ${quoteIdent(loginRole)} LOGIN PASSWORD '${password}' IN ROLE pg_monitor, pg_signal_backend, pg_read_all_data`);
+await admin.query(`CREATE ROLE ${quoteIdent(otherRole)} LOGIN PASSWORD '${password}'`);
+await admin.query(`CREATE DATABASE ${quoteIdent(hostileDb)} TEMPLATE ${templateDatabase}`);
+await admin.query(`CREATE DATABASE ${quoteIdent(asciiDb)} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+const dsn = `postgresql://${encodeURIComponent(loginRole)}:${password}@127.0.0.1:${server.port}/${encodeURIComponent(hostileDb)}`;
+
+async function connect(user: string, database: string, application: string): Promise<pg.Client> {
+	// Not a URL: pg's own parser leaves %3B and friends in the database name.
+	const client = new pg.Client({host: '127.0.0.1', port: server.port, user, password, database, application_name: application});
+	client.on('error', () => undefined);
+	await client.connect();
+	clients.push(client);
+	return client;
+}
+
+// Sessions of both roles in the hostile database: a hanging query and an idle transaction whose texts are hostile,
+// statements of a hostile 10 kB text and hostile column names in pg_stat_statements.
+// The server turns every byte of application_name outside printable ASCII into '?': what is left is plain text, without the marker.
+const shown = (text: string) => text.replaceAll('PWNED', 'shown');
+const sleeper = await connect(loginRole, hostileDb, `app${shown(everything)}`);
+const sleeperPid = (await sleeper.query<{pid: number}>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+void sleeper.query(`SELECT pg_sleep(600) /* ${everything} */`).catch(() => undefined);
+const idle = await connect(otherRole, hostileDb, shown(`${payloads.c1}${payloads.bidi}`));
+await idle.query('BEGIN');
+await idle.query(`SELECT count(*) AS ${quoteIdent(payloads.oscSt)} FROM pg_class /* ${everything} */`);
+const runner = await connect(loginRole, hostileDb, payloads.wide);
+await runner.query(`SELECT 1 AS ${quoteIdent(`${payloads.c1}${payloads.wide}`)} /* ${tenKb} */`);
+await runner.query(`SELECT 2 AS x -- ${payloads.unterminated}`);
+await waitFor(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = $2', [sleeperPid, 'active'])).rowCount === 1, {message: 'the hostile sleeper is active'});
+
+const psql = (await findPgTools(15)).psql;
+const asciiUrl = server.url(asciiDb);
+
+/**
+ * Raw bytes, which only psql sends, in the SQL_ASCII database: a session whose query holds them, which
+ * also puts them in pg_stat_statements; from then on no database can read texts with showtext.
+ */
+async function poison() {
+	const rawSleep = spawn(psql, [asciiUrl, '-X', '-q'], {env: {...process.env, PGCLIENTENCODING: 'SQL_ASCII'}, stdio: ['pipe', 'ignore', 'ignore']});
+	children.push(rawSleep);
+	rawSleep.stdin.write(Buffer.concat([Buffer.from('SELECT pg_sleep(600) AS "'), rawBytes, Buffer.from('";\n')]));
+	await waitFor(async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(600) AS %' AND state = 'active'")).rowCount === 1, {
+		timeout: 20_000,
+		message: 'the SQL_ASCII sleeper is active',
+	});
+}
+
+type Violation = string;
+
+/** Escape sequences the console itself writes: colours, cursor moves and erases, the cursor, the alternate screen. */
+const ownSgr = new Set(['', '0', '1', '2', '3', '4', '7', '22', '23', '24', '27', '39', '49', ...Array.from({length: 8}, (_, i) => String(30 + i)), ...Array.from({length: 8}, (_, i) => String(90 + i))]);
+function ownCsi(params: string, final: string): boolean {
+	if (final === 'm') return params.split(';').every(p => ownSgr.has(p)) && !params.includes(';');
+	if ('ABCDG'.includes(final)) return /^\d*$/.test(params);
+	if (final === 'K') return /^[02]?$/.test(params);
+	if (final === 'J') return /^[023]?$/.test(params);
+	if (final === 'H') return params === '';
+	// ?2026: synchronized output, so the terminal shows a frame only once it is whole
+	if (final === 'h' || final === 'l') return params === '?25' || params === '?1049' || params === '?2026';
+	return false;
+}
+
+/** What in these bytes did not come from the console: foreign escapes, C0/C1 controls, bidi and invisible characters, the marker. */
+function violations(bytes: Buffer, options: {escapes: boolean}): Violation[] {
+	const found: Violation[] = [];
+	let text: string;
+	try {
+		text = new TextDecoder('utf-8', {fatal: true}).decode(bytes);
+	} catch {
+		return ['bytes that are not UTF-8'];
+	}
+	const seqs = new Map<string, number>();
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		if (c === 0x1b) {
+			const csi = /^\u001b\[([0-?]*)([ -/]*)([@-~])/.exec(text.slice(i, i + 40));
+			const seq = csi ? csi[0] : text.slice(i, i + 2);
+			if (!options.escapes || !csi || csi[2] !== '' || !ownCsi(csi[1]!, csi[3]!)) seqs.set(JSON.stringify(seq), (seqs.get(JSON.stringify(seq)) ?? 0) + 1);
+			i += seq.length - 1;
+			continue;
+		}
+		if ((c < 0x20 && c !== 0x0a && c !== 0x0d) || (c >= 0x7f && c <= 0x9f)) found.push(`control U+${c.toString(16).padStart(4, '0')} at ${i}`);
+	}
+	for (const [seq, n] of seqs) found.push(`escape ${seq} x${n}`);
+	const invisible = text.match(/[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\udb40[\udc00-\udc7f]/g);
+	if (invisible) found.push(`${invisible.length} bidi, zero-width or tag characters`);
+	// A payload shown without its introducer: the sanitizer dropped a sequence's first character and left the rest.
+	// (The marker may show in other forms, none of them an escape: percent-encoded in a DSN, made a file name.)
+	const marker = text.search(/(?:\d;|\$q|Gapc-)PWNED/);
+	if (options.escapes && marker >= 0) found.push(`the text of an escape sequence is on the screen: ${JSON.stringify(text.slice(Math.max(0, marker - 200), marker + 40))}`);
+	return found.slice(0, 20);
+}
+
+function paneTitle(term: Terminal): string {
+	return execFileSync('tmux', ['display-message', '-p', '-t', term.name, '#{pane_title}'], {encoding: 'utf8'}).trim();
+}
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+/** A settled screen showing every pattern. */
+async function see(term: Terminal, patterns: RegExp[], timeoutMs = 30_000): Promise<string> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const screen = term.capture();
+		const missing = patterns.filter(p => !p.test(screen));
+		if (missing.length === 0) {
+			await sleep(100);
+			if (term.capture() === screen) return screen;
+			continue;
+		}
+		if (/^\[exit \d+\]$/m.test(screen) || Date.now() > deadline) throw new Error(`the terminal never showed ${missing.join(', ')}\n--- screen ---\n${screen}`);
+		await sleep(100);
+	}
+}
+
+/** The header on the first line, the connection state on the second, nothing wider than the terminal. */
+function assertLayout(screen: string, columns: number, label: string) {
+	const lines = screen.split('\n');
+	// the role and the database as the sanitizer leaves them: r日🐘 and d語
+	assert.match(lines[0] ?? '', /^intowork-db r日🐘:\*\*\*@127\.0\.0\.1:\d+\/d語 {2}PG 15\.\d+ {2}up /, `${label}: the header is the first line\n${screen}`);
+	assert.match(lines[1] ?? '', /^● live every /, `${label}: the state is the second line\n${screen}`);
+	for (const [i, line] of lines.entries()) assert.ok(stringWidth(line) <= columns, `${label}: line ${i} is ${stringWidth(line)} columns wide: ${line}`);
+}
+
+/** Only the hostile sleeper: the server turned its application_name's controls into '?'. */
+const sleeperFilter = '^app\\?';
+const filtered = /filter \/\^app\\\?\/ 1 of \d+/;
+
+// Text each screen shows once it has its data.
+const signatures: Record<string, RegExp> = {
+	'1': /Cache hit ratio/,
+	'2': /\d+ sessions: \d+ active/,
+	'3': /statements/,
+	'4': /Database\s+[\d.]+%/,
+	'5': /\d+ tables/,
+	'6': /Pre-flight for an apply/,
+	'7': /Backups in /,
+	'8': /Score \d+\/100/,
+	'9': /actions? on this database/,
+};
+
+/**
+ * The console as the hostile role on the hostile database: every screen, help, a session's details and
+ * the kill dialog on the hostile query, then quit; returns the screens seen and every byte written.
+ */
+async function tour(size: {columns: number; rows: number}, queries: (term: Terminal, label: string) => Promise<void>): Promise<{bytes: Buffer; titleBefore: string; titleAfter: string}> {
+	const record = path.join(base, `bytes-${size.columns}x${size.rows}`);
+	const term = openTerminal([dsn], {...size, env, name: 'sanitize', record});
+	try {
+		const titleBefore = paneTitle(term);
+		const label = (what: string) => `${what} at ${size.columns}x${size.rows}`;
+		assertLayout(await see(term, [/● live/, signatures['1']!], 60_000), size.columns, label('overview'));
+		for (const key of ['2', '3', '4', '5', '6', '7', '8', '9', '1']) {
+			term.send(key);
+			const title = columnsTitle[Number(key) - 1]!;
+			const screen = await see(term, [new RegExp(`${key} ${title}`), signatures[key]!], 60_000);
+			assertLayout(screen, size.columns, label(title));
+			assert.doesNotMatch(screen, /Cannot load/, label(title));
+			if (key === '3') await queries(term, label(title));
+		}
+		term.send('?');
+		assertLayout(await see(term, [/Target: r/, /role r/]), size.columns, label('help'));
+		term.send('Escape');
+		await see(term, [signatures['1']!]);
+
+		// The hostile sleeper: its details, then the kill dialog, which is cancelled.
+		term.send('2');
+		await see(term, [/\d+ sessions: \d+ active/]);
+		term.send('/');
+		await see(term, [/Filter \(regex/]);
+		term.type(sleeperFilter);
+		await see(term, [/Filter \(regex[^:]*: \^app\\\?/]);
+		term.send('Enter');
+		await see(term, [filtered]);
+		term.send('Enter');
+		assertLayout(await see(term, [/pg_sleep\(600\)/, /application/]), size.columns, label('session details'));
+		term.send('Escape');
+		await see(term, [filtered]);
+		term.send('c');
+		assertLayout(await see(term, [/pg_sleep\(600\)/, /Esc/, new RegExp(`pid ${sleeperPid}`)]), size.columns, label('kill dialog'));
+		term.send('Escape');
+		await see(term, [filtered]);
+
+		term.send('q');
+		await see(term, [/^\[exit 0\]$/m]);
+		const titleAfter = paneTitle(term);
+		return {bytes: fs.readFileSync(record), titleBefore, titleAfter};
+	} finally {
+		term.kill();
+	}
+}
+
+test('80x24: every screen of the console as a hostile role on a hostile database writes nothing but its own escapes', {timeout: 300_000}, async () => {
+	// The hostile statements are readable yet: the list shows them, cleaned.
+	const {bytes, titleBefore, titleAfter} = await tour({columns: 80, rows: 24}, async (term, label) => {
+		// totals, the statements with a column alias, and the first one's whole text
+		term.send('m');
+		await see(term, [/Totals /]);
+		term.send('/');
+		await see(term, [/Filter \(text, role or query id\)/]);
+		term.type('AS');
+		await see(term, [/Filter \(text, role or query id\): AS/]);
+		term.send('Enter');
+		const list = await see(term, [/Filter: AS/, /SELECT \$1 AS/]);
+		assert.doesNotMatch(list, /unreadable/, label);
+		term.send('Enter');
+		assertLayout(await see(term, [/Normalized text/, /Query id -?\d+/]), 80, `${label} details`);
+		term.send('Escape');
+		await see(term, [/Filter: AS/]);
+		term.send('Escape');
+		await waitFor(() => !/Filter: AS/.test(term.capture()), {timeout: 10_000, message: 'the filter cleared'});
+		term.send('m');
+		await see(term, [/This interval/]);
+	});
+	assert.deepEqual(violations(bytes, {escapes: true}), []);
+	assert.equal(titleAfter, titleBefore, 'the window title is unchanged');
+	assert.ok(bytes.includes('日本語'), 'the wide characters reached the screen');
+	assert.ok(bytes.includes('\u001b[?1049h'), 'the recording holds the console from its first write');
+});
+
+test('200x50: with a SQL_ASCII statement in pg_stat_statements, the Queries screen keeps its numbers and says why texts are missing', {timeout: 300_000}, async () => {
+	await poison();
+	const broken = await runner.query('SELECT query FROM pg_stat_statements(true)').then(
+		() => undefined,
+		(error: Error) => error.message,
+	);
+	assert.match(broken ?? 'no error', /invalid byte sequence for encoding "UTF8": 0x9b/, 'pg_stat_statements itself cannot give texts any more');
+	const {bytes, titleBefore, titleAfter} = await tour({columns: 200, rows: 50}, async (term, label) => {
+		assertLayout(await see(term, [/texts? unreadable: a statement from a SQL_ASCII database/, /\(text unreadable: see the note above\)/], 60_000), 200, label);
+	});
+	assert.deepEqual(violations(bytes, {escapes: true}), []);
+	assert.equal(titleAfter, titleBefore, 'the window title is unchanged');
+});
+
+test('headless commands print hostile names and texts with every control escaped, and --json stays exact', {timeout: 300_000}, async () => {
+	const clean = (label: string, out: {stdout: string; stderr: string}) => {
+		for (const [stream, text] of Object.entries({stdout: out.stdout, stderr: out.stderr})) assert.deepEqual(violations(Buffer.from(text), {escapes: false}), [], `${label} ${stream}:\n${text}`);
+	};
+	const kill = await runCli(['kill', dsn, '--hanging', '--older-than', '1s', '--dry-run'], {env});
+	assert.equal(kill.code, 0, kill.stderr);
+	assert.match(kill.stdout, new RegExp(`pid ${sleeperPid} .*SELECT pg_sleep\\(600\\)`));
+	assert.match(kill.stdout, /Dry run: would cancel \d+ sessions?; nothing was sent\./);
+	clean('kill --dry-run', kill);
+	// The target in the first line shows the database name's controls as escapes, not as what they do.
+	assert.ok(kill.stdout.includes('\\u001b]2;PWNED-d\\u001b\\'), kill.stdout);
+
+	const status = await runCli(['migrate', '--status', '--dsn', dsn], {env});
+	assert.match(status.stdout, /Migration h8c2d6e5f4g3 .* NOT APPLIED/);
+	clean('migrate --status', status);
+
+	const check = await runCli(['check', '--json', '--dsn', dsn], {env, timeout: 240_000});
+	clean('check --json', check);
+	const report = JSON.parse(check.stdout) as {role: string; target: string};
+	assert.equal(report.role, loginRole, 'the role comes back exactly from the JSON');
+	assert.ok(report.target.endsWith(`/${hostileDb}`), 'so does the database');
+
+	const missing = await runCli(['migrate', '--status', '--dsn', dsn.replace(encodeURIComponent(hostileDb), encodeURIComponent(`${hostileDb}-gone`))], {env});
+	assert.equal(missing.code, 5);
+	assert.match(missing.stderr, /does not exist/);
+	clean('no such database', missing);
+});
