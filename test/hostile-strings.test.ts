@@ -7,10 +7,12 @@ import {after, test} from 'node:test';
 import pg from 'pg';
 import stringWidth from 'string-width';
 import {findPgTools} from '../source/actions/backup/pg-tools.js';
+import {loadStatements, type StatementsReady} from '../source/db/statements.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {startCluster, stopCluster, templateDatabase} from './helpers/cluster.js';
 import {runCli} from './helpers/cli.js';
 import {waitFor} from './helpers/db.js';
+import {loadContext} from './statements-helpers.js';
 
 // Role names, database names, application_name and query texts full of terminal escapes, C1
 // controls, bidi overrides, invisible characters and wide characters, and a SQL_ASCII database
@@ -59,8 +61,10 @@ const server = await startCluster(15);
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-sanitize-'));
 const env = {INTOWORK_DB_STATE: path.join(base, 'state'), INTOWORK_DB_CACHE: path.join(base, 'cache'), CI: 'true'};
 const clients: pg.Client[] = [];
+const monitors: Array<{close(): Promise<void>}> = [];
 const children: ChildProcess[] = [];
 after(async () => {
+	for (const monitor of monitors) await monitor.close();
 	await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = $1', ['client backend']).catch(() => undefined);
 	for (const c of clients) await c.end().catch(() => undefined);
 	for (const child of children) child.kill('SIGKILL');
@@ -100,6 +104,13 @@ const runner = await connect(loginRole, hostileDb, payloads.wide);
 await runner.query(`SELECT 1 AS ${quoteIdent(`${payloads.c1}${payloads.wide}`)} /* ${tenKb} */`);
 await runner.query(`SELECT 2 AS x -- ${payloads.unterminated}`);
 await waitFor(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = $2', [sleeperPid, 'active'])).rowCount === 1, {message: 'the hostile sleeper is active'});
+
+// The Queries loader as the hostile role, while every text can still be read.
+const statementsCtx = await loadContext(dsn);
+monitors.push(statementsCtx.monitor);
+const readable = (await loadStatements(statementsCtx, undefined)) as StatementsReady;
+assert.equal(readable.kind, 'ready');
+assert.equal(readable.textsError, undefined);
 
 const psql = (await findPgTools(15)).psql;
 const asciiUrl = server.url(asciiDb);
@@ -298,6 +309,21 @@ test('200x50: with a SQL_ASCII statement in pg_stat_statements, the Queries scre
 		(error: Error) => error.message,
 	);
 	assert.match(broken ?? 'no error', /invalid byte sequence for encoding "UTF8": 0x9b/, 'pg_stat_statements itself cannot give texts any more');
+
+	// Loader level: a refresh keeps the texts it had, a statement new since then is marked, the numbers are all there.
+	await runner.query('SELECT 3 AS fresh_after_poison');
+	const refreshed = (await loadStatements(statementsCtx, readable)) as StatementsReady;
+	assert.equal(refreshed.kind, 'ready');
+	assert.match(refreshed.textsError ?? '', /invalid byte sequence for encoding "UTF8": 0x9b/);
+	const wide = refreshed.statements.find(st => st.text.includes('日本語🐘'));
+	assert.ok(wide && !wide.unreadable && wide.calls >= 1, 'a text read before stays');
+	const fresh = refreshed.statements.filter(st => st.unreadable);
+	assert.ok(fresh.length >= 1 && fresh.every(st => st.text === '' && st.calls >= 1), 'new statements: numbers, no text');
+	const cold = (await loadStatements(statementsCtx, undefined)) as StatementsReady;
+	assert.equal(cold.kind, 'ready');
+	assert.ok(cold.statements.length >= readable.statements.length, 'every statement is still listed');
+	assert.ok(cold.statements.filter(st => !st.hidden).every(st => st.unreadable), 'without earlier texts, all are marked');
+
 	const {bytes, titleBefore, titleAfter} = await tour({columns: 200, rows: 50}, async (term, label) => {
 		assertLayout(await see(term, [/texts? unreadable: a statement from a SQL_ASCII database/, /\(text unreadable: see the note above\)/], 60_000), 200, label);
 	});
