@@ -60,25 +60,21 @@ const columnsTitle = ['Overview', 'Connections', 'Queries', 'Cache', 'Tables', '
 const server = await startCluster(15);
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-sanitize-'));
 const env = {INTOWORK_DB_STATE: path.join(base, 'state'), INTOWORK_DB_CACHE: path.join(base, 'cache'), CI: 'true'};
-const clients: pg.Client[] = [];
+const admin = new pg.Client({connectionString: server.url()});
+admin.on('error', () => undefined);
+const clients: pg.Client[] = [admin];
 const monitors: Array<{close(): Promise<void>}> = [];
 const children: ChildProcess[] = [];
-after(async () => {
+async function cleanup() {
 	for (const monitor of monitors) await monitor.close();
 	await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = $1', ['client backend']).catch(() => undefined);
 	for (const c of clients) await c.end().catch(() => undefined);
 	for (const child of children) child.kill('SIGKILL');
 	await stopCluster(server);
 	fs.rmSync(base, {recursive: true, force: true});
-});
+}
+after(cleanup);
 
-const admin = new pg.Client({connectionString: server.url()});
-await admin.connect();
-clients.push(admin);
-await admin.query(`CREATE ROLE ${quoteIdent(loginRole)} LOGIN PASSWORD '${password}' IN ROLE pg_monitor, pg_signal_backend, pg_read_all_data`);
-await admin.query(`CREATE ROLE ${quoteIdent(otherRole)} LOGIN PASSWORD '${password}'`);
-await admin.query(`CREATE DATABASE ${quoteIdent(hostileDb)} TEMPLATE ${templateDatabase}`);
-await admin.query(`CREATE DATABASE ${quoteIdent(asciiDb)} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
 const dsn = `postgresql://${encodeURIComponent(loginRole)}:${password}@127.0.0.1:${server.port}/${encodeURIComponent(hostileDb)}`;
 
 async function connect(user: string, database: string, application: string): Promise<pg.Client> {
@@ -90,29 +86,43 @@ async function connect(user: string, database: string, application: string): Pro
 	return client;
 }
 
-// Sessions of both roles in the hostile database: a hanging query and an idle transaction whose texts are hostile,
-// statements of a hostile 10 kB text and hostile column names in pg_stat_statements.
 // The server turns every byte of application_name outside printable ASCII into '?': what is left is plain text, without the marker.
 const shown = (text: string) => text.replaceAll('PWNED', 'shown');
-const sleeper = await connect(loginRole, hostileDb, `app${shown(everything)}`);
-const sleeperPid = (await sleeper.query<{pid: number}>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-void sleeper.query(`SELECT pg_sleep(600) /* ${everything} */`).catch(() => undefined);
-const idle = await connect(otherRole, hostileDb, shown(`${payloads.c1}${payloads.bidi}`));
-await idle.query('BEGIN');
-await idle.query(`SELECT count(*) AS ${quoteIdent(payloads.oscSt)} FROM pg_class /* ${everything} */`);
-const runner = await connect(loginRole, hostileDb, payloads.wide);
-await runner.query(`SELECT 1 AS ${quoteIdent(`${payloads.c1}${payloads.wide}`)} /* ${tenKb} */`);
-await runner.query(`SELECT 2 AS x -- ${payloads.unterminated}`);
-await waitFor(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = $2', [sleeperPid, 'active'])).rowCount === 1, {message: 'the hostile sleeper is active'});
 
-// The Queries loader as the hostile role, while every text can still be read.
-const statementsCtx = await loadContext(dsn);
-monitors.push(statementsCtx.monitor);
-const readable = (await loadStatements(statementsCtx, undefined)) as StatementsReady;
-assert.equal(readable.kind, 'ready');
-assert.equal(readable.textsError, undefined);
+async function setup() {
+	await admin.connect();
+	await admin.query(`CREATE ROLE ${quoteIdent(loginRole)} LOGIN PASSWORD '${password}' IN ROLE pg_monitor, pg_signal_backend, pg_read_all_data`);
+	await admin.query(`CREATE ROLE ${quoteIdent(otherRole)} LOGIN PASSWORD '${password}'`);
+	await admin.query(`CREATE DATABASE ${quoteIdent(hostileDb)} TEMPLATE ${templateDatabase}`);
+	await admin.query(`CREATE DATABASE ${quoteIdent(asciiDb)} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
 
-const psql = (await findPgTools(15)).psql;
+	// Sessions of both roles in the hostile database: a hanging query and an idle transaction whose texts are hostile,
+	// statements of a hostile 10 kB text and hostile column names in pg_stat_statements.
+	const sleeper = await connect(loginRole, hostileDb, `app${shown(everything)}`);
+	const sleeperPid = (await sleeper.query<{pid: number}>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+	void sleeper.query(`SELECT pg_sleep(600) /* ${everything} */`).catch(() => undefined);
+	const idle = await connect(otherRole, hostileDb, shown(`${payloads.c1}${payloads.bidi}`));
+	await idle.query('BEGIN');
+	await idle.query(`SELECT count(*) AS ${quoteIdent(payloads.oscSt)} FROM pg_class /* ${everything} */`);
+	const runner = await connect(loginRole, hostileDb, payloads.wide);
+	await runner.query(`SELECT 1 AS ${quoteIdent(`${payloads.c1}${payloads.wide}`)} /* ${tenKb} */`);
+	await runner.query(`SELECT 2 AS x -- ${payloads.unterminated}`);
+	await waitFor(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = $2', [sleeperPid, 'active'])).rowCount === 1, {message: 'the hostile sleeper is active'});
+
+	// The Queries loader as the hostile role, while every text can still be read.
+	const statementsCtx = await loadContext(dsn);
+	monitors.push(statementsCtx.monitor);
+	const readable = (await loadStatements(statementsCtx, undefined)) as StatementsReady;
+	assert.equal(readable.kind, 'ready');
+	assert.equal(readable.textsError, undefined);
+	return {sleeperPid, runner, statementsCtx, readable, psql: (await findPgTools(15)).psql};
+}
+
+// A setup that fails still stops the server it started.
+const {sleeperPid, runner, statementsCtx, readable, psql} = await setup().catch(async (error: unknown) => {
+	await cleanup();
+	throw error;
+});
 const asciiUrl = server.url(asciiDb);
 
 /**
