@@ -79,7 +79,7 @@ const dsn = `postgresql://${encodeURIComponent(loginRole)}:${password}@127.0.0.1
 
 async function connect(user: string, database: string, application: string): Promise<pg.Client> {
 	// Not a URL: pg's own parser leaves %3B and friends in the database name.
-	const client = new pg.Client({host: '127.0.0.1', port: server.port, user, password, database, application_name: application});
+	const client = new pg.Client({host: '127.0.0.1', port: server.port, user, password: user === server.user ? server.password : password, database, application_name: application});
 	client.on('error', () => undefined);
 	await client.connect();
 	clients.push(client);
@@ -95,6 +95,14 @@ async function setup() {
 	await admin.query(`CREATE ROLE ${quoteIdent(otherRole)} LOGIN PASSWORD '${password}'`);
 	await admin.query(`CREATE DATABASE ${quoteIdent(hostileDb)} TEMPLATE ${templateDatabase}`);
 	await admin.query(`CREATE DATABASE ${quoteIdent(asciiDb)} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+
+	// A table and an index with hostile names, for the Tables, Cache and Checklist screens.
+	const owner = await connect(server.user, hostileDb, 'setup');
+	const table = `t${payloads.oscBel}${payloads.c1.slice(0, 12)}表`;
+	await owner.query(`CREATE TABLE ${quoteIdent(table)} (id int PRIMARY KEY, note text)`);
+	await owner.query(`INSERT INTO ${quoteIdent(table)} SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g`);
+	await owner.query(`CREATE INDEX ${quoteIdent(`i${payloads.dcs}${payloads.bidi}`)} ON ${quoteIdent(table)} (note)`);
+	await owner.query(`ANALYZE ${quoteIdent(table)}`);
 
 	// Sessions of both roles in the hostile database: a hanging query and an idle transaction whose texts are hostile,
 	// statements of a hostile 10 kB text and hostile column names in pg_stat_statements.
@@ -251,6 +259,8 @@ async function tour(size: {columns: number; rows: number}, queries: (term: Termi
 			assertLayout(screen, size.columns, label(title));
 			assert.doesNotMatch(screen, /Cannot load/, label(title));
 			if (key === '3') await queries(term, label(title));
+			// the hostile table, the largest, first by size
+			if (key === '5') assert.match(screen, / t表 /, label(title));
 		}
 		term.send('?');
 		assertLayout(await see(term, [/Target: r/, /role r/]), size.columns, label('help'));
