@@ -26,11 +26,16 @@ let counter = 0;
 
 /** The built CLI in a real terminal (a detached tmux session of the given size). */
 export function openTerminal(args: string[], options: {columns?: number; rows?: number; env?: Record<string, string>} = {}): Terminal {
-	const name = `intowork-test-${process.pid}-${counter++}`;
+	return openCommand([process.execPath, cliPath, ...args], options);
+}
+
+/** Any program in a real terminal: the benchmark runs the console's peers the same way. */
+export function openCommand(argv: string[], options: {columns?: number; rows?: number; env?: Record<string, string>; name?: string} = {}): Terminal {
+	const name = `${options.name ?? 'intowork-test'}-${process.pid}-${counter++}`;
 	const env = Object.entries({TERM: 'xterm-256color', ...options.env})
 		.map(([k, v]) => `${k}=${JSON.stringify(v)}`)
 		.join(' ');
-	const command = `env ${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} ${args.map(a => JSON.stringify(a)).join(' ')}; echo "[exit $?]"; sleep 600`;
+	const command = `env ${env} ${argv.map(a => JSON.stringify(a)).join(' ')}; echo "[exit $?]"; sleep 600`;
 	tmux('new-session', '-d', '-s', name, '-x', String(options.columns ?? 120), '-y', String(options.rows ?? 40), command);
 	// the session must keep its size even when no client is attached
 	spawnSync('tmux', ['set-option', '-t', name, 'window-size', 'manual']);
