@@ -39,7 +39,7 @@ export class NotConnectedError extends Error {
 }
 
 const maxPrepared = 64;
-const preparedNames = new WeakMap<pg.Client, Map<string, string>>();
+const preparedNames = new WeakMap<pg.Client, {names: Map<string, string>; next: number}>();
 
 const defaults: Required<MonitorOptions> = {
 	applicationName: 'intowork-db',
@@ -162,6 +162,8 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 		} catch (error) {
 			// A client-side timeout leaves the protocol mid-statement: the only safe way on is a new connection.
 			if (error instanceof Error && /Query read timeout/i.test(error.message)) this.lost(client, error);
+			// a table a statement reads changed shape (alembic_version recreated): the next call prepares it anew
+			if (error instanceof Error && /cached plan must not change result type/.test(error.message)) preparedNames.get(client)?.names.delete(sql);
 			throw error;
 		}
 	}
@@ -174,13 +176,13 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 	 * server's prepared set; a string of several statements cannot be prepared.
 	 */
 	private statementName(client: pg.Client, sql: string): string | undefined {
-		let names = preparedNames.get(client);
-		if (!names) preparedNames.set(client, (names = new Map()));
-		const known = names.get(sql);
+		let prepared = preparedNames.get(client);
+		if (!prepared) preparedNames.set(client, (prepared = {names: new Map(), next: 0}));
+		const known = prepared.names.get(sql);
 		if (known) return known;
-		if (names.size >= maxPrepared || /;\s*\S/.test(sql)) return undefined;
-		const name = `intowork_${names.size}`;
-		names.set(sql, name);
+		if (prepared.next >= maxPrepared || /;\s*\S/.test(sql)) return undefined;
+		const name = `intowork_${prepared.next++}`;
+		prepared.names.set(sql, name);
 		return name;
 	}
 
