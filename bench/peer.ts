@@ -165,10 +165,10 @@ export async function benchPeer(adminUrl: string, options: PeerOptions): Promise
 	const consoleUrl = await roleUrl(admin, adminUrl, consoleRole);
 	const load = startLoad(options.appUrl);
 	try {
-		// up to about 180 sessions of the demo's 200 (the rest for the consoles and this benchmark)
+		// about 150 sessions of the demo's 200 before the consoles join: the workload opens more at times
 		await sleep(2000);
 		const before = Number((await admin.query<{n: string}>('SELECT count(*) AS n FROM pg_stat_activity')).rows[0]!.n);
-		await openIdle(options.appUrl, Math.max(0, 170 - before), load.idle);
+		await openIdle(options.appUrl, Math.max(0, 150 - before), load.idle);
 		const sessions = (await admin.query<{n: string}>('SELECT count(*) AS n FROM pg_stat_activity')).rows[0]!.n;
 		const loadAvg = os.loadavg()[0]!.toFixed(2);
 		options.log(`peer: ${sessions} sessions, pgbench 50 clients at 200 tps, load average ${loadAvg}`);
@@ -256,5 +256,38 @@ export async function benchPeer(adminUrl: string, options: PeerOptions): Promise
 		await admin.query('ALTER SYSTEM RESET pg_stat_statements.track_planning');
 		await admin.query('SELECT pg_reload_conf()');
 		await admin.end();
+	}
+}
+
+/**
+ * The real console, rendering in a terminal at 250 ms on Connections, for
+ * as long as asked (30 minutes in the readme): its RSS every minute.
+ */
+export async function benchMemoryTerminal(adminUrl: string, options: {minutes: number; appUrl: string; log(line: string): void}): Promise<Row[]> {
+	const admin = new pg.Client({connectionString: adminUrl});
+	await admin.connect();
+	const consoleUrl = await roleUrl(admin, adminUrl, consoleRole);
+	await admin.end();
+	const idle: pg.Client[] = [];
+	await openIdle(options.appUrl, 150, idle);
+	const term = openCommand([process.execPath, cliPath, consoleUrl, '--interval', '250ms'], {columns: 200, rows: 50, name: 'bench-memory'});
+	try {
+		await term.waitFor(consoleReady, 60_000);
+		const pid = pidIn(term);
+		if (!pid) throw new Error('memory: the console process was not found');
+		term.send('2');
+		const rows: Row[] = [];
+		const cpu0 = cpuMs(pid);
+		const started = Date.now();
+		for (let minute = 0; minute <= options.minutes; minute++) {
+			if (minute > 0) await sleep(60_000);
+			const achieved = /achieved ([\d.]+m?s)/.exec(term.capture())?.[1] ?? 'as asked';
+			rows.push([`minute ${minute}`, rssMiB(pid).toFixed(1), ((cpuMs(pid) - cpu0) / (Date.now() - started) * 100).toFixed(1), achieved]);
+			options.log(`memory: minute ${minute}, RSS ${rssMiB(pid).toFixed(1)} MiB`);
+		}
+		return rows;
+	} finally {
+		term.kill();
+		await Promise.all(idle.map(c => c.end().catch(() => undefined)));
 	}
 }

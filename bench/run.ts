@@ -15,7 +15,7 @@ import {benchRender} from './render.js';
 import {benchStartup} from './startup.js';
 import {benchBackup} from './backup.js';
 import {benchMigration} from './migration.js';
-import {benchPeer} from './peer.js';
+import {benchMemoryTerminal, benchPeer} from './peer.js';
 
 // The console's cost to the server it watches, measured as the server sees
 // it: pg_stat_statements filtered to a role only the benchmark's console uses.
@@ -101,6 +101,16 @@ async function main() {
 			printTable('First screen with data, same load, median of 5', ['', 'ms', 'CPU ms before it'], peer.startup);
 			printTable('Machine', ['', ''], peer.rss);
 		}
+	}
+
+	// half an hour: only when asked for by name (npm run bench -- memory-terminal)
+	if (sections.includes('memory-terminal')) {
+		const minutes = Number(process.env.BENCH_MEMORY_MINUTES ?? 30);
+		printTable(
+			`The real console in a terminal at 250 ms on Connections, ${minutes} minutes`,
+			['', 'RSS MiB', 'CPU % of a core since start', 'interval achieved'],
+			await benchMemoryTerminal(demo.url, {minutes, appUrl: demo.appUrl, log}),
+		);
 	}
 
 	await monitor.close();
