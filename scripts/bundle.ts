@@ -20,7 +20,7 @@ function patch(source: string, file: string, from: string, to: string): string {
  * refreshes for hours shows new durations and queries every second, and its
  * memory grew without end. Its per-frame caches (output.js) are the opposite:
  * thrown away after every frame, so unchanged lines are measured and parsed
- * again on every refresh. Bounded and kept across frames, both problems go.
+ * again on every refresh. Bounded, and kept for one frame more, both go.
  */
 const inkCaches: Plugin = {
 	name: 'ink-caches',
@@ -36,19 +36,24 @@ const inkCaches: Plugin = {
 				source = bounded + patch(source, file, 'cache[cacheKey] = wrappedText;', 'boundedSet(cache, cacheKey, wrappedText);');
 			}
 			if (file === 'output.js') {
-				source = patch(source, file, 'this.styledChars.set(line, cached);', 'boundedSet(this.styledChars, line, cached);');
-				source = patch(source, file, 'this.widths.set(text, cached);', 'boundedSet(this.widths, text, cached);');
-				source = patch(source, file, 'this.blockWidths.set(text, cached);', 'boundedSet(this.blockWidths, text, cached);');
-				source = patch(source, file, 'styledChars = new Map();', 'styledChars = new Map();\n    slices = new Map();');
+				// the lines of the last frame and this one: what an unchanged line needs, and no more
+				const frameCache = `class FrameCache { current = new Map(); previous = new Map();
+	get(key) { let value = this.current.get(key); if (value === undefined) { value = this.previous.get(key); if (value !== undefined) this.current.set(key, value); } return value; }
+	set(key, value) { this.current.set(key, value); }
+	rotate() { this.previous = this.current; this.current = new Map(); } }\n`;
+				source = patch(source, file, 'widths = new Map();', 'widths = new FrameCache();');
+				source = patch(source, file, 'blockWidths = new Map();', 'blockWidths = new FrameCache();');
+				source = patch(source, file, 'styledChars = new Map();', 'styledChars = new FrameCache();\n    slices = new FrameCache();');
 				// a line that lies wholly inside its clip is not sliced at all; a clipped one is sliced once
 				source = patch(
 					source,
 					file,
 					'return sliceAnsi(line, from, to);',
-					'if (from === 0 && to >= width) return line; const key = `${from}:${to}:${line}`; let sliced = this.caches.slices.get(key); if (sliced === undefined) { sliced = sliceAnsi(line, from, to); boundedSet(this.caches.slices, key, sliced); } return sliced;',
+					'if (from === 0 && to >= width) return line; const key = `${from}:${to}:${line}`; let sliced = this.caches.slices.get(key); if (sliced === undefined) { sliced = sliceAnsi(line, from, to); this.caches.slices.set(key, sliced); } return sliced;',
 				);
-				source = bounded + patch(source, file, 'caches = new OutputCaches();', 'caches = sharedCaches;');
-				source += '\nconst sharedCaches = new OutputCaches();\n';
+				source = patch(source, file, 'caches = new OutputCaches();', 'caches = sharedCaches;');
+				source = patch(source, file, 'return {\n            output: generatedOutput,', 'rotateCaches();\n        return {\n            output: generatedOutput,');
+				source = frameCache + source + '\nconst sharedCaches = new OutputCaches();\nfunction rotateCaches() { for (const cache of Object.values(sharedCaches)) cache.rotate(); }\n';
 			}
 			// the width of a text node is measured once and remembered, like its layout size
 			if (file === 'render-node-to-output.js') {
