@@ -15,6 +15,7 @@ import {benchRender} from './render.js';
 import {benchStartup} from './startup.js';
 import {benchBackup} from './backup.js';
 import {benchMigration} from './migration.js';
+import {benchMemoryTerminal, benchPeer} from './peer.js';
 
 // The console's cost to the server it watches, measured as the server sees
 // it: pg_stat_statements filtered to a role only the benchmark's console uses.
@@ -88,6 +89,29 @@ async function main() {
 	if (wanted('startup')) printTable('Start to first full screen (built CLI in tmux)', ['case', 'ms'], await benchStartup(benchUrl));
 	if (wanted('backup')) printTable('Backup throughput against a bare pg_dump of the same database (target: within 10 %)', ['', ''], await benchBackup(demo.url));
 	if (wanted('migration')) printTable('Migration under a write workload (target: no write waits over 1 s, no errors)', ['', ''], await benchMigration(demo.url));
+
+	if (wanted('peer')) {
+		const peer = await benchPeer(demo.url, {seconds: Number(process.env.BENCH_PEER_SECONDS ?? 20), appUrl: demo.appUrl, log});
+		if (peer) {
+			printTable(
+				`Beside pg_activity, same run, same database and load, refresh every 1 s, 200x50 terminal (server ms includes planning)`,
+				['screen', 'statements', 'server ms', 'of which planning', 'server ratio', 'client CPU ms', 'CPU ratio', 'refreshes/s', 'RSS MiB'],
+				peer.perScreen,
+			);
+			printTable('First screen with data, same load, median of 5', ['', 'ms', 'CPU ms before it'], peer.startup);
+			printTable('Machine', ['', ''], peer.rss);
+		}
+	}
+
+	// half an hour: only when asked for by name (npm run bench -- memory-terminal)
+	if (sections.includes('memory-terminal')) {
+		const minutes = Number(process.env.BENCH_MEMORY_MINUTES ?? 30);
+		printTable(
+			`The real console in a terminal at 250 ms on Connections, ${minutes} minutes`,
+			['', 'RSS MiB', 'CPU % of a core since start', 'interval achieved'],
+			await benchMemoryTerminal(demo.url, {minutes, appUrl: demo.appUrl, log}),
+		);
+	}
 
 	await monitor.close();
 	await admin.end();

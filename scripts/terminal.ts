@@ -24,18 +24,25 @@ export type Terminal = {
 
 let counter = 0;
 
+export type TerminalOptions = {columns?: number; rows?: number; env?: Record<string, string>; name?: string; record?: string};
+
 /**
  * The built CLI in a real terminal (a detached tmux session of the given size).
  * `record`: a file that receives every byte the CLI writes to the terminal, from its first.
  */
-export function openTerminal(args: string[], options: {columns?: number; rows?: number; env?: Record<string, string>; name?: string; record?: string} = {}): Terminal {
+export function openTerminal(args: string[], options: TerminalOptions = {}): Terminal {
+	return openCommand([process.execPath, cliPath, ...args], options);
+}
+
+/** Any program in a real terminal: the benchmark runs the console's peers the same way. */
+export function openCommand(argv: string[], options: TerminalOptions = {}): Terminal {
 	const name = `${options.name ?? 'intowork-test'}-${process.pid}-${counter++}`;
 	const env = Object.entries({TERM: 'xterm-256color', ...options.env})
 		.map(([k, v]) => `${k}=${JSON.stringify(v)}`)
 		.join(' ');
 	// Recording: the CLI waits until the pipe is in place, so not even its first write is missed.
 	const start = options.record ? `tmux wait-for ${name}-ready; ` : '';
-	const command = `${start}env ${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} ${args.map(a => JSON.stringify(a)).join(' ')}; echo "[exit $?]"; sleep 600`;
+	const command = `${start}env ${env} ${argv.map(a => JSON.stringify(a)).join(' ')}; echo "[exit $?]"; sleep 600`;
 	tmux('new-session', '-d', '-s', name, '-x', String(options.columns ?? 120), '-y', String(options.rows ?? 40), command);
 	// the session must keep its size even when no client is attached
 	spawnSync('tmux', ['set-option', '-t', name, 'window-size', 'manual']);

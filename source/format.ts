@@ -1,5 +1,5 @@
-import stringWidth from 'string-width';
 import {sanitizeLine} from './sanitize.js';
+import stringWidth from './text-width.js';
 
 /** Cut to a display width with an ellipsis, then pad; wide characters count double. */
 const pad2 = (n: number) => String(n).padStart(2, '0');

@@ -76,3 +76,24 @@ test('close stops reconnecting', async () => {
 	assert.equal(monitor.state.status, 'closed');
 	await assert.rejects(monitor.query('SELECT 1'), NotConnectedError);
 });
+
+test('refresh statements are prepared once per connection and planned once; a table that changed shape is prepared anew', async () => {
+	const {monitor} = monitorFor();
+	await monitor.connect();
+	try {
+		await monitor.query('DROP TABLE IF EXISTS shape; CREATE TABLE shape (v int); INSERT INTO shape VALUES (1)');
+		const read = 'SELECT v FROM shape';
+		for (let i = 0; i < 3; i++) assert.equal((await monitor.query<{v: number}>(read)).rows[0]?.v, 1);
+		const prepared = await monitor.query<{statement: string; generic: string; custom: string}>(
+			'SELECT statement, generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements',
+		);
+		const reads = prepared.rows.filter(r => r.statement === read);
+		assert.deepEqual(reads.map(r => ({generic: Number(r.generic), custom: Number(r.custom)})), [{generic: 3, custom: 0}], 'one prepared read, planned once and reused');
+		assert.ok(!prepared.rows.some(r => r.statement.includes('CREATE TABLE')), 'a string of several statements is not prepared');
+		await monitor.query('DROP TABLE shape; CREATE TABLE shape (v text); INSERT INTO shape VALUES ($$x$$)');
+		await assert.rejects(monitor.query(read), /cached plan must not change result type/);
+		assert.equal((await monitor.query<{v: string}>(read)).rows[0]?.v, 'x', 'the next call prepares it again and reads the new shape');
+	} finally {
+		await monitor.close();
+	}
+});

@@ -38,6 +38,9 @@ export class NotConnectedError extends Error {
 	}
 }
 
+const maxPrepared = 64;
+const preparedNames = new WeakMap<pg.Client, {names: Map<string, string>; next: number}>();
+
 const defaults: Required<MonitorOptions> = {
 	applicationName: 'intowork-db',
 	connectTimeoutMs: 10_000,
@@ -154,12 +157,33 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 		const client = this.client;
 		if (!client) throw new NotConnectedError();
 		try {
-			return await client.query<R>(sql, params);
+			const name = this.statementName(client, sql);
+			return await (name ? client.query<R>({name, text: sql, values: params}) : client.query<R>(sql, params));
 		} catch (error) {
 			// A client-side timeout leaves the protocol mid-statement: the only safe way on is a new connection.
 			if (error instanceof Error && /Query read timeout/i.test(error.message)) this.lost(client, error);
+			// a table a statement reads changed shape (alembic_version recreated): the next call prepares it anew
+			if (error instanceof Error && /cached plan must not change result type/.test(error.message)) preparedNames.get(client)?.names.delete(sql);
 			throw error;
 		}
+	}
+
+	/**
+	 * Every refresh runs the same few catalog statements, and planning them
+	 * cost more than running them (Tables and Cache spent over half their
+	 * server time in the planner). Prepared once per connection, they are
+	 * planned once. Bounded, so statements built with literals cannot grow the
+	 * server's prepared set; a string of several statements cannot be prepared.
+	 */
+	private statementName(client: pg.Client, sql: string): string | undefined {
+		let prepared = preparedNames.get(client);
+		if (!prepared) preparedNames.set(client, (prepared = {names: new Map(), next: 0}));
+		const known = prepared.names.get(sql);
+		if (known) return known;
+		if (prepared.next >= maxPrepared || /;\s*\S/.test(sql)) return undefined;
+		const name = `intowork_${prepared.next++}`;
+		prepared.names.set(sql, name);
+		return name;
 	}
 
 	async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import React, {useEffect, useMemo, useState} from 'react';
 import {Box, Text} from 'ink';
-import stringWidth from 'string-width';
+import stringWidth from '../text-width.js';
 import {audit} from '../audit.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Sparkline} from '../components/sparkline.js';

@@ -21,6 +21,11 @@ export type Poller = {
 
 const maxBackoffMs = 30_000;
 
+/** a moving average over the last few periods: one slow poll does not flip the header */
+function smooth(previous: number | undefined, period: number): number {
+	return previous === undefined ? period : previous * 0.7 + period * 0.3;
+}
+
 /**
  * k9s-style refresh loop: only the visible screen is polled, the next poll
  * is scheduled only after the last one finished (never two at once), and
@@ -32,6 +37,9 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 	let again = false;
 	let failures = 0;
 	let stopped = false;
+	/** when the last poll started, and on which screen: the next starts one interval after it */
+	let lastStart = 0;
+	let lastScreen: ScreenId | undefined;
 
 	const ready = (s: AppState) => !s.paused && s.connection.status === 'live' && s.caps !== undefined;
 
@@ -39,7 +47,11 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 		if (stopped) return;
 		clearTimeout(timer);
 		const s = store.getState();
-		const delay = failures === 0 ? s.intervalMs : Math.min(maxBackoffMs, s.intervalMs * 2 ** failures);
+		// An interval is from start to start, so a 250 ms interval means four refreshes a second when a poll
+		// takes less; a poll slower than that is followed by a pause as long as itself, so the console never
+		// keeps its server backend busy more than half the time.
+		const elapsed = Date.now() - lastStart;
+		const delay = failures === 0 ? Math.max(s.intervalMs - elapsed, Math.min(elapsed, s.intervalMs)) : Math.min(maxBackoffMs, s.intervalMs * 2 ** failures);
 		timer = setTimeout(tick, delay);
 	}
 
@@ -52,19 +64,26 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 			return;
 		}
 		const screen = s.screen;
+		const started = Date.now();
+		// the achieved rate is only meaningful between two polls of the same screen
+		const period = lastScreen === screen && failures === 0 ? started - lastStart : undefined;
+		lastStart = started;
+		lastScreen = screen;
 		inFlight = true;
-		store.setState({refreshing: true});
+		// One store update per poll: every update redraws the whole terminal frame, the console's main CPU cost.
 		try {
 			const value = await loader({db, caps: s.caps, thresholds: s.thresholds, ownPid: s.connection.backendPid}, s.data[screen]?.value);
 			failures = 0;
-			store.setState(st => ({data: {...st.data, [screen]: {value, at: Date.now()}}}));
+			store.setState(st => ({
+				data: {...st.data, [screen]: {value, at: Date.now()}},
+				achievedIntervalMs: period === undefined ? st.achievedIntervalMs : smooth(st.achievedIntervalMs, period),
+			}));
 		} catch (error) {
 			failures++;
 			const message = error instanceof Error ? error.message : String(error);
 			store.setState(st => ({data: {...st.data, [screen]: {...st.data[screen], error: message}}}));
 		} finally {
 			inFlight = false;
-			store.setState({refreshing: false});
 		}
 		if (again || store.getState().screen !== screen) {
 			again = false;
@@ -86,6 +105,7 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 		const becameReady = ready(s) && !ready(prev);
 		if (s.screen !== prev.screen || becameReady || s.intervalMs !== prev.intervalMs) {
 			if (s.screen !== prev.screen || becameReady) failures = 0;
+			if (s.screen !== prev.screen || s.intervalMs !== prev.intervalMs) store.setState({achievedIntervalMs: undefined});
 			refreshNow();
 		}
 	});

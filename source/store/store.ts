@@ -59,7 +59,8 @@ export type AppState = {
 	dialog?: Dialog;
 	paused: boolean;
 	intervalMs: number;
-	refreshing: boolean;
+	/** start-to-start time between the visible screen's last polls, when known: slower than intervalMs when polls take longer */
+	achievedIntervalMs?: number;
 	data: Partial<Record<ScreenId, DataSlot>>;
 	/** per-screen view state (selection, filter, sort) kept across screen switches and reconnects */
 	ui: Partial<Record<ScreenId, Record<string, unknown>>>;
@@ -82,7 +83,6 @@ export function createAppStore(initial: Partial<AppState> & Pick<AppState, 'targ
 		screen: 'overview',
 		paused: false,
 		intervalMs: 2000,
-		refreshing: false,
 		data: {},
 		ui: {},
 		textCapture: 0,
