@@ -3,7 +3,8 @@ import {detectCapabilities, type Capabilities} from './db/capabilities.js';
 import {redactTarget, resolveTarget, type Target} from './db/dsn.js';
 import {Monitor} from './db/monitor.js';
 import {startDemo, type Demo} from './demo/demo.js';
-import {CliError, ExitCode, classifyConnectError} from './errors.js';
+import {CliError, ExitCode, errorText} from './errors.js';
+import {classifyConnectError} from './db/connect-error.js';
 
 export type OpenOptions = {
 	dsn?: string;
@@ -45,7 +46,7 @@ export async function openTarget(options: OpenOptions): Promise<Opened> {
 		try {
 			demo = await startDemo({port: options.demoPort, scale: options.demoScale, reset: options.demoReset, workload: options.workload ?? false, log: options.log});
 		} catch (error) {
-			throw new CliError(`demo: ${error instanceof Error ? error.message : String(error)}`, ExitCode.failed);
+			throw new CliError(`demo: ${errorText(error)}`, ExitCode.failed);
 		}
 	}
 	const target = resolveTarget({dsn: demo?.url ?? options.dsn});

@@ -9,7 +9,7 @@ import pg from 'pg';
 import {readCatalog} from '../source/actions/backup/catalog.js';
 import {runBackup} from '../source/actions/backup/backup.js';
 import {runRestoreTest} from '../source/actions/backup/restore-test.js';
-import {targetKey} from '../source/actions/backup/session.js';
+import {targetKey} from '../source/state.js';
 import {resolveDuplicates} from '../source/actions/migration/duplicates.js';
 import {builtinPlan} from '../source/actions/migration/plan.js';
 import {startApply} from '../source/actions/migration/run.js';

@@ -6,7 +6,7 @@ import {createRequire} from 'node:module';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {after, test} from 'node:test';
 import {readAudit} from '../source/audit.js';
-import {targetKey} from '../source/actions/backup/session.js';
+import {targetKey} from '../source/state.js';
 import {countDuplicates} from '../source/actions/migration/duplicates.js';
 import {builtinPlan, validatePlan} from '../source/actions/migration/plan.js';
 import {startApply} from '../source/actions/migration/run.js';

@@ -15,6 +15,7 @@ import {judgePlans, readPlans, type PlansEvidence} from './plans.js';
 import {scoreOf, type Score} from './score.js';
 import {currentSignOff, readHistory, readSignOffs, type HistoryEntry, type SignOff} from './store.js';
 import {judgeTimeouts, readTimeouts, type TimeoutEvidence} from './timeout.js';
+import {errorText} from '../errors.js';
 
 /** One piece of evidence as read, or why it could not be. */
 export type Slot<T> = {at: string; value?: T; error?: string};
@@ -53,7 +54,7 @@ async function attempt<T>(read: () => Promise<T>): Promise<Slot<T>> {
 	try {
 		return {value: await read(), at: new Date().toISOString()};
 	} catch (error) {
-		return {error: sanitize(error instanceof Error ? error.message : String(error), 300), at: new Date().toISOString()};
+		return {error: sanitize(errorText(error), 300), at: new Date().toISOString()};
 	}
 }
 

@@ -1,4 +1,4 @@
-import {targetKey} from '../actions/backup/session.js';
+import {targetKey} from '../state.js';
 import {parseDuration, parsePositiveInt} from '../cli-args.js';
 import {assemble, collectDb, collectLocal} from '../checklist/checklist.js';
 import {defaultOptions, type ChecklistOptions} from '../checklist/items.js';

@@ -12,7 +12,8 @@ import {
 } from '../actions/migration/plan.js';
 import {backupCheck, evaluatePreflight, readFastChecks, readSlowChecks, type PreflightReport} from '../actions/migration/preflight.js';
 import {actionLabels, MigrationRun, startApply, startDowngrade, stepsFor, type RunKind, type RunStep, type RunView} from '../actions/migration/run.js';
-import {auditContext, targetKey} from '../actions/backup/session.js';
+import {auditContext} from '../audit.js';
+import {targetKey} from '../state.js';
 import {closeSession, describeError, openSession} from '../actions/migration/session.js';
 import {migrationSettings, type MigrationSettings} from '../actions/migration/settings.js';
 import {inspectMigration, statusOf, type Inspection} from '../actions/migration/status.js';

@@ -6,6 +6,7 @@ import {clock, formatDuration} from '../format.js';
 import {formatSql} from '../format-sql.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setUi} from '../store/store.js';
+import {errorText} from '../errors.js';
 
 type FullQuery = {key: string; text?: string; error?: string};
 
@@ -61,7 +62,7 @@ export function BackendDetails(props: {backend: Backend; ended: boolean; all: re
 		if (!needsFetch || full?.key === textKey) return;
 		readBackend(db, b)
 			.then(now => setUi(store, 'connections', {fullQuery: {key: textKey, text: now?.query ?? undefined}}))
-			.catch((error: unknown) => setUi(store, 'connections', {fullQuery: {key: textKey, error: error instanceof Error ? error.message : String(error)}}));
+			.catch((error: unknown) => setUi(store, 'connections', {fullQuery: {key: textKey, error: errorText(error)}}));
 	}, [needsFetch, textKey]);
 
 	const fetched = full?.key === textKey ? full : undefined;

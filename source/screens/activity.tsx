@@ -1,6 +1,6 @@
 import React, {useCallback, useEffect, useMemo} from 'react';
 import {Box, Text} from 'ink';
-import {targetKey} from '../actions/backup/session.js';
+import {targetKey} from '../state.js';
 import {auditFile, readAudit, type AuditEntry} from '../audit.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
@@ -11,6 +11,7 @@ import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setUi} from '../store/store.js';
+import {errorText} from '../errors.js';
 
 /** Entries the screen keeps; the file itself is never cut. */
 const shownEntries = 1000;
@@ -53,7 +54,7 @@ function useAuditLog() {
 			const entries = readAudit(targetKey(target), shownEntries);
 			store.setState(st => ({data: {...st.data, activity: {value: entries, at: Date.now()}}}));
 		} catch (error) {
-			const message = error instanceof Error ? error.message : String(error);
+			const message = errorText(error);
 			store.setState(st => ({data: {...st.data, activity: {...st.data.activity, error: message}}}));
 		}
 	}, [store, target]);

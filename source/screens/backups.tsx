@@ -9,7 +9,7 @@ import {findPgTools, type PgTools} from '../actions/backup/pg-tools.js';
 import {runRestoreTest} from '../actions/backup/restore-test.js';
 import type {RestoreProgress} from '../actions/backup/restore.js';
 import {cronLine, currentProgram} from '../actions/backup/schedule.js';
-import {targetKey} from '../actions/backup/session.js';
+import {targetKey} from '../state.js';
 import {readLocalStatus, type BackupServerInfo, type ChecksumState, type LocalStatus} from '../actions/backup/status.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
@@ -20,6 +20,7 @@ import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
 import {setMessage, setUi, type AppStore} from '../store/store.js';
+import {errorText} from '../errors.js';
 
 type Job = {kind: 'backup'; progress: BackupProgress} | {kind: 'restore-test'; file: string; progress: RestoreProgress};
 
@@ -69,7 +70,7 @@ function startJob(store: AppStore, job: Job, work: (signal: AbortSignal, update:
 	const done = work(controller.signal, update)
 		.then(
 			result => setMessage(store, sanitize(result.text, 400), result.ok ? 'ok' : 'error'),
-			(error: unknown) => setMessage(store, sanitize(error instanceof Error ? error.message : String(error), 400), 'error'),
+			(error: unknown) => setMessage(store, sanitize(errorText(error), 400), 'error'),
 		)
 		.finally(() => {
 			clearTimeout(flush);
@@ -167,7 +168,7 @@ function usePgTools(major: number | undefined, pgBin: string | undefined): {tool
 		let live = true;
 		toolSearches.get(key)!.then(
 			tools => live && setFound({tools}),
-			(error: unknown) => live && setFound({error: error instanceof Error ? error.message : String(error)}),
+			(error: unknown) => live && setFound({error: errorText(error)}),
 		);
 		return () => {
 			live = false;

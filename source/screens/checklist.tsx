@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import React, {useEffect, useMemo, useReducer, useState} from 'react';
 import {Box, Text} from 'ink';
-import {targetKey} from '../actions/backup/session.js';
+import {targetKey} from '../state.js';
 import {assemble, collectDb, collectLocal, type DbEvidence, type LocalEvidence} from '../checklist/checklist.js';
 import {defaultOptions, itemDef, type ChecklistOptions, type ItemId, type ItemResult, type Verdict} from '../checklist/items.js';
 import {loadTestHeadroom, runLoadTest, saveLoadTest, summary, type LoadTestProgress} from '../checklist/load-test.js';
@@ -18,6 +18,7 @@ import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
 import type {Loader} from '../store/poller.js';
 import {setMessage, setUi} from '../store/store.js';
+import {errorText} from '../errors.js';
 
 /** The console's load test: the runbook's 100 users, for a minute. */
 export const consoleLoadTest = {clients: 100, durationMs: 60_000};
@@ -202,7 +203,7 @@ function Checklist({db}: {db: DbEvidence}) {
 					},
 				});
 			})
-			.catch(error => setMessage(store, `cannot check connection headroom: ${error instanceof Error ? error.message : error}`, 'error'));
+			.catch(error => setMessage(store, `cannot check connection headroom: ${errorText(error)}`, 'error'));
 	};
 
 	const startLoadTest = (clients: number, durationMs: number) => {
@@ -214,7 +215,7 @@ function Checklist({db}: {db: DbEvidence}) {
 				saveLoadTest(auditCtx, result);
 				setMessage(store, `load test: ${summary(result)}`, result.errors ? 'error' : 'ok');
 			})
-			.catch(error => setMessage(store, `load test failed: ${error instanceof Error ? error.message : error}`, 'error'))
+			.catch(error => setMessage(store, `load test failed: ${errorText(error)}`, 'error'))
 			.finally(() => {
 				running = undefined;
 				setUi(store, 'checklist', {loadTest: undefined});

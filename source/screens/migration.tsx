@@ -1,7 +1,8 @@
 import React, {useEffect, useMemo, useState} from 'react';
 import {Box, Text} from 'ink';
 import {readCatalog} from '../actions/backup/catalog.js';
-import {auditContext, targetKey} from '../actions/backup/session.js';
+import {auditContext} from '../audit.js';
+import {targetKey} from '../state.js';
 import {latestArchive, resolveDuplicates, undoDuplicates, type ArchiveBatch} from '../actions/migration/duplicates.js';
 import {
 	backupCheck,

@@ -27,6 +27,7 @@ import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setMessage, setUi} from '../store/store.js';
+import {errorText} from '../errors.js';
 
 type Mode = 'interval' | 'cumulative';
 type Sort = 'time' | 'mean' | 'calls';
@@ -301,7 +302,7 @@ function StatementDetail({data, statementKey, scroll}: {data: StatementsReady; s
 				const plan = major >= 16 ? await genericPlan(db, major, text) : undefined;
 				if (!cancelled) setLoaded({text, plan});
 			} catch (error) {
-				if (!cancelled) setLoaded({error: error instanceof Error ? error.message : String(error)});
+				if (!cancelled) setLoaded({error: errorText(error)});
 			}
 		})();
 		return () => {

@@ -2,6 +2,7 @@ import type {Capabilities} from '../db/capabilities.js';
 import type {Queryable} from '../db/monitor.js';
 import type {ScreenId} from '../keymap.js';
 import type {AppState, AppStore, Thresholds} from './store.js';
+import {errorText} from '../errors.js';
 
 export type LoadContext = {
 	db: Queryable;
@@ -60,7 +61,7 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 			store.setState(st => ({data: {...st.data, [screen]: {value, at: Date.now()}}}));
 		} catch (error) {
 			failures++;
-			const message = error instanceof Error ? error.message : String(error);
+			const message = errorText(error);
 			store.setState(st => ({data: {...st.data, [screen]: {...st.data[screen], error: message}}}));
 		} finally {
 			inFlight = false;
