@@ -15,6 +15,7 @@ import {benchRender} from './render.js';
 import {benchStartup} from './startup.js';
 import {benchBackup} from './backup.js';
 import {benchMigration} from './migration.js';
+import {defaultConfig} from '../source/config.js';
 
 // The console's cost to the server it watches, measured as the server sees
 // it: pg_stat_statements filtered to a role only the benchmark's console uses.
@@ -40,7 +41,7 @@ async function main() {
 	const monitor = new Monitor(resolveTarget({dsn: benchUrl, env: {}}));
 	await monitor.connect();
 	const caps = await detectCapabilities(monitor);
-	const ctx = {db: monitor, caps, thresholds: defaultThresholds, ownPid: monitor.state.backendPid};
+	const ctx = {db: monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid};
 
 	const perScreen: Row[] = [];
 	for (const id of wanted('screens') ? screenOrder : []) {

@@ -24,8 +24,7 @@ import {currentSignOff, readHistory, readSignOffs, signOff, withdrawSignOff} fro
 import {judgeTimeouts, parsePgDuration, readTimeouts} from '../source/checklist/timeout.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {Monitor} from '../source/db/monitor.js';
-import {migrationRevision, previousRevision} from '../source/demo/schema.js';
-import {appRole} from '../source/demo/seed.js';
+import {appRole, migrationRevision, previousRevision} from '../source/intowork.js';
 import {testDatabase} from './helpers/db.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

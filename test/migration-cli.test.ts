@@ -12,7 +12,7 @@ import {builtinPlan, validatePlan} from '../source/actions/migration/plan.js';
 import {startApply} from '../source/actions/migration/run.js';
 import {migrationStatus} from '../source/actions/migration/status.js';
 import {resolveTarget} from '../source/db/dsn.js';
-import {migrationRevision, previousRevision} from '../source/demo/schema.js';
+import {migrationRevision, previousRevision} from '../source/intowork.js';
 import {runCli} from './helpers/cli.js';
 import {sessionPool} from './helpers/backends.js';
 import {testDatabase, waitFor} from './helpers/db.js';

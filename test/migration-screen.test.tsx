@@ -9,7 +9,7 @@ import {countDuplicates} from '../source/actions/migration/duplicates.js';
 import {builtinPlan} from '../source/actions/migration/plan.js';
 import {migrationStatus} from '../source/actions/migration/status.js';
 import {resolveTarget} from '../source/db/dsn.js';
-import {previousRevision} from '../source/demo/schema.js';
+import {previousRevision} from '../source/intowork.js';
 import {sessionPool} from './helpers/backends.js';
 import {testDatabase} from './helpers/db.js';
 import {keys, renderApp, type RenderedApp} from './helpers/render.js';

@@ -13,7 +13,7 @@ import {backupCheck, describeTransaction, evaluatePreflight, readFastChecks, rea
 import {startApply, startDowngrade, type MigrationRun, type RunView} from '../source/actions/migration/run.js';
 import {inspectMigration, migrationStatus} from '../source/actions/migration/status.js';
 import {resolveTarget} from '../source/db/dsn.js';
-import {migrationRevision, previousRevision} from '../source/demo/schema.js';
+import {migrationRevision, previousRevision} from '../source/intowork.js';
 import {seedCounts} from '../source/demo/seed.js';
 import {sessionPool} from './helpers/backends.js';
 import {testScale} from './helpers/cluster.js';

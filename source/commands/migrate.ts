@@ -15,7 +15,7 @@ import {actionLabels, MigrationRun, startApply, startDowngrade, stepsFor, type R
 import {auditContext} from '../audit.js';
 import {targetKey} from '../state.js';
 import {closeSession, describeError, openSession} from '../actions/migration/session.js';
-import {migrationSettings, type MigrationSettings} from '../actions/migration/settings.js';
+import type {MigrationSettings} from '../actions/migration/settings.js';
 import {inspectMigration, statusOf, type Inspection} from '../actions/migration/status.js';
 import {CliError, ExitCode, UsageError} from '../errors.js';
 import {formatDuration, formatMs, formatNumber} from '../format.js';
@@ -207,7 +207,7 @@ async function run(ctx: SubcommandContext): Promise<number> {
 	const mode: Mode = chosen[0]!;
 	if (ctx.flags.json && mode !== 'status' && mode !== 'plan') throw new UsageError('migrate: --json goes with --status or --plan');
 	if (ctx.flags.withoutBackup && mode !== 'apply') throw new UsageError('migrate: --without-backup goes with --apply');
-	const settings = migrationSettings();
+	const settings = ctx.global.config.migration;
 	if (mode === 'plan' && ctx.flags.json) {
 		ctx.out(planDocument(settings.plan));
 		return ExitCode.ok;

@@ -1,4 +1,4 @@
-import {intoworkTables} from '../demo/schema.js';
+import {intoworkTables} from '../intowork.js';
 import type {Queryable} from './monitor.js';
 import {quoteIdent, quoteLiteral} from './sql.js';
 import {errorText} from '../errors.js';

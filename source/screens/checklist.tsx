@@ -3,10 +3,9 @@ import React, {useEffect, useMemo, useReducer, useState} from 'react';
 import {Box, Text} from 'ink';
 import {targetKey} from '../state.js';
 import {assemble, collectDb, collectLocal, type DbEvidence, type LocalEvidence} from '../checklist/checklist.js';
-import {defaultOptions, itemDef, type ChecklistOptions, type ItemId, type ItemResult, type Verdict} from '../checklist/items.js';
+import {itemDef, type ItemId, type ItemResult, type Verdict} from '../checklist/items.js';
 import {loadTestHeadroom, runLoadTest, saveLoadTest, summary, type LoadTestProgress} from '../checklist/load-test.js';
 import {headline, indented, readiness, verdictLabel} from '../checklist/report.js';
-import {checklistSettings} from '../checklist/settings.js';
 import {currentSignOff, osUserName, recordHistory, signOff, withdrawSignOff, type HistoryEntry} from '../checklist/store.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
@@ -23,12 +22,8 @@ import {errorText} from '../errors.js';
 /** The console's load test: the runbook's 100 users, for a minute. */
 export const consoleLoadTest = {clients: 100, durationMs: 60_000};
 
-export function screenOptions(): ChecklistOptions {
-	return {...defaultOptions, ...checklistSettings()};
-}
-
 /** The server's half of the evidence; the slow checks inside are reused until due (checklist.ts cadence). */
-export const loadChecklist: Loader<DbEvidence> = (ctx, previous) => collectDb(ctx.db, screenOptions(), previous);
+export const loadChecklist: Loader<DbEvidence> = (ctx, previous) => collectDb(ctx.db, ctx.config.checklist, previous);
 
 const verdictColor: Record<Verdict, string> = {pass: 'green', fail: 'red', unknown: 'yellow', 'signed-off': 'cyan'};
 
@@ -85,7 +80,7 @@ export function ChecklistScreen() {
 }
 
 function Checklist({db}: {db: DbEvidence}) {
-	const {store, target, db: monitor, refreshNow} = useServices();
+	const {store, target, db: monitor, refreshNow, config} = useServices();
 	const s = useAppState(st => ({
 		at: st.data.checklist?.at,
 		readOnly: st.readOnly,
@@ -99,7 +94,7 @@ function Checklist({db}: {db: DbEvidence}) {
 	const rows = useFrameRows('checklist');
 	const key = useMemo(() => targetKey(target), [target]);
 	const auditCtx = {key, role: s.role ?? target.user, target: s.redacted};
-	const options = screenOptions();
+	const options = config.checklist;
 	const [local, setLocal] = useState<LocalEvidence>();
 	const [localVersion, reloadLocal] = useReducer((n: number) => n + 1, 0);
 	const [form, setForm] = useState<Form>();

@@ -15,7 +15,7 @@ import {
 } from '../actions/migration/preflight.js';
 import {MigrationRun as Run, startApply, startDowngrade, stepsFor, type RunKind, type RunView} from '../actions/migration/run.js';
 import {describeError} from '../actions/migration/session.js';
-import {migrationSettings, type MigrationSettings} from '../actions/migration/settings.js';
+import type {MigrationSettings} from '../actions/migration/settings.js';
 import {inspectMigration, statusOf, type Inspection} from '../actions/migration/status.js';
 import {MigrationDuplicates} from '../components/migration-duplicates.js';
 import {MigrationObjects, objectRows} from '../components/migration-objects.js';
@@ -50,7 +50,7 @@ function requestMigrationRecheck(): void {
 const shape = (i: Inspection) => `${i.alembicVersion}|${i.objects.map(o => (o.state === 'building' ? 'missing' : o.state)).join(',')}`;
 
 export const loadMigration: Loader<MigrationData> = async (ctx, previous) => {
-	const {plan} = migrationSettings();
+	const {plan} = ctx.config.migration;
 	const inspection = await inspectMigration(ctx.db, plan);
 	const fast = await readFastChecks(ctx.db, plan);
 	const due = recheckRequested || !previous?.slow || Date.now() - previous.slow.at > slowEveryMs || shape(previous.inspection) !== shape(inspection);
@@ -122,7 +122,7 @@ function MigrationView({data}: {data: MigrationData}) {
 		busy: st.ui.migration?.busy as string | undefined,
 	}));
 	const height = useFrameRows('migration');
-	const settings = migrationSettings();
+	const settings = services.config.migration;
 	const plan = settings.plan;
 	const running = s.run?.outcome === 'running';
 	const now = useTicker(running);

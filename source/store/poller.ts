@@ -1,3 +1,4 @@
+import type {Config} from '../config.js';
 import type {Capabilities} from '../db/capabilities.js';
 import type {Queryable} from '../db/monitor.js';
 import type {ScreenId} from '../keymap.js';
@@ -8,6 +9,7 @@ export type LoadContext = {
 	db: Queryable;
 	caps: Capabilities;
 	thresholds: Thresholds;
+	config: Config;
 	/** the monitor's own backend pid, to mark (not hide) it */
 	ownPid?: number;
 };
@@ -27,7 +29,7 @@ const maxBackoffMs = 30_000;
  * is scheduled only after the last one finished (never two at once), and
  * failures back off exponentially instead of hammering a struggling server.
  */
-export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Record<ScreenId, Loader>>): Poller {
+export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Record<ScreenId, Loader>>, config: Config): Poller {
 	let timer: NodeJS.Timeout | undefined;
 	let inFlight = false;
 	let again = false;
@@ -56,7 +58,7 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 		inFlight = true;
 		store.setState({refreshing: true});
 		try {
-			const value = await loader({db, caps: s.caps, thresholds: s.thresholds, ownPid: s.connection.backendPid}, s.data[screen]?.value);
+			const value = await loader({db, caps: s.caps, thresholds: s.thresholds, config, ownPid: s.connection.backendPid}, s.data[screen]?.value);
 			failures = 0;
 			store.setState(st => ({data: {...st.data, [screen]: {value, at: Date.now()}}}));
 		} catch (error) {
