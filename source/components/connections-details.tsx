@@ -1,4 +1,4 @@
-import React, {useEffect} from 'react';
+import React, {useEffect, useEffectEvent} from 'react';
 import {Box, Text} from 'ink';
 import {useAppState, useCommands, useServices} from '../context.js';
 import {listQueryChars, readBackend, stateLabel, waitingBehind, type Backend} from '../db/connections.js';
@@ -7,8 +7,6 @@ import {formatSql} from '../format-sql.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setUi} from '../store/store.js';
 import {errorText} from '../errors.js';
-
-type FullQuery = {key: string; text?: string; error?: string};
 
 function since(iso: string | null, ms: number | null): string {
 	if (!iso) return '-';
@@ -52,17 +50,20 @@ export function BackendDetails(props: {backend: Backend; ended: boolean; all: re
 	const b = props.backend;
 	const {thresholds, full, scroll} = useAppState(s => ({
 		thresholds: s.thresholds,
-		full: s.ui.connections?.fullQuery as FullQuery | undefined,
-		scroll: (s.ui.connections?.detailsScroll as number | undefined) ?? 0,
+		full: s.ui.connections?.fullQuery,
+		scroll: s.ui.connections?.detailsScroll ?? 0,
 	}));
 	const needsFetch = (b.query?.length ?? 0) >= listQueryChars && !props.ended;
 	// the text belongs to one query of one backend: a new query reads it again
 	const textKey = `${b.key}|${b.queryStart ?? ''}`;
-	useEffect(() => {
-		if (!needsFetch || full?.key === textKey) return;
+	const fetchFull = useEffectEvent(() => {
+		if (full?.key === textKey) return;
 		readBackend(db, b)
 			.then(now => setUi(store, 'connections', {fullQuery: {key: textKey, text: now?.query ?? undefined}}))
 			.catch((error: unknown) => setUi(store, 'connections', {fullQuery: {key: textKey, error: errorText(error)}}));
+	});
+	useEffect(() => {
+		if (needsFetch) fetchFull();
 	}, [needsFetch, textKey]);
 
 	const fetched = full?.key === textKey ? full : undefined;

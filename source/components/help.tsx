@@ -37,7 +37,7 @@ export function HelpOverlay() {
 		demoDsn: st.demoDsn,
 		caps: st.caps,
 		rows: st.size.rows,
-		scroll: (st.ui.overview?.helpScroll as number | undefined) ?? 0,
+		scroll: st.ui.overview?.helpScroll ?? 0,
 	}));
 	const about: string[] = [`Target: ${s.target}`];
 	if (s.demoDsn) about.push(`Demo database, for psql in another terminal: psql "${s.demoDsn}"`);

@@ -69,7 +69,7 @@ function useAuditLog() {
 
 export function ActivityScreen() {
 	useAuditLog();
-	return <ScreenFrame<AuditEntry[]> screen="activity">{entries => <Activity entries={entries} />}</ScreenFrame>;
+	return <ScreenFrame screen="activity">{entries => <Activity entries={entries} />}</ScreenFrame>;
 }
 
 function entryLines(e: AuditEntry): string[] {
@@ -89,8 +89,8 @@ function Activity({entries}: {entries: AuditEntry[]}) {
 	const {store, target} = useServices();
 	const s = useAppState(st => ({
 		width: st.size.columns,
-		open: st.ui.activity?.open as string | undefined,
-		scroll: (st.ui.activity?.scroll as number | undefined) ?? 0,
+		open: st.ui.activity?.open,
+		scroll: st.ui.activity?.scroll ?? 0,
 	}));
 	const rows = useMemo(() => auditRows(entries), [entries]);
 	const keys = useMemo(() => rows.map(r => r.key), [rows]);
@@ -102,7 +102,7 @@ function Activity({entries}: {entries: AuditEntry[]}) {
 	// At the top of the log the cursor follows new entries, as a tail does; elsewhere it stays on its entry.
 	const newest = keys[0];
 	useEffect(() => {
-		const stored = store.getState().ui.activity?.selection as {selectedIndex?: number} | undefined;
+		const stored = store.getState().ui.activity?.selection;
 		if ((stored?.selectedIndex ?? 0) === 0) setUi(store, 'activity', {selection: {selectedIndex: 0, offset: 0}});
 	}, [newest, store]);
 	const lines = opened ? entryLines(opened.entry) : [];

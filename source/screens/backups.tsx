@@ -10,7 +10,7 @@ import {runRestoreTest} from '../actions/backup/restore-test.js';
 import type {RestoreProgress} from '../actions/backup/restore.js';
 import {cronLine, currentProgram} from '../actions/backup/schedule.js';
 import {targetKey} from '../state.js';
-import {readLocalStatus, type BackupServerInfo, type ChecksumState, type LocalStatus} from '../actions/backup/status.js';
+import {readLocalStatus, type ChecksumState, type LocalStatus} from '../actions/backup/status.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
 import {useAppState, useCommands, useServices} from '../context.js';
@@ -24,7 +24,7 @@ import {errorText} from '../errors.js';
 
 type Job = {kind: 'backup'; progress: BackupProgress} | {kind: 'restore-test'; file: string; progress: RestoreProgress};
 
-type BackupsUi = {
+export type BackupsUi = {
 	format?: BackupFormat;
 	job?: Job;
 	details?: boolean;
@@ -51,7 +51,7 @@ export async function cancelBackupJob(store: AppStore): Promise<void> {
 }
 
 function ui(store: AppStore): BackupsUi {
-	return (store.getState().ui.backups ?? {}) as BackupsUi;
+	return store.getState().ui.backups ?? {};
 }
 
 function startJob(store: AppStore, job: Job, work: (signal: AbortSignal, update: (job: Job) => void) => Promise<{text: string; ok: boolean}>): void {
@@ -256,7 +256,7 @@ export function BackupsScreen() {
 		intervalMs: st.intervalMs,
 		paused: st.paused,
 		major: st.caps?.major,
-		ui: st.ui.backups as BackupsUi | undefined,
+		ui: st.ui.backups,
 	}));
 	const view = s.ui ?? {};
 	const format = view.format ?? 'custom';
@@ -327,7 +327,7 @@ export function BackupsScreen() {
 	});
 
 	return (
-		<ScreenFrame<BackupServerInfo> screen="backups">
+		<ScreenFrame screen="backups">
 			{info =>
 				view.details && selected ? (
 					<Box flexDirection="column">

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import React, {useEffect, useMemo, useReducer, useState} from 'react';
+import React, {useEffect, useEffectEvent, useMemo, useReducer, useState} from 'react';
 import {Box, Text} from 'ink';
 import {targetKey} from '../state.js';
 import {assemble, collectDb, collectLocal, type DbEvidence, type LocalEvidence} from '../checklist/checklist.js';
 import {itemDef, type ItemId, type ItemResult, type Verdict} from '../checklist/items.js';
-import {loadTestHeadroom, runLoadTest, saveLoadTest, summary, type LoadTestProgress} from '../checklist/load-test.js';
+import {loadTestHeadroom, runLoadTest, saveLoadTest, summary} from '../checklist/load-test.js';
 import {headline, indented, readiness, verdictLabel} from '../checklist/report.js';
 import {currentSignOff, osUserName, recordHistory, signOff, withdrawSignOff, type HistoryEntry} from '../checklist/store.js';
 import {ScreenFrame} from '../components/screen-frame.js';
@@ -76,7 +76,7 @@ function detailLines(item: ItemResult, db: DbEvidence | undefined, local: LocalE
 }
 
 export function ChecklistScreen() {
-	return <ScreenFrame<DbEvidence> screen="checklist">{db => <Checklist db={db} />}</ScreenFrame>;
+	return <ScreenFrame screen="checklist">{db => <Checklist db={db} />}</ScreenFrame>;
 }
 
 function Checklist({db}: {db: DbEvidence}) {
@@ -87,9 +87,9 @@ function Checklist({db}: {db: DbEvidence}) {
 		width: st.size.columns,
 		role: st.caps?.role,
 		redacted: st.target,
-		details: st.ui.checklist?.details as ItemId | undefined,
-		scroll: (st.ui.checklist?.scroll as number | undefined) ?? 0,
-		progress: st.ui.checklist?.loadTest as LoadTestProgress | undefined,
+		details: st.ui.checklist?.details,
+		scroll: st.ui.checklist?.scroll ?? 0,
+		progress: st.ui.checklist?.loadTest,
 	}));
 	const rows = useFrameRows('checklist');
 	const key = useMemo(() => targetKey(target), [target]);
@@ -106,12 +106,13 @@ function Checklist({db}: {db: DbEvidence}) {
 		return () => {
 			live = false;
 		};
-	}, [s.at, localVersion, key]);
+	}, [s.at, localVersion, key, options]);
 
-	const report = useMemo(() => assemble(db, local, options, {readOnly: s.readOnly}), [db, local, s.readOnly]);
-	useEffect(() => {
-		if (local) recordHistory(auditCtx, report.items, report.score.score, 'console');
-	}, [report]);
+	const report = useMemo(() => assemble(db, local, options, {readOnly: s.readOnly}), [db, local, options, s.readOnly]);
+	const record = useEffectEvent((r: typeof report) => {
+		if (local) recordHistory(auditCtx, r.items, r.score.score, 'console');
+	});
+	useEffect(() => record(report), [report]);
 
 	const headerRows = 3 + (s.progress ? 1 : 0);
 	// Under the table: a blank line, then the sign-off form (3 lines) or the selected item's title and
@@ -130,7 +131,7 @@ function Checklist({db}: {db: DbEvidence}) {
 		// A fingerprint no schema has makes the slow checks due on the next load.
 		store.setState(st => {
 			const slot = st.data.checklist;
-			const value = slot?.value as DbEvidence | undefined;
+			const value = slot?.value;
 			if (!slot || !value) return {};
 			return {data: {...st.data, checklist: {...slot, value: {...value, plans: {...value.plans, fingerprint: 'recheck'}, latency: {...value.latency, fingerprint: 'recheck'}}}}};
 		});

@@ -13,7 +13,7 @@ import {
 	type PreflightReport,
 	type SlowChecks,
 } from '../actions/migration/preflight.js';
-import {MigrationRun as Run, startApply, startDowngrade, stepsFor, type RunKind, type RunView} from '../actions/migration/run.js';
+import {MigrationRun as Run, startApply, startDowngrade, stepsFor, type RunKind} from '../actions/migration/run.js';
 import {describeError} from '../actions/migration/session.js';
 import type {MigrationSettings} from '../actions/migration/settings.js';
 import {inspectMigration, statusOf, type Inspection} from '../actions/migration/status.js';
@@ -29,7 +29,7 @@ import {useSelection} from '../hooks/use-selection.js';
 import type {Loader} from '../store/poller.js';
 import {setMessage, setUi, type AppStore} from '../store/store.js';
 
-type MigrationData = {
+export type MigrationData = {
 	inspection: Inspection;
 	fast: FastChecks;
 	/** duplicates, plan checks, size estimates: refreshed every minute, on r, and when an object changes state */
@@ -117,15 +117,16 @@ function MigrationView({data}: {data: MigrationData}) {
 		width: st.size.columns,
 		readOnly: st.readOnly,
 		role: st.caps?.role ?? 'unknown',
-		run: st.ui.migration?.run as RunView | undefined,
-		drill: st.ui.migration?.drill as string | undefined,
-		busy: st.ui.migration?.busy as string | undefined,
+		run: st.ui.migration?.run,
+		drill: st.ui.migration?.drill,
+		busy: st.ui.migration?.busy,
 	}));
 	const height = useFrameRows('migration');
 	const settings = services.config.migration;
 	const plan = settings.plan;
 	const running = s.run?.outcome === 'running';
 	const now = useTicker(running);
+	// eslint-disable-next-line react-hooks/exhaustive-deps -- data: the catalog file is read again with each poll, not each render
 	const backup = useMemo(() => backupCheck(readCatalog(targetKey(target))), [data, target]);
 	const report = evaluatePreflight('apply', plan, data.inspection, data.fast, data.slow, backup, running ? s.run?.buildPid : undefined);
 	const status = statusOf(plan, data.inspection);
@@ -319,5 +320,5 @@ function MigrationView({data}: {data: MigrationData}) {
 
 /** Migration h8c2d6e5f4g3: every object's state, the pre-flight, and the apply with its progress. */
 export function MigrationScreen() {
-	return <ScreenFrame<MigrationData> screen="migration">{data => <MigrationView data={data} />}</ScreenFrame>;
+	return <ScreenFrame screen="migration">{data => <MigrationView data={data} />}</ScreenFrame>;
 }

@@ -1,7 +1,6 @@
 import React from 'react';
 import {Box, Text} from 'ink';
 import {useAppState, useServices} from '../context.js';
-import type {Overview} from '../db/overview.js';
 import {formatBytes, formatDuration, formatPercent} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import {Bar} from '../components/bar.js';
@@ -25,7 +24,7 @@ export function OverviewScreen() {
 	// the active plan's target: --migration-plan may name another revision than the built-in one
 	const migrationRevision = useServices().config.migration.plan.revision;
 	return (
-		<ScreenFrame<Overview> screen="overview">
+		<ScreenFrame screen="overview">
 			{o => {
 				const usable = o.maxConnections - o.reserved;
 				const used = o.clientConnections / usable;

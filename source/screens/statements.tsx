@@ -1,4 +1,4 @@
-import React, {useEffect, useMemo, useState} from 'react';
+import React, {useEffect, useEffectEvent, useMemo, useState} from 'react';
 import {Box, Text} from 'ink';
 import stringWidth from 'string-width';
 import {audit} from '../audit.js';
@@ -28,9 +28,8 @@ import {useSelection} from '../hooks/use-selection.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setMessage, setUi} from '../store/store.js';
 import {errorText} from '../errors.js';
+import type {StatementsMode as Mode, StatementsSort as Sort} from '../store/view-state.js';
 
-type Mode = 'interval' | 'cumulative';
-type Sort = 'time' | 'mean' | 'calls';
 const sorts: readonly Sort[] = ['time', 'mean', 'calls'];
 
 type Ui = {mode: Mode; sort: Sort; filter: string; filtering: boolean; detail?: string; detailScroll: number};
@@ -40,12 +39,12 @@ function useStatementsUi(): Ui {
 		const ui = s.ui.statements ?? {};
 		return {
 			// the interval is the default: cumulative numbers hide an incident under months of normal traffic
-			mode: (ui.mode as Mode | undefined) ?? 'interval',
-			sort: (ui.sort as Sort | undefined) ?? 'time',
-			filter: (ui.filter as string | undefined) ?? '',
+			mode: ui.mode ?? 'interval',
+			sort: ui.sort ?? 'time',
+			filter: ui.filter ?? '',
 			filtering: ui.filtering === true,
-			detail: ui.detail as string | undefined,
-			detailScroll: (ui.detailScroll as number | undefined) ?? 0,
+			detail: ui.detail,
+			detailScroll: ui.detailScroll ?? 0,
 		};
 	});
 }
@@ -290,21 +289,23 @@ function StatementDetail({data, statementKey, scroll}: {data: StatementsReady; s
 	const s = data.statements.find(x => x.key === statementKey);
 	const i = data.interval?.statements.find(x => x.key === statementKey);
 	const [loaded, setLoaded] = useState<Loaded>({});
-	// read once per opened statement (not per refresh): the text does not change, and a plan is worth one look
-	useEffect(() => {
+	// read once per opened statement (not per refresh): the text does not change, and a plan is worth one look;
+	// an effect event reads the refresh in force without re-running on each one
+	const read = useEffectEvent(async (cancelled: () => boolean) => {
 		if (!s) return;
+		try {
+			const text = (s.hidden ? undefined : await statementText(db, data, s)) ?? s.text;
+			if (cancelled()) return;
+			setLoaded({text});
+			const plan = major >= 16 ? await genericPlan(db, major, text) : undefined;
+			if (!cancelled()) setLoaded({text, plan});
+		} catch (error) {
+			if (!cancelled()) setLoaded({error: errorText(error)});
+		}
+	});
+	useEffect(() => {
 		let cancelled = false;
-		(async () => {
-			try {
-				const text = (s.hidden ? undefined : await statementText(db, data, s)) ?? s.text;
-				if (cancelled) return;
-				setLoaded({text});
-				const plan = major >= 16 ? await genericPlan(db, major, text) : undefined;
-				if (!cancelled) setLoaded({text, plan});
-			} catch (error) {
-				if (!cancelled) setLoaded({error: errorText(error)});
-			}
-		})();
+		void read(() => cancelled);
 		return () => {
 			cancelled = true;
 		};
@@ -449,7 +450,7 @@ export function StatementsScreen() {
 	const services = useServices();
 	const {store} = services;
 	const ui = useStatementsUi();
-	const data = useAppState(s => s.data.statements?.value as StatementsData | undefined);
+	const data = useAppState(s => s.data.statements?.value);
 	useCommands(
 		{
 			'statements.mode': () => setUi(store, 'statements', {mode: ui.mode === 'interval' ? 'cumulative' : 'interval'}),
@@ -460,7 +461,7 @@ export function StatementsScreen() {
 		ui.detail === undefined,
 	);
 	return (
-		<ScreenFrame<StatementsData> screen="statements">
+		<ScreenFrame screen="statements">
 			{d =>
 				d.kind === 'unavailable' ? (
 					<Unavailable data={d} />

@@ -2,7 +2,8 @@ import type {Config} from '../config.js';
 import type {Capabilities} from '../db/capabilities.js';
 import type {Queryable} from '../db/monitor.js';
 import type {ScreenId} from '../keymap.js';
-import type {AppState, AppStore, Thresholds} from './store.js';
+import type {AppState, AppStore, DataSlot, Thresholds} from './store.js';
+import type {ScreenData} from './view-state.js';
 import {errorText} from '../errors.js';
 
 export type LoadContext = {
@@ -14,7 +15,10 @@ export type LoadContext = {
 	ownPid?: number;
 };
 
-export type Loader<D = unknown> = (ctx: LoadContext, previous: D | undefined) => Promise<D>;
+export type Loader<D> = (ctx: LoadContext, previous: D | undefined) => Promise<D>;
+
+/** Each screen's poll (the registry's screens), typed by what it stores. */
+export type Loaders = {readonly [K in ScreenId]?: {readonly load?: Loader<ScreenData[K]>}};
 
 export type Poller = {
 	/** run the visible screen's load now (or right after the one in flight) */
@@ -29,7 +33,7 @@ const maxBackoffMs = 30_000;
  * is scheduled only after the last one finished (never two at once), and
  * failures back off exponentially instead of hammering a struggling server.
  */
-export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Record<ScreenId, Loader>>, config: Config): Poller {
+export function startPoller(store: AppStore, db: Queryable, loaders: Loaders, config: Config): Poller {
 	let timer: NodeJS.Timeout | undefined;
 	let inFlight = false;
 	let again = false;
@@ -49,18 +53,17 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 	async function tick() {
 		timer = undefined;
 		const s = store.getState();
-		const loader = loaders[s.screen];
-		if (!ready(s) || !loader || !s.caps) {
+		const screen = s.screen;
+		if (!ready(s) || !loaders[screen]?.load || !s.caps) {
 			schedule();
 			return;
 		}
-		const screen = s.screen;
+		const ctx = {db, caps: s.caps, thresholds: s.thresholds, config, ownPid: s.connection.backendPid};
 		inFlight = true;
 		store.setState({refreshing: true});
 		try {
-			const value = await loader({db, caps: s.caps, thresholds: s.thresholds, config, ownPid: s.connection.backendPid}, s.data[screen]?.value);
+			await load(screen, ctx);
 			failures = 0;
-			store.setState(st => ({data: {...st.data, [screen]: {value, at: Date.now()}}}));
 		} catch (error) {
 			failures++;
 			const message = errorText(error);
@@ -73,6 +76,15 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 			again = false;
 			void tick();
 		} else schedule();
+	}
+
+	// generic over the screen, so the loader, the previous value and the stored slot agree on one type
+	async function load<K extends ScreenId>(screen: K, ctx: LoadContext) {
+		const loader: Loader<ScreenData[K]> | undefined = loaders[screen]?.load;
+		if (!loader) return;
+		const previous: DataSlot<ScreenData[K]> | undefined = store.getState().data[screen];
+		const value = await loader(ctx, previous?.value);
+		store.setState(st => ({data: {...st.data, [screen]: {value, at: Date.now()}}}));
 	}
 
 	function refreshNow() {
