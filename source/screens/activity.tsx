@@ -12,6 +12,7 @@ import {useSelection} from '../hooks/use-selection.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setUi} from '../store/store.js';
 import {errorText} from '../errors.js';
+import {TextView} from '../components/text-view.js';
 
 /** Entries the screen keeps; the file itself is never cut. */
 const shownEntries = 1000;
@@ -105,27 +106,13 @@ function Activity({entries}: {entries: AuditEntry[]}) {
 		const stored = store.getState().ui.activity?.selection;
 		if ((stored?.selectedIndex ?? 0) === 0) setUi(store, 'activity', {selection: {selectedIndex: 0, offset: 0}});
 	}, [newest, store]);
-	const lines = opened ? entryLines(opened.entry) : [];
-	const maxScroll = Math.max(0, lines.length - (area - 1));
-	const scrollTo = (n: number) => setUi(store, 'activity', {scroll: Math.min(Math.max(0, n), maxScroll)});
 	useCommands({
 		details: () => setUi(store, 'activity', {open: rows[sel.selectedIndex]?.key, scroll: 0}),
 		back: () => setUi(store, 'activity', {open: undefined}),
 	});
-	useCommands({'cursor.up': () => scrollTo(s.scroll - 1), 'cursor.down': () => scrollTo(s.scroll + 1)}, opened !== undefined);
 
 	if (opened) {
-		const top = Math.min(s.scroll, maxScroll);
-		return (
-			<Box flexDirection="column">
-				<Text dimColor>Audit entry{maxScroll ? ' (↑/↓ scroll)' : ''} · Esc back</Text>
-				{lines.slice(top, top + area - 1).map((line, i) => (
-					<Text key={i} wrap="truncate-end">
-						{line || ' '}
-					</Text>
-				))}
-			</Box>
-		);
+		return <TextView title="Audit entry" lines={entryLines(opened.entry)} height={area - 1} scroll={s.scroll} onScroll={top => setUi(store, 'activity', {scroll: top})} back />;
 	}
 	return (
 		<Box flexDirection="column">

@@ -18,6 +18,7 @@ import {sanitize} from '../sanitize.js';
 import type {Loader} from '../store/poller.js';
 import {setMessage, setUi} from '../store/store.js';
 import {errorText} from '../errors.js';
+import {TextView} from '../components/text-view.js';
 
 /** The console's load test: the runbook's 100 users, for a minute. */
 export const consoleLoadTest = {clients: 100, durationMs: 60_000};
@@ -222,8 +223,6 @@ function Checklist({db}: {db: DbEvidence}) {
 	const detail = s.details === undefined ? undefined : report.items.find(i => i.id === s.details);
 	const lines = detail ? detailLines(detail, db, local) : [];
 	const detailHeight = Math.max(3, rows - 2);
-	const maxScroll = Math.max(0, lines.length - detailHeight);
-	const scrollTo = (n: number) => setUi(store, 'checklist', {scroll: Math.min(Math.max(0, n), maxScroll)});
 
 	useCommands(
 		{
@@ -244,25 +243,20 @@ function Checklist({db}: {db: DbEvidence}) {
 	useCommands(
 		{
 			back: () => setUi(store, 'checklist', {details: undefined}),
-			'cursor.up': () => scrollTo(s.scroll - 1),
-			'cursor.down': () => scrollTo(s.scroll + 1),
-			'cursor.pageUp': () => scrollTo(s.scroll - detailHeight),
-			'cursor.pageDown': () => scrollTo(s.scroll + detailHeight),
 		},
 		detail !== undefined,
 	);
 
 	if (detail) {
-		const scroll = Math.min(s.scroll, maxScroll);
 		return (
-			<Box flexDirection="column">
-				<Text dimColor>Esc back{maxScroll ? ` · ↑/↓ scroll (${scroll + 1}-${Math.min(lines.length, scroll + detailHeight)} of ${lines.length})` : ''}</Text>
-				{lines.slice(scroll, scroll + detailHeight).map((line, i) => (
-					<Text key={i} wrap="truncate-end" bold={i === 0 && scroll === 0} color={i === 0 && scroll === 0 ? verdictColor[detail.verdict] : undefined}>
-						{indented(line, 1000) || ' '}
-					</Text>
-				))}
-			</Box>
+			<TextView
+				title={`Item ${detail.id}`}
+				lines={lines.map((line, i) => (i === 0 ? {text: indented(line, 1000), bold: true, color: verdictColor[detail.verdict]} : indented(line, 1000)))}
+				height={detailHeight}
+				scroll={s.scroll}
+				onScroll={top => setUi(store, 'checklist', {scroll: top})}
+				back
+			/>
 		);
 	}
 

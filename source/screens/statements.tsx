@@ -29,6 +29,7 @@ import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setMessage, setUi} from '../store/store.js';
 import {errorText} from '../errors.js';
 import type {StatementsMode as Mode, StatementsSort as Sort} from '../store/view-state.js';
+import {TextView} from '../components/text-view.js';
 
 const sorts: readonly Sort[] = ['time', 'mean', 'calls'];
 
@@ -328,19 +329,7 @@ function StatementDetail({data, statementKey, scroll}: {data: StatementsReady; s
 		...planLines(loaded.plan, major),
 	];
 	const lines = wrap(body, Math.max(10, width));
-	const height = Math.max(1, screenRows - head.length - 1);
-	const maxScroll = Math.max(0, lines.length - height);
-	const top = Math.min(scroll, maxScroll);
-	const to = (n: number) => setUi(store, 'statements', {detailScroll: Math.min(Math.max(0, n), maxScroll)});
-	useCommands({
-		'cursor.up': () => to(top - 1),
-		'cursor.down': () => to(top + 1),
-		'cursor.pageUp': () => to(top - height),
-		'cursor.pageDown': () => to(top + height),
-		'cursor.first': () => to(0),
-		'cursor.last': () => to(maxScroll),
-		back: () => setUi(store, 'statements', {detail: undefined, detailScroll: 0}),
-	});
+	useCommands({back: () => setUi(store, 'statements', {detail: undefined, detailScroll: 0})});
 	return (
 		<Box flexDirection="column">
 			{head.map((l, n) => (
@@ -348,18 +337,14 @@ function StatementDetail({data, statementKey, scroll}: {data: StatementsReady; s
 					{l.text}
 				</Text>
 			))}
-			{lines.slice(top, top + height).map((l, n) =>
-				l ? (
-					<Text key={n} wrap="truncate-end">
-						{l}
-					</Text>
-				) : (
-					<Text key={n}> </Text>
-				),
-			)}
-			<Text dimColor wrap="truncate-end">
-				{maxScroll ? `lines ${top + 1}-${Math.min(lines.length, top + height)} of ${lines.length} · ↑/↓ scroll · ` : ''}Esc back to the list
-			</Text>
+			<TextView
+				title="Statement"
+				lines={lines}
+				height={screenRows - head.length - 1}
+				scroll={scroll}
+				onScroll={top => setUi(store, 'statements', {detailScroll: top})}
+				back
+			/>
 		</Box>
 	);
 }
