@@ -106,8 +106,8 @@ export type ChecklistUi = Scroll & {
  * screen id: kept across screen switches and reconnects, typed per screen.
  */
 export type ScreenUi = {
-	/** the help overlay's scroll too: help has no screen of its own */
-	overview: Scroll & {helpScroll?: number};
+	/** the help overlay's scroll: help has no screen of its own */
+	overview: {helpScroll?: number};
 	connections: ConnectionsUi;
 	statements: StatementsUi;
 	cache: {selection?: StoredSelection};
