@@ -8,7 +8,8 @@ import {App} from './source/app.js';
 import {globalFlags, globalHelp, readGlobalFlags, type GlobalFlags} from './source/cli-flags.js';
 import {subcommands} from './source/commands/index.js';
 import {printer} from './source/commands/print.js';
-import {formatFatal, UsageError} from './source/errors.js';
+import {UsageError} from './source/errors.js';
+import {formatFatal} from './source/fatal.js';
 import {openFromFlags} from './source/session.js';
 import {startPoller} from './source/store/poller.js';
 import {createAppStore} from './source/store/store.js';
@@ -55,7 +56,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 			.then(caps => store.setState({caps}))
 			.catch(() => undefined);
 	});
-	const poller = startPoller(store, opened.monitor, loaders());
+	const poller = startPoller(store, opened.monitor, loaders(), global.config);
 	const tty = process.stdout.isTTY;
 	// The alternate screen gives the shell back exactly as it was on quit.
 	if (tty) process.stdout.write('\u001B[?1049h\u001B[H');
@@ -63,7 +64,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	const quit = () => instance?.unmount();
 	// No JSX in this file: tsc hoists the react/jsx-runtime import above ./source/runtime-env.js, which
 	// loaded React's development build next to the reconciler's production one and rendered nothing.
-	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
+	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, config: global.config, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
 	const onSignal = () => quit();
 	process.once('SIGTERM', onSignal);
 	process.once('SIGHUP', onSignal);

@@ -8,6 +8,7 @@ import {probeJobList, type Probe} from '../source/actions/migration/probe.js';
 import {startApply, startDowngrade, type MigrationRun, type RunView} from '../source/actions/migration/run.js';
 import {migrationStatus} from '../source/actions/migration/status.js';
 import {formatDuration, formatMs, formatNumber} from '../source/format.js';
+import {errorText} from '../source/errors.js';
 
 const writers = 4;
 /** per writer: about the demo app's write traffic, several times over */
@@ -52,7 +53,7 @@ function startWriters(url: string, ctx: AppQueryContext): {pids: Set<number>; st
 					else inserted.push(...(await client.query<{id: number}>(insertSql, [randomId(ctx.maxJob), randomId(ctx.maxCandidate)])).rows.map(r => r.id));
 				} catch (error) {
 					errors++;
-					firstError ??= error instanceof Error ? error.message : String(error);
+					firstError ??= errorText(error);
 				}
 				times.push(performance.now() - t);
 				await new Promise(resolve => setTimeout(resolve, writePauseMs));

@@ -9,6 +9,7 @@ import {RingBuffer} from '../source/ring-buffer.js';
 import {createAppStore, defaultThresholds, type AppState} from '../source/store/store.js';
 import type {ScreenId} from '../source/keymap.js';
 import type {Row} from './table.js';
+import {defaultConfig} from '../source/config.js';
 
 // Rendering alone: the store is filled with synthetic rows and the shell is
 // paused, so what is timed is the real components, not the server.
@@ -21,7 +22,7 @@ async function frameChange(lastFrame: () => string | undefined, before: string |
 async function timeScreen(screen: ScreenId, caps: Capabilities, state: Partial<AppState>, columns: number, rows: number): Promise<Row> {
 	const store = createAppStore({target: 'bench:***@synthetic:5432/intowork', caps, screen, paused: true, connection: {status: 'live', attempt: 0}, ...state});
 	const started = performance.now();
-	const app = render(<App services={{store, db: noServer, target: {host: 'synthetic', port: 5432, user: 'bench', database: 'intowork', source: 'argument'}, refreshNow: () => undefined, quit: () => undefined}} />);
+	const app = render(<App services={{store, db: noServer, target: {host: 'synthetic', port: 5432, user: 'bench', database: 'intowork', source: 'argument'}, config: defaultConfig, refreshNow: () => undefined, quit: () => undefined}} />);
 	store.setState({size: {columns, rows}});
 	await frameChange(app.lastFrame, undefined);
 	const first = performance.now() - started;

@@ -16,6 +16,8 @@ import {benchStartup} from './startup.js';
 import {benchBackup} from './backup.js';
 import {benchMigration} from './migration.js';
 import {benchMemoryTerminal, benchPeer} from './peer.js';
+import {defaultConfig} from '../source/config.js';
+import {loadOverview, type Overview} from '../source/db/overview.js';
 
 // The console's cost to the server it watches, measured as the server sees
 // it: pg_stat_statements filtered to a role only the benchmark's console uses.
@@ -41,11 +43,12 @@ async function main() {
 	const monitor = new Monitor(resolveTarget({dsn: benchUrl, env: {}}));
 	await monitor.connect();
 	const caps = await detectCapabilities(monitor);
-	const ctx = {db: monitor, caps, thresholds: defaultThresholds, ownPid: monitor.state.backendPid};
+	const ctx = {db: monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid};
 
 	const perScreen: Row[] = [];
 	for (const id of wanted('screens') ? screenOrder : []) {
-		const load = screens[id].load as Loader | undefined;
+		// every screen's data in turn: the bench measures cost, not what the data is
+		const load = screens[id].load as Loader<unknown> | undefined;
 		if (!load) continue;
 		let previous: unknown;
 		// warm-up: first loads of a screen prepare plans and fill caches
@@ -73,8 +76,8 @@ async function main() {
 	if (wanted('screens')) printTable(`Per refresh, ${refreshes} refreshes per screen, demo database under its workload`, ['screen', 'statements', 'server ms', 'client CPU ms', 'wall ms'], perScreen);
 
 	const memory: Row[] = [];
-	const overview = screens.overview.load as Loader;
-	let previous: unknown;
+	const overview = loadOverview;
+	let previous: Overview | undefined;
 	const gc = (globalThis as {gc?: () => void}).gc;
 	for (let i = 1; i <= (wanted('memory') ? 10_000 : 0); i++) {
 		previous = await overview(ctx, previous);

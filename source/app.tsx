@@ -10,9 +10,6 @@ import {Rule, Tabs} from './components/tabs.js';
 import {HelpOverlay} from './components/help.js';
 import {DialogOverlay} from './components/dialog.js';
 
-/** Lines the shell itself takes: header (2), tabs (1), rule (1), footer (2). */
-export const chromeRows = 6;
-
 export function App({services}: {services: Services}) {
 	return (
 		<AppProvider services={services}>

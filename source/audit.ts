@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {readJsonLines, targetStateDir, type TargetKey} from './state.js';
+import {redactTarget, type Target} from './db/dsn.js';
+import {readJsonLines, targetKey, targetStateDir, type TargetKey} from './state.js';
 
 export type AuditEntry = {
 	time: string;
@@ -18,6 +19,10 @@ export type AuditEntry = {
 };
 
 export type AuditContext = {key: TargetKey; role: string; target: string};
+
+export function auditContext(target: Target, role: string): AuditContext {
+	return {key: targetKey(target), role, target: redactTarget(target)};
+}
 
 export function auditFile(key: TargetKey, env: NodeJS.ProcessEnv = process.env): string {
 	return path.join(targetStateDir(key, env), 'audit.jsonl');

@@ -1,7 +1,6 @@
 import type {AnyFlags} from 'meow';
 import {parseDuration, parsePositiveInt} from './cli-args.js';
-import {configureChecklist} from './checklist/settings.js';
-import {configureMigration} from './actions/migration/settings.js';
+import {configFromFlags, type Config} from './config.js';
 import {UsageError} from './errors.js';
 import {defaultThresholds, maxIntervalMs, minIntervalMs, type Thresholds} from './store/store.js';
 
@@ -19,6 +18,8 @@ export const globalFlags = {
 	idleTxAfter: {type: 'string'},
 	slowMs: {type: 'string'},
 	backendDir: {type: 'string'},
+	appRole: {type: 'string'},
+	runbook: {type: 'string'},
 	pgBin: {type: 'string'},
 	migrationPlan: {type: 'string'},
 	alembicDir: {type: 'string'},
@@ -37,6 +38,8 @@ export type GlobalFlags = {
 	thresholds: Thresholds;
 	/** where pg_dump, pg_restore and psql are, when not found by version */
 	pgBin?: string;
+	/** the migration plan and the checklist's settings, validated once */
+	config: Config;
 };
 
 export const globalHelp = `Options
@@ -53,6 +56,8 @@ export const globalHelp = `Options
   --idle-tx-after D    idle in transaction longer than this is hanging (default 60s)
   --slow-ms N          highlight statements with a mean above N ms (default 100)
   --backend-dir DIR    the FastAPI backend's checkout: the checklist reads its database timeouts there
+  --app-role NAME      the app's login role, whose statement_timeout the checklist checks (default intowork_app)
+  --runbook PATH       the incident runbook the checklist's item 9 looks for
   --pg-bin DIR         pg_dump, pg_restore and psql from DIR (default: found for the server's version)
   --migration-plan F   the migration as a JSON plan file instead of the built-in h8c2d6e5f4g3
   --alembic-dir DIR    migrate by running alembic upgrade in DIR (checks and verification still run)
@@ -67,8 +72,7 @@ export function readGlobalFlags(input: string[], flags: Record<string, unknown>)
 	if (flags.slowMs !== undefined) thresholds.slowMeanMs = parsePositiveInt(flags.slowMs, 'slow-ms');
 	const positional = input[0];
 	if (positional !== undefined && flags.dsn !== undefined) throw new UsageError('give the target once: either as an argument or with --dsn');
-	configureChecklist({backendDir: flags.backendDir});
-	configureMigration({planFile: flags.migrationPlan, alembicDir: flags.alembicDir});
+	const config = configFromFlags(flags);
 	let demoScale: number | undefined;
 	if (flags.demoScale !== undefined) {
 		demoScale = Number(flags.demoScale);
@@ -85,6 +89,7 @@ export function readGlobalFlags(input: string[], flags: Record<string, unknown>)
 		readOnly: Boolean(flags.readOnly),
 		intervalMs,
 		thresholds,
+		config,
 		...(flags.pgBin !== undefined && {pgBin: String(flags.pgBin)}),
 	};
 }

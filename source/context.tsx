@@ -1,6 +1,7 @@
 import React, {createContext, useContext, useEffect, useRef, type ReactNode} from 'react';
 import {useStore} from 'zustand';
 import {useShallow} from 'zustand/react/shallow';
+import type {Config} from './config.js';
 import type {Target} from './db/dsn.js';
 import type {Queryable} from './db/monitor.js';
 import type {AppState, AppStore} from './store/store.js';
@@ -10,6 +11,8 @@ export type Services = {
 	store: AppStore;
 	db: Queryable;
 	target: Target;
+	/** the settings the command line chose, built once */
+	config: Config;
 	refreshNow(): void;
 	quit(): void;
 };

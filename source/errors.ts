@@ -1,6 +1,3 @@
-import {redactDsn, redactTarget, type Target} from './db/dsn.js';
-import {sanitize} from './sanitize.js';
-
 // Distinct codes per cause so scripts (CI smoke checks, cron backups) can
 // branch on "server down" versus "wrong password" without parsing text.
 export const ExitCode = {
@@ -33,9 +30,26 @@ export class CliError extends Error {
 	}
 }
 
-type ErrorShape = {message: string; code?: string; errors?: unknown[]};
+/** An action that did not do what it was asked: exit code 1. */
+export function failed(message: string): CliError {
+	return new CliError(message, ExitCode.failed);
+}
 
-function shapeOf(err: unknown): ErrorShape {
+export class Cancelled extends CliError {
+	constructor(message: string) {
+		super(message, ExitCode.failed);
+		this.name = 'Cancelled';
+	}
+}
+
+/** The text of anything thrown: an Error's message, else the value as a string. */
+export function errorText(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
+}
+
+export type ErrorShape = {message: string; code?: string; errors?: unknown[]};
+
+export function shapeOf(err: unknown): ErrorShape {
 	if (err && typeof err === 'object') {
 		const e = err as {message?: unknown; code?: unknown; errors?: unknown};
 		return {
@@ -58,7 +72,7 @@ function safeString(v: unknown): string {
 // Node 20 connects with happy eyeballs (autoSelectFamily); when every address
 // fails it throws an AggregateError whose own message is empty and whose real
 // causes sit in `.errors`, so look there too.
-function codesOf(e: ErrorShape): string[] {
+export function codesOf(e: ErrorShape): string[] {
 	const codes: string[] = [];
 	if (e.code) codes.push(e.code);
 	for (const inner of e.errors ?? []) {
@@ -68,137 +82,11 @@ function codesOf(e: ErrorShape): string[] {
 	return codes;
 }
 
-function messageOf(e: ErrorShape): string {
+export function messageOf(e: ErrorShape): string {
 	if (e.message.trim() !== '') return e.message;
 	for (const inner of e.errors ?? []) {
 		const m = shapeOf(inner).message;
 		if (m.trim() !== '') return m;
 	}
 	return e.code ?? 'unknown error';
-}
-
-// The cause text comes from the server or the network stack and may echo a
-// connection string (or, in odd drivers, the password itself).
-function scrub(text: string, password: string | undefined): string {
-	let out = text;
-	if (password) {
-		for (const form of new Set([password, encodeURIComponent(password)])) {
-			out = out.split(form).join('***');
-		}
-	}
-	return redactDsn(out);
-}
-
-const certCodes = new Set([
-	'SELF_SIGNED_CERT_IN_CHAIN',
-	'DEPTH_ZERO_SELF_SIGNED_CERT',
-	'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-	'UNABLE_TO_GET_ISSUER_CERT',
-	'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-	'CERT_HAS_EXPIRED',
-	'CERT_NOT_YET_VALID',
-	'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-type Cause = {text: string; exitCode: number};
-
-function causeOf(e: ErrorShape, target: Target): Cause {
-	const codes = codesOf(e);
-	const msg = messageOf(e);
-	const has = (c: string) => codes.includes(c);
-
-	if (has('ENOTFOUND')) {
-		return {text: `unknown host "${target.host}" (DNS lookup found no such name)`, exitCode: ExitCode.unreachable};
-	}
-	if (has('EAI_AGAIN')) {
-		return {text: `unknown host "${target.host}" (DNS lookup failed; check the name and your network)`, exitCode: ExitCode.unreachable};
-	}
-	if (has('ECONNREFUSED')) {
-		return {text: 'connection refused (is the server running and listening on that port?)', exitCode: ExitCode.unreachable};
-	}
-	if (has('ENOENT') && target.host.startsWith('/')) {
-		return {text: `no server socket in ${target.host} (is the server running locally?)`, exitCode: ExitCode.unreachable};
-	}
-	if (has('EHOSTUNREACH') || has('ENETUNREACH')) {
-		return {text: 'timed out: host or network unreachable (check the host name, VPN and firewall)', exitCode: ExitCode.unreachable};
-	}
-	if (has('ETIMEDOUT') || /timeout expired|connection timeout/i.test(msg)) {
-		return {text: `connection timed out (is the host right, and is a firewall dropping packets?)`, exitCode: ExitCode.unreachable};
-	}
-
-	switch (e.code) {
-		case '28P01':
-			return {text: `authentication failed (${msg})`, exitCode: ExitCode.auth};
-		case '28000':
-			if (/no pg_hba\.conf entry/i.test(msg)) {
-				if (/no encryption/i.test(msg)) {
-					return {
-						text: `rejected by pg_hba.conf; the server may require SSL, try sslmode=require (${msg})`,
-						exitCode: ExitCode.ssl,
-					};
-				}
-				return {text: `authentication failed: no pg_hba.conf entry allows this host/user/database (${msg})`, exitCode: ExitCode.auth};
-			}
-			return {text: `authentication failed (${msg})`, exitCode: ExitCode.auth};
-		case '3D000':
-			// the server's message says exactly this; no need to repeat it
-			return {text: `database "${target.database}" does not exist`, exitCode: ExitCode.noDatabase};
-		case '53300':
-			return {
-				text: `server has no free connection slots; max_connections is reached and the remaining slots are reserved for superusers (${msg})`,
-				exitCode: ExitCode.unreachable,
-			};
-		case '57P03':
-			return {text: `server is starting up or shutting down, try again shortly (${msg})`, exitCode: ExitCode.unreachable};
-		default:
-			break;
-	}
-
-	if (/remaining connection slots are reserved|too many clients/i.test(msg)) {
-		return {
-			text: `server has no free connection slots; max_connections is reached and the remaining slots are reserved for superusers (${msg})`,
-			exitCode: ExitCode.unreachable,
-		};
-	}
-	if (/does not support SSL connections/i.test(msg)) {
-		return {text: 'SSL not supported by server; use sslmode=disable', exitCode: ExitCode.ssl};
-	}
-	if (codes.some(c => certCodes.has(c)) || /certificate/i.test(msg)) {
-		return {
-			text: `SSL certificate verification failed (${msg}); use sslmode=require to encrypt without verifying`,
-			exitCode: ExitCode.ssl,
-		};
-	}
-	// Our pgConfig password callback throws this (libpq's wording) when the
-	// server asks for a password we do not have; pg's SCRAM code says the other.
-	if (/no password supplied|client password must be a string/i.test(msg)) {
-		return {
-			text: 'authentication failed: the server wants a password and none was given (use the URL, PGPASSWORD or ~/.pgpass)',
-			exitCode: ExitCode.auth,
-		};
-	}
-	return {text: msg, exitCode: ExitCode.unreachable};
-}
-
-export function classifyConnectError(err: unknown, target: Target): CliError {
-	const cause = causeOf(shapeOf(err), target);
-	const text = scrub(cause.text, target.password);
-	// sanitize also folds newlines, so the whole message is one line.
-	const line = sanitize(`cannot connect to ${redactTarget(target)}: ${text}`, 2000);
-	return new CliError(line, cause.exitCode);
-}
-
-export function formatFatal(err: unknown): {line: string; exitCode: number} {
-	if (err instanceof UsageError) {
-		return {line: oneLine(err.message), exitCode: ExitCode.usage};
-	}
-	if (err instanceof CliError) {
-		return {line: oneLine(err.message), exitCode: err.exitCode};
-	}
-	const message = messageOf(shapeOf(err));
-	return {line: oneLine(`intowork-db: internal error: ${message}`), exitCode: ExitCode.internal};
-}
-
-function oneLine(s: string): string {
-	return sanitize(redactDsn(s), 2000);
 }

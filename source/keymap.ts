@@ -88,6 +88,8 @@ export const commands: readonly Command[] = [
 	{id: 'help.down', keys: ['down'], description: 'scroll help down', scope: 'help'},
 	{id: 'help.pageUp', keys: ['pageup'], description: 'one page of help up', scope: 'help'},
 	{id: 'help.pageDown', keys: ['pagedown', 'space'], description: 'one page of help down', scope: 'help'},
+	{id: 'help.first', keys: ['home', 'g'], description: 'top of help', scope: 'help'},
+	{id: 'help.last', keys: ['end', 'G'], description: 'end of help', scope: 'help'},
 
 	{id: 'dialog.confirm', keys: ['y', 'enter'], description: 'confirm', scope: 'dialog'},
 	{id: 'dialog.cancel', keys: ['n', 'escape'], description: 'cancel', scope: 'dialog'},

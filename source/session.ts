@@ -3,8 +3,9 @@ import {printer} from './commands/print.js';
 import {detectCapabilities, type Capabilities} from './db/capabilities.js';
 import {redactTarget, resolveTarget, type Target} from './db/dsn.js';
 import {Monitor} from './db/monitor.js';
-import {startDemo, type Demo} from './demo/demo.js';
-import {CliError, ExitCode, classifyConnectError} from './errors.js';
+import type {Demo} from './demo/demo.js';
+import {CliError, ExitCode, errorText} from './errors.js';
+import {classifyConnectError} from './db/connect-error.js';
 
 export type OpenOptions = {
 	dsn?: string;
@@ -46,9 +47,11 @@ export async function openTarget(options: OpenOptions): Promise<Opened> {
 	let demo: Demo | undefined;
 	if (options.demo) {
 		try {
+			// loaded only here: the demo and its embedded PostgreSQL (an optional dependency) are for --demo alone
+			const {startDemo} = await import('./demo/demo.js');
 			demo = await startDemo({port: options.demoPort, scale: options.demoScale, reset: options.demoReset, workload: options.workload ?? false, log: options.log});
 		} catch (error) {
-			throw new CliError(`demo: ${error instanceof Error ? error.message : String(error)}`, ExitCode.failed);
+			throw new CliError(`demo: ${errorText(error)}`, ExitCode.failed);
 		}
 	}
 	const target = resolveTarget({dsn: demo?.url ?? options.dsn});

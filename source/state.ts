@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type {Target} from './db/dsn.js';
 
 /** Where the console keeps what must survive restarts: audit log, backup catalog, sign-offs. */
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -10,6 +11,10 @@ export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export type TargetKey = {host: string; port: number; database: string};
+
+export function targetKey(target: Target): TargetKey {
+	return {host: target.host, port: target.port, database: target.database};
+}
 
 /**
  * One folder per target database. The readable part names it for a human;

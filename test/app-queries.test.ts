@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import {test} from 'node:test';
 import pg from 'pg';
 import {appQueries, appQueryContext, seededRandom, type AppQuery} from '../source/db/app-queries.js';
-import {appRole, appRolePassword} from '../source/demo/seed.js';
+import {appRolePassword} from '../source/demo/seed.js';
+import {appRole} from '../source/intowork.js';
 import {testDatabase} from './helpers/db.js';
 
 

@@ -8,7 +8,7 @@ import {fileURLToPath} from 'node:url';
 import pg from 'pg';
 import {readAudit} from '../source/audit.js';
 import {readCatalog} from '../source/actions/backup/catalog.js';
-import {targetKey} from '../source/actions/backup/session.js';
+import {targetKey} from '../source/state.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {startCluster, stopCluster} from './helpers/cluster.js';
 import {dropDatabases, testDatabase, urlFor} from './helpers/db.js';

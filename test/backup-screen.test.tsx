@@ -6,7 +6,7 @@ import {after, test} from 'node:test';
 import pg from 'pg';
 import {runBackup} from '../source/actions/backup/backup.js';
 import {readCatalog} from '../source/actions/backup/catalog.js';
-import {targetKey} from '../source/actions/backup/session.js';
+import {targetKey} from '../source/state.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {cancelBackupJob} from '../source/screens/backups.js';
 import {testDatabase, waitFor} from './helpers/db.js';

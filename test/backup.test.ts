@@ -11,7 +11,7 @@ import {readCatalog, type BackupRecord} from '../source/actions/backup/catalog.j
 import {findPgTools} from '../source/actions/backup/pg-tools.js';
 import {runRestore} from '../source/actions/backup/restore.js';
 import {runRestoreTest, scratchPrefix} from '../source/actions/backup/restore-test.js';
-import {targetKey} from '../source/actions/backup/session.js';
+import {targetKey} from '../source/state.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {CliError} from '../source/errors.js';
 import {dropDatabases, plainRole, testDatabase, urlFor, waitFor} from './helpers/db.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {after, test} from 'node:test';
-import {targetKey} from '../source/actions/backup/session.js';
+import {targetKey} from '../source/state.js';
 import {readAudit} from '../source/audit.js';
 import {readHistory, readSignOffs} from '../source/checklist/store.js';
 import {resolveTarget} from '../source/db/dsn.js';

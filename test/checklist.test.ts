@@ -9,7 +9,7 @@ import pg from 'pg';
 import {readCatalog} from '../source/actions/backup/catalog.js';
 import {runBackup} from '../source/actions/backup/backup.js';
 import {runRestoreTest} from '../source/actions/backup/restore-test.js';
-import {targetKey} from '../source/actions/backup/session.js';
+import {targetKey} from '../source/state.js';
 import {resolveDuplicates} from '../source/actions/migration/duplicates.js';
 import {builtinPlan} from '../source/actions/migration/plan.js';
 import {startApply} from '../source/actions/migration/run.js';
@@ -24,8 +24,7 @@ import {currentSignOff, readHistory, readSignOffs, signOff, withdrawSignOff} fro
 import {judgeTimeouts, parsePgDuration, readTimeouts} from '../source/checklist/timeout.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {Monitor} from '../source/db/monitor.js';
-import {migrationRevision, previousRevision} from '../source/demo/schema.js';
-import {appRole} from '../source/demo/seed.js';
+import {appRole, migrationRevision, previousRevision} from '../source/intowork.js';
 import {testDatabase} from './helpers/db.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -52,7 +52,7 @@ test('the list: every session of the database, hanging ones flagged, lock waiter
 	assert.match(rowOf(frame, sleeper.pid)!, /conn_app\s+conn-sleep\s+t_\S+\s+\S+\s+active\s+Timeout:PgS.*SELECT pg_sleep\(120\), 'value 0' AS column_0/);
 	assert.match(rowOf(frame, idleTx.pid)!, /conn-idletx .* idle in tx .*SELECT 1/);
 	for (const w of chain.waiters) assert.match(rowOf(frame, w.pid)!, /^[ ›] ! .* active\s+Lock:(transa|tuple)/);
-	assert.match(rowOf(frame, idle[0]!.pid)!, /^[ ›]   .* idle /);
+	assert.match(rowOf(frame, idle[0]!.pid)!, /^[ ›] {3}.* idle /);
 	assert.match(rowOf(frame, app.monitor.state.backendPid!)!, /^[ ›] @ .*intowork-db/, 'own session marked, not hidden');
 	assert.match(frame, /\d+ sessions: \d+ active · \d+ idle in tx · 2 waiting · \d+ hanging/);
 });

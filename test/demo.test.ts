@@ -6,7 +6,7 @@ import {after, test} from 'node:test';
 import pg from 'pg';
 import {startDemo, type Demo, type DemoOptions} from '../source/demo/demo.js';
 import {cacheRoot, freePort} from '../source/demo/pg-server.js';
-import {intoworkTables, previousRevision} from '../source/demo/schema.js';
+import {intoworkTables, previousRevision} from '../source/intowork.js';
 import {accepting, waitFor} from './helpers/db.js';
 
 // Under the cache root, not os.tmpdir(): as root the server runs as postgres, which must traverse it.

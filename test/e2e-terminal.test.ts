@@ -300,7 +300,7 @@ test('80x24: every screen and the help fit the terminal', {timeout: 75_000}, asy
 			const screen = await press(term, key, signatures[key]!);
 			assertFits(screen, {columns: 80, rows: 24, current: i + 1, scope: screenIds[i]!});
 		}
-		let screen = await press(term, '?', [/Help \(↑\/↓ to scroll, 1-\d+ of \d+\)/, /Everywhere/, /quit and restore the terminal/]);
+		let screen = await press(term, '?', [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /Everywhere/, /quit and restore the terminal/]);
 		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'help'});
 		term.send('Escape');
 		screen = await see(term, signatures['1']!, screenMs, [/Help \(/]);
@@ -334,12 +334,12 @@ test('80x24 --read-only: k does nothing and the help says the dangerous keys are
 		assert.equal((await db.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [workerPid])).rowCount, 1, 'the worker is still there');
 
 		// Page through the help to its end.
-		screen = await press(term, '?', [/Help \(↑\/↓ to scroll/]);
+		screen = await press(term, '?', [/Help \(↑\/↓ scroll/]);
 		const pages = [screen];
 		for (let i = 0; i < 10 && !/Read-only mode:/.test(screen); i++) {
-			const range = /Help \(↑\/↓ to scroll, (\d+-\d+) of/.exec(screen)?.[1];
+			const range = /Help \(↑\/↓ scroll, lines (\d+-\d+) of/.exec(screen)?.[1];
 			term.send('NPage');
-			screen = await see(term, [/Help \(↑\/↓ to scroll, (\d+-\d+) of/, new RegExp(`scroll, (?!${range} of)`)]);
+			screen = await see(term, [/Help \(↑\/↓ scroll, lines (\d+-\d+) of/, new RegExp(`scroll, lines (?!${range} of)`)]);
 			pages.push(screen);
 		}
 		assert.match(screen, /Read-only mode: \d+ commands that change the server or the disk are not bound\./);

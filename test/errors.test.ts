@@ -1,7 +1,9 @@
 import {test, describe} from 'node:test';
 import assert from 'node:assert/strict';
 import type {Target} from '../source/db/dsn.js';
-import {CliError, ExitCode, UsageError, classifyConnectError, formatFatal} from '../source/errors.js';
+import {CliError, ExitCode, UsageError} from '../source/errors.js';
+import {classifyConnectError} from '../source/db/connect-error.js';
+import {formatFatal} from '../source/fatal.js';
 
 const secret = 'Tr0ub4dor&3';
 const target: Target = {

@@ -12,6 +12,7 @@ import {Monitor} from '../source/db/monitor.js';
 import {defaultThresholds} from '../source/store/store.js';
 import {sessionPool} from './helpers/backends.js';
 import {plainRole, testDatabase, waitFor} from './helpers/db.js';
+import {defaultConfig} from '../source/config.js';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-kill-action-'));
 process.env.INTOWORK_DB_STATE = stateDir;
@@ -28,7 +29,7 @@ const auditKey = {host: target.host, port: target.port, database: target.databas
 
 /** The backend as the Connections screen's loader reads it: what a user confirms. */
 async function seen(pid: number): Promise<Backend> {
-	const data = await loadConnections({db: monitor, caps, thresholds: defaultThresholds, ownPid: monitor.state.backendPid}, undefined);
+	const data = await loadConnections({db: monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid}, undefined);
 	const b = data.backends.find(x => x.pid === pid);
 	assert.ok(b, `pid ${pid} listed`);
 	return b;

@@ -12,6 +12,7 @@ import {Monitor} from '../source/db/monitor.js';
 import {defaultThresholds} from '../source/store/store.js';
 import {startCluster, stopCluster} from './helpers/cluster.js';
 import {waitFor} from './helpers/db.js';
+import {defaultConfig} from '../source/config.js';
 
 // PostgreSQL 16 reworded the permission errors of pg_cancel_backend and
 // pg_terminate_backend; 18 is the newest server the console meets.
@@ -55,7 +56,7 @@ test('PostgreSQL 18: the list, the identity-checked signals and both kinds of pe
 		const caps = await detectCapabilities(monitor);
 		assert.equal(caps.major, 18);
 		const data = await waitFor(async () => {
-			const d = await loadConnections({db: monitor, caps, thresholds: defaultThresholds, ownPid: monitor.state.backendPid}, undefined);
+			const d = await loadConnections({db: monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid}, undefined);
 			return ['v18-app', 'v18-superuser'].every(a => d.backends.some(b => b.application === a && b.state === 'active')) ? d : undefined;
 		});
 		assert.ok(data);

@@ -4,7 +4,7 @@ import {benchMigration} from '../bench/migration.js';
 import {countDuplicates} from '../source/actions/migration/duplicates.js';
 import {builtinPlan} from '../source/actions/migration/plan.js';
 import {migrationStatus} from '../source/actions/migration/status.js';
-import {previousRevision} from '../source/demo/schema.js';
+import {previousRevision} from '../source/intowork.js';
 import {testDatabase} from './helpers/db.js';
 
 const db = await testDatabase();

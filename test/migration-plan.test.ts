@@ -5,8 +5,9 @@ import path from 'node:path';
 import {after, test} from 'node:test';
 import {appQueries} from '../source/db/app-queries.js';
 import {addConstraintSql, builtinPlan, createIndexSql, dropIndexSql, loadPlanFile, planDocument, validatePlan} from '../source/actions/migration/plan.js';
-import {configureMigration, migrationSettings} from '../source/actions/migration/settings.js';
+import {configFromFlags} from '../source/config.js';
 import {UsageError} from '../source/errors.js';
+import {itemDef, itemTitle} from '../source/checklist/items.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-plan-'));
 after(() => fs.rmSync(dir, {recursive: true, force: true}));
@@ -85,17 +86,19 @@ test('a plan file is checked strictly: one line naming the file, the field and t
 	assert.throws(() => loadPlanFile(dir), /cannot read: is a directory$/);
 });
 
-test('an operator plan and an alembic directory become the settings the screen and the command read', () => {
-	const small = {...JSON.parse(planDocument(builtinPlan)), objects: [builtinPlan.objects[3]]};
+test('an operator plan and an alembic directory become the config the screen, the checklist and the command read', () => {
+	const small = {...JSON.parse(planDocument(builtinPlan)), revision: 'i9d3e7f6g5h4', objects: [builtinPlan.objects[3]]};
 	const alembicDir = fs.mkdtempSync(path.join(dir, 'backend-'));
-	assert.throws(() => configureMigration({alembicDir}), /--alembic-dir .*: no alembic\.ini there/);
-	assert.throws(() => configureMigration({alembicDir: path.join(dir, 'nope')}), /--alembic-dir .*nope: no such directory$/);
+	assert.throws(() => configFromFlags({alembicDir}), /--alembic-dir .*: no alembic\.ini there/);
+	assert.throws(() => configFromFlags({alembicDir: path.join(dir, 'nope')}), /--alembic-dir .*nope: no such directory$/);
 	fs.writeFileSync(path.join(alembicDir, 'alembic.ini'), '[alembic]\n');
 	const file = writePlan('small.json', small);
-	const settings = configureMigration({planFile: file, alembicDir});
-	assert.equal(settings.planSource, file);
-	assert.deepEqual(migrationSettings().plan.objects.map(o => o.name), ['idx_jobs_status_location_type']);
-	assert.equal(migrationSettings().alembicDir, alembicDir);
-	configureMigration({});
-	assert.equal(migrationSettings().plan, builtinPlan);
+	const config = configFromFlags({migrationPlan: file, alembicDir});
+	assert.equal(config.migration.planSource, file);
+	assert.deepEqual(config.migration.plan.objects.map(o => o.name), ['idx_jobs_status_location_type']);
+	assert.equal(config.migration.alembicDir, alembicDir);
+	// the checklist checks the same plan: item 1 names its revision
+	assert.equal(config.checklist.plan, config.migration.plan);
+	assert.equal(itemTitle(itemDef(1), config.checklist), 'Migration i9d3e7f6g5h4 applied');
+	assert.equal(configFromFlags({}).migration.plan, builtinPlan);
 });

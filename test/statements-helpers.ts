@@ -4,6 +4,7 @@ import {resolveTarget} from '../source/db/dsn.js';
 import {Monitor} from '../source/db/monitor.js';
 import type {LoadContext} from '../source/store/poller.js';
 import {defaultThresholds} from '../source/store/store.js';
+import {defaultConfig} from '../source/config.js';
 
 /**
  * What the poller hands a loader, on a real monitor connection to `url`;
@@ -14,5 +15,5 @@ export async function loadContext(url: string): Promise<LoadContext & {monitor: 
 	await monitor.connect();
 	after(() => monitor.close());
 	const caps = await detectCapabilities(monitor);
-	return {db: monitor, monitor, caps, thresholds: defaultThresholds, ownPid: monitor.state.backendPid};
+	return {db: monitor, monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid};
 }

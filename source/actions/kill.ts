@@ -1,12 +1,12 @@
 import pg from 'pg';
-import {audit, type AuditContext} from '../audit.js';
+import {audit, auditContext, type AuditContext} from '../audit.js';
 import {isoMicros, readBackend, relevantAgeMs, stateLabel, type Backend} from '../db/connections.js';
 import {pgConfig, type Target} from '../db/dsn.js';
 import type {Queryable} from '../db/monitor.js';
 import {quoteIdent} from '../db/sql.js';
 import {clock, formatDuration} from '../format.js';
 import {sanitize} from '../sanitize.js';
-import {auditContext} from './backup/session.js';
+import {errorText} from '../errors.js';
 
 export type KillMode = 'cancel' | 'terminate';
 
@@ -223,7 +223,7 @@ export async function executeKill(target: Target, mode: KillMode, targets: reado
 			}
 		}
 	} catch (error) {
-		const detail = `could not act: ${sanitize(error instanceof Error ? error.message : String(error), 300)}`;
+		const detail = `could not act: ${sanitize(errorText(error), 300)}`;
 		for (const t of targets.slice(outcomes.length)) outcomes.push({target: t, result: 'failed', detail});
 	} finally {
 		await client.end().catch(() => undefined);

@@ -6,7 +6,7 @@ import {sanitize} from '../sanitize.js';
 import type {TargetKey} from '../state.js';
 import {scanBackend, type BackendScan} from './backend.js';
 import {judgeBackup, judgeRestore, readBackups, type BackupEvidence} from './backups.js';
-import {actionText, itemDef, items, type ChecklistOptions, type ItemId, type ItemResult, type Verdict} from './items.js';
+import {actionText, itemDef, items, itemTitle, type ChecklistOptions, type ItemId, type ItemResult, type Verdict} from './items.js';
 import {judgeLatency, measureLatency, type LatencyEvidence} from './latency.js';
 import {judgeLoadTest, readLoadTest, signOffLine, type LoadTestResult} from './load-test.js';
 import {judgeMigration, readMigration, schemaFingerprint, type MigrationEvidence} from './migration.js';
@@ -15,6 +15,7 @@ import {judgePlans, readPlans, type PlansEvidence} from './plans.js';
 import {scoreOf, type Score} from './score.js';
 import {currentSignOff, readHistory, readSignOffs, type HistoryEntry, type SignOff} from './store.js';
 import {judgeTimeouts, readTimeouts, type TimeoutEvidence} from './timeout.js';
+import {errorText} from '../errors.js';
 
 /** One piece of evidence as read, or why it could not be. */
 export type Slot<T> = {at: string; value?: T; error?: string};
@@ -53,7 +54,7 @@ async function attempt<T>(read: () => Promise<T>): Promise<Slot<T>> {
 	try {
 		return {value: await read(), at: new Date().toISOString()};
 	} catch (error) {
-		return {error: sanitize(error instanceof Error ? error.message : String(error), 300), at: new Date().toISOString()};
+		return {error: sanitize(errorText(error), 300), at: new Date().toISOString()};
 	}
 }
 
@@ -63,7 +64,7 @@ function due(slot: (Slot<unknown> & {fingerprint: string}) | undefined, fingerpr
 
 /** The checks that ask the server; with `previous`, the slow ones are reused until due. */
 export async function collectDb(db: Queryable, options: ChecklistOptions, previous?: DbEvidence): Promise<DbEvidence> {
-	const migration = await attempt(() => readMigration(db));
+	const migration = await attempt(() => readMigration(db, options.plan));
 	const timeouts = await attempt(() => readTimeouts(db, options.appRole));
 	const monitoring = await attempt(() => readMonitoring(db));
 	const fingerprint = migration.value ? schemaFingerprint(migration.value) : '';
@@ -146,7 +147,7 @@ export function assemble(db: DbEvidence | undefined, local: LocalEvidence | unde
 		const action = actionText(itemDef(def.id).action, settings.readOnly ?? false);
 		return {
 			id: def.id,
-			title: def.title,
+			title: itemTitle(def, options),
 			verdict: j.verdict,
 			required: def.required,
 			weight: def.weight,

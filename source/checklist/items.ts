@@ -1,5 +1,5 @@
-import {appRole} from '../demo/seed.js';
-import {migrationRevision} from '../demo/schema.js';
+import {builtinPlan, type MigrationPlan} from '../actions/migration/plan.js';
+import {appRole} from '../intowork.js';
 import {commands, screenIds} from '../keymap.js';
 
 export type ItemId = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
@@ -33,7 +33,7 @@ export type ItemDef = {
 };
 
 export const items: readonly ItemDef[] = [
-	{id: 1, title: `Migration ${migrationRevision} applied`, weight: 15, required: true, manual: false, action: {screen: 'migration', title: 'Migration', key: 'm', does: 'applies'}},
+	{id: 1, title: 'Migration applied', weight: 15, required: true, manual: false, action: {screen: 'migration', title: 'Migration', key: 'm', does: 'applies'}},
 	{id: 2, title: 'Query timeout configured', weight: 10, required: true, manual: false},
 	{id: 3, title: 'EXPLAIN plans reviewed', weight: 10, required: true, manual: false, action: {screen: 'checklist', title: 'Checklist', key: 'enter', does: 'shows the plans'}},
 	{id: 4, title: 'Job list search under 100 ms', weight: 10, required: true, manual: false, action: {screen: 'checklist', title: 'Checklist', key: 'r', does: 'measures again'}},
@@ -77,7 +77,14 @@ export function actionText(action: Action | undefined, readOnly: boolean): strin
 	return bound ? `${screen}: ${action.key === 'enter' ? 'Enter' : action.key} ${action.does}` : screen;
 }
 
+/** Item 1 names the revision of the plan the console runs with (--migration-plan may name another). */
+export function itemTitle(def: ItemDef, options: Pick<ChecklistOptions, 'plan'>): string {
+	return def.id === 1 ? `Migration ${options.plan.revision} applied` : def.title;
+}
+
 export type ChecklistOptions = {
+	/** the migration plan the console runs with: item 1 checks its objects and revision */
+	plan: MigrationPlan;
 	/** the login role of the FastAPI backend, whose statement_timeout counts */
 	appRole: string;
 	/** a Seq Scan on a table of at least this many rows fails item 3; below it a scan is cheaper than an index */
@@ -97,6 +104,7 @@ export type ChecklistOptions = {
 };
 
 export const defaultOptions: ChecklistOptions = {
+	plan: builtinPlan,
 	appRole,
 	seqScanRows: 50_000,
 	samples: 50,

@@ -5,6 +5,7 @@ import {formatMs} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import type {Verdict} from './items.js';
 import {queryContext} from './plans.js';
+import {errorText} from '../errors.js';
 
 /** The queries the checklist holds to a p95 target (app-queries' targetMs). */
 export const timedQueries: readonly AppQueryId[] = ['job_list', 'application_list'];
@@ -61,7 +62,7 @@ export async function measureLatency(db: Queryable, samples: number, budgetMs = 
 				times.push(performance.now() - started);
 			} catch (error) {
 				errors++;
-				lastError = sanitize(error instanceof Error ? error.message : String(error), 200);
+				lastError = sanitize(errorText(error), 200);
 				times.push(Number.POSITIVE_INFINITY);
 			}
 			if (i < samples - 1 && (times.filter(t => t > targetMs).length > allowedOver || performance.now() > deadline)) {

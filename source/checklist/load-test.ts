@@ -5,7 +5,7 @@ import {audit, type AuditContext} from '../audit.js';
 import {appQueries, type AppQueryId} from '../db/app-queries.js';
 import {pgConfig, type Target} from '../db/dsn.js';
 import type {Queryable} from '../db/monitor.js';
-import {CliError, ExitCode} from '../errors.js';
+import {CliError, ExitCode, errorText} from '../errors.js';
 import {formatDuration, formatMs, formatNumber} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import {readJson, targetStateDir, writeJson, type TargetKey} from '../state.js';
@@ -169,7 +169,7 @@ export async function runLoadTest(target: Target, db: Queryable, options: LoadTe
 	let queries = 0;
 	const fail = (error: unknown) => {
 		errors++;
-		if (errorSamples.size < 5) errorSamples.add(sanitize(error instanceof Error ? error.message : String(error), 200));
+		if (errorSamples.size < 5) errorSamples.add(sanitize(errorText(error), 200));
 	};
 
 	let peakConnections = 0;

@@ -1,4 +1,4 @@
-import {migrationSettings} from '../actions/migration/settings.js';
+import type {MigrationPlan} from '../actions/migration/plan.js';
 import {migrationStatus, type MigrationStatus} from '../actions/migration/status.js';
 import type {Queryable} from '../db/monitor.js';
 import type {Verdict} from './items.js';
@@ -6,8 +6,7 @@ import type {Verdict} from './items.js';
 export type MigrationEvidence = {status: MigrationStatus; previousRevision: string};
 
 /** Against the plan the console runs with (--migration-plan, or the built-in one). */
-export async function readMigration(db: Queryable): Promise<MigrationEvidence> {
-	const {plan} = migrationSettings();
+export async function readMigration(db: Queryable, plan: MigrationPlan): Promise<MigrationEvidence> {
 	return {status: await migrationStatus(db, plan), previousRevision: plan.previousRevision};
 }
 

@@ -1,10 +1,10 @@
-import {targetKey} from '../actions/backup/session.js';
+import {targetKey} from '../state.js';
 import {parseDuration, parsePositiveInt} from '../cli-args.js';
 import {assemble, collectDb, collectLocal} from '../checklist/checklist.js';
-import {defaultOptions, type ChecklistOptions} from '../checklist/items.js';
+import type {ChecklistOptions} from '../checklist/items.js';
+import type {Config} from '../config.js';
 import {runLoadTest, saveLoadTest, summary} from '../checklist/load-test.js';
 import {jsonReport, markdownReport, textReport} from '../checklist/report.js';
-import {checklistSettings} from '../checklist/settings.js';
 import {recordHistory} from '../checklist/store.js';
 import {ExitCode, UsageError} from '../errors.js';
 import {openFromFlags} from '../session.js';
@@ -13,15 +13,12 @@ import type {Subcommand} from './types.js';
 
 export const defaultLoadTest = {clients: 100, durationMs: 60_000};
 
-/** The checklist's options from `check`'s flags over the defaults and --backend-dir. */
-export function checklistOptions(flags: Record<string, unknown>): ChecklistOptions {
+/** The checklist's options: `check`'s own flags over the config's (--app-role, --runbook, --backend-dir, the plan). */
+export function checklistOptions(flags: Record<string, unknown>, config: Config): ChecklistOptions {
 	return {
-		...defaultOptions,
-		...checklistSettings(),
-		...(flags.appRole !== undefined && {appRole: String(flags.appRole)}),
+		...config.checklist,
 		...(flags.seqScanRows !== undefined && {seqScanRows: parsePositiveInt(flags.seqScanRows, 'seq-scan-rows')}),
 		...(flags.samples !== undefined && {samples: parsePositiveInt(flags.samples, 'samples')}),
-		...(flags.runbook !== undefined && {runbookPath: String(flags.runbook)}),
 	};
 }
 
@@ -40,8 +37,6 @@ export const checkCommand: Subcommand = {
 		duration: {type: 'string'},
 		samples: {type: 'string'},
 		seqScanRows: {type: 'string'},
-		appRole: {type: 'string'},
-		runbook: {type: 'string'},
 	},
 	async run(ctx) {
 		const {flags, global} = ctx;
@@ -49,7 +44,7 @@ export const checkCommand: Subcommand = {
 		if (flags.json && flags.markdown) throw new UsageError('give one of --json and --markdown');
 		if (!flags.loadTest && (flags.clients !== undefined || flags.duration !== undefined)) throw new UsageError('--clients and --duration are for --load-test');
 		if (flags.loadTest && global.readOnly) throw new UsageError('--load-test opens many sessions and records its result: not under --read-only');
-		const options = checklistOptions(flags);
+		const options = checklistOptions(flags, global.config);
 		const loadTest = flags.loadTest
 			? {
 					clients: flags.clients === undefined ? defaultLoadTest.clients : parsePositiveInt(flags.clients, 'clients'),

@@ -40,7 +40,7 @@ export const killCommand: Subcommand = {
 		const opened = await openFromFlags(global, {dsn: global.dsn ?? ctx.input[0]});
 		try {
 			const {caps, monitor, target} = opened;
-			const data = await loadConnections({db: monitor, caps, thresholds, ownPid: monitor.state.backendPid}, undefined);
+			const data = await loadConnections({db: monitor, caps, thresholds, config: global.config, ownPid: monitor.state.backendPid}, undefined);
 			// Only the target database: other databases on the server belong to other runbooks.
 			const chosen = data.backends.filter(b => b.database === caps.database && b.hanging && (!state || b.hanging === state));
 			const what = `${state === 'active' ? 'active' : state === 'idle-tx' ? 'idle in transaction' : 'active or idle in transaction'}`;

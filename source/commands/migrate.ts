@@ -12,9 +12,10 @@ import {
 } from '../actions/migration/plan.js';
 import {backupCheck, evaluatePreflight, readFastChecks, readSlowChecks, type PreflightReport} from '../actions/migration/preflight.js';
 import {actionLabels, MigrationRun, startApply, startDowngrade, stepsFor, type RunKind, type RunStep, type RunView} from '../actions/migration/run.js';
-import {auditContext, targetKey} from '../actions/backup/session.js';
+import {auditContext} from '../audit.js';
+import {targetKey} from '../state.js';
 import {closeSession, describeError, openSession} from '../actions/migration/session.js';
-import {migrationSettings, type MigrationSettings} from '../actions/migration/settings.js';
+import type {MigrationSettings} from '../actions/migration/settings.js';
 import {inspectMigration, statusOf, type Inspection} from '../actions/migration/status.js';
 import {CliError, ExitCode, UsageError} from '../errors.js';
 import {formatDuration, formatMs, formatNumber} from '../format.js';
@@ -206,7 +207,7 @@ async function run(ctx: SubcommandContext): Promise<number> {
 	const mode: Mode = chosen[0]!;
 	if (ctx.flags.json && mode !== 'status' && mode !== 'plan') throw new UsageError('migrate: --json goes with --status or --plan');
 	if (ctx.flags.withoutBackup && mode !== 'apply') throw new UsageError('migrate: --without-backup goes with --apply');
-	const settings = migrationSettings();
+	const settings = ctx.global.config.migration;
 	if (mode === 'plan' && ctx.flags.json) {
 		ctx.out(planDocument(settings.plan));
 		return ExitCode.ok;

@@ -1,13 +1,12 @@
-import React, {useEffect} from 'react';
-import {Box, Text} from 'ink';
-import {useAppState, useCommands, useServices} from '../context.js';
+import React, {useEffect, useEffectEvent} from 'react';
+import {useAppState, useServices} from '../context.js';
 import {listQueryChars, readBackend, stateLabel, waitingBehind, type Backend} from '../db/connections.js';
 import {clock, formatDuration} from '../format.js';
 import {formatSql} from '../format-sql.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setUi} from '../store/store.js';
-
-type FullQuery = {key: string; text?: string; error?: string};
+import {errorText} from '../errors.js';
+import {TextView} from './text-view.js';
 
 function since(iso: string | null, ms: number | null): string {
 	if (!iso) return '-';
@@ -51,17 +50,20 @@ export function BackendDetails(props: {backend: Backend; ended: boolean; all: re
 	const b = props.backend;
 	const {thresholds, full, scroll} = useAppState(s => ({
 		thresholds: s.thresholds,
-		full: s.ui.connections?.fullQuery as FullQuery | undefined,
-		scroll: (s.ui.connections?.detailsScroll as number | undefined) ?? 0,
+		full: s.ui.connections?.fullQuery,
+		scroll: s.ui.connections?.detailsScroll ?? 0,
 	}));
 	const needsFetch = (b.query?.length ?? 0) >= listQueryChars && !props.ended;
 	// the text belongs to one query of one backend: a new query reads it again
 	const textKey = `${b.key}|${b.queryStart ?? ''}`;
-	useEffect(() => {
-		if (!needsFetch || full?.key === textKey) return;
+	const fetchFull = useEffectEvent(() => {
+		if (full?.key === textKey) return;
 		readBackend(db, b)
 			.then(now => setUi(store, 'connections', {fullQuery: {key: textKey, text: now?.query ?? undefined}}))
-			.catch((error: unknown) => setUi(store, 'connections', {fullQuery: {key: textKey, error: error instanceof Error ? error.message : String(error)}}));
+			.catch((error: unknown) => setUi(store, 'connections', {fullQuery: {key: textKey, error: errorText(error)}}));
+	});
+	useEffect(() => {
+		if (needsFetch) fetchFull();
 	}, [needsFetch, textKey]);
 
 	const fetched = full?.key === textKey ? full : undefined;
@@ -82,28 +84,15 @@ export function BackendDetails(props: {backend: Backend; ended: boolean; all: re
 		...(queryNote ? [queryNote] : []),
 		...(b.hidden ? [] : sanitizeMultiline(formatSql(queryText), 500, 2000).split('\n')),
 	];
-	const height = Math.max(1, props.height - 1);
-	const maxScroll = Math.max(0, lines.length - height);
-	const top = Math.min(scroll, maxScroll);
-	const scrollTo = (n: number) => setUi(store, 'connections', {detailsScroll: Math.min(Math.max(0, n), maxScroll)});
-	useCommands({
-		'cursor.up': () => scrollTo(top - 1),
-		'cursor.down': () => scrollTo(top + 1),
-		'cursor.pageUp': () => scrollTo(top - height),
-		'cursor.pageDown': () => scrollTo(top + height),
-		'cursor.first': () => scrollTo(0),
-		'cursor.last': () => scrollTo(maxScroll),
-	});
 	return (
-		<Box flexDirection="column" width={props.width}>
-			<Text dimColor wrap="truncate-end">
-				Session details{maxScroll ? ` (↑/↓ scroll, lines ${top + 1}-${Math.min(lines.length, top + height)} of ${lines.length})` : ''} · Esc back
-			</Text>
-			{lines.slice(top, top + height).map((line, i) => (
-				<Text key={i} wrap="truncate-end" color={i + top === 0 && b.hanging ? 'red' : undefined}>
-					{line || ' '}
-				</Text>
-			))}
-		</Box>
+		<TextView
+			title="Session details"
+			lines={lines.map((text, i) => (i === 0 && b.hanging ? {text, color: 'red'} : text))}
+			height={props.height - 1}
+			scroll={scroll}
+			onScroll={top => setUi(store, 'connections', {detailsScroll: top})}
+			back
+			width={props.width}
+		/>
 	);
 }

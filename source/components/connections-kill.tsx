@@ -19,6 +19,7 @@ import {waitingBehind, type Backend} from '../db/connections.js';
 import {clock, formatDuration} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import {setMessage, setUi} from '../store/store.js';
+import {errorText} from '../errors.js';
 
 /** How long a cancelled query may keep running before the console offers terminate. */
 const escalateAfterMs = 3000;
@@ -124,7 +125,7 @@ async function run(services: Services, request: Request) {
 	try {
 		outcomes = await executeKill(target, request.mode, request.targets, {via: 'console', role});
 	} catch (error) {
-		setMessage(store, `${verb(request.mode)} failed: ${sanitize(error instanceof Error ? error.message : String(error), 300)}`, 'error');
+		setMessage(store, `${verb(request.mode)} failed: ${sanitize(errorText(error), 300)}`, 'error');
 		return;
 	}
 	showResults(services, request.mode, [...outcomes, ...(request.refused ?? [])]);

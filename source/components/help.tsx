@@ -1,12 +1,11 @@
 import React from 'react';
-import {Box, Text} from 'ink';
 import {useAppState, useCommands, useServices} from '../context.js';
 import {privilegeFixes} from '../db/capabilities.js';
 import {activeCommands, commands, keyLabel, type Scope} from '../keymap.js';
 import {screens, screenOrder} from '../screens/registry.js';
-import {sanitizeLine} from '../sanitize.js';
 import {setUi} from '../store/store.js';
 import {privilegeSummary} from './header.js';
+import {TextView} from './text-view.js';
 
 function scopeTitle(scope: Scope): string {
 	if (scope === 'global') return 'Everywhere';
@@ -38,7 +37,7 @@ export function HelpOverlay() {
 		demoDsn: st.demoDsn,
 		caps: st.caps,
 		rows: st.size.rows,
-		scroll: (st.ui.overview?.helpScroll as number | undefined) ?? 0,
+		scroll: st.ui.overview?.helpScroll ?? 0,
 	}));
 	const about: string[] = [`Target: ${s.target}`];
 	if (s.demoDsn) about.push(`Demo database, for psql in another terminal: psql "${s.demoDsn}"`);
@@ -48,25 +47,16 @@ export function HelpOverlay() {
 		if (s.caps.statements.fix) about.push(`  pg_stat_statements ${s.caps.statements.state}: ${s.caps.statements.fix}`);
 	}
 	const lines = [...about, '', ...helpLines(s.readOnly)];
-	const height = Math.max(3, s.rows - 8);
-	const maxScroll = Math.max(0, lines.length - height);
-	const scroll = Math.min(s.scroll, maxScroll);
-	const scrollTo = (n: number) => setUi(store, 'overview', {helpScroll: Math.min(Math.max(0, n), maxScroll)});
-	useCommands({
-		'help.close': () => store.setState({overlay: undefined}),
-		'help.up': () => scrollTo(scroll - 1),
-		'help.down': () => scrollTo(scroll + 1),
-		'help.pageUp': () => scrollTo(scroll - height),
-		'help.pageDown': () => scrollTo(scroll + height),
-	});
+	useCommands({'help.close': () => store.setState({overlay: undefined})});
 	return (
-		<Box flexDirection="column">
-			<Text bold>Help{maxScroll ? ` (↑/↓ to scroll, ${scroll + 1}-${Math.min(lines.length, scroll + height)} of ${lines.length})` : ''}</Text>
-			{lines.slice(scroll, scroll + height).map((line, i) => (
-				<Text key={i} wrap="truncate-end" bold={line.startsWith('## ')}>
-					{sanitizeLine(line.startsWith('## ') ? line.slice(3) : line, 1000)}
-				</Text>
-			))}
-		</Box>
+		<TextView
+			title="Help"
+			lines={lines.map(line => (line.startsWith('## ') ? {text: line.slice(3), bold: true} : line))}
+			height={Math.max(3, s.rows - 8)}
+			scroll={s.scroll}
+			onScroll={top => setUi(store, 'overview', {helpScroll: top})}
+			back
+			commands="help"
+		/>
 	);
 }

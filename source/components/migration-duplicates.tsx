@@ -29,7 +29,7 @@ export function MigrationDuplicates(props: {plan: MigrationPlan; object: PlanObj
 	const rows: Row[] = loaded && 'rows' in loaded ? loaded.rows.map((r, i) => ({...r, key: String(i)})) : [];
 	const keys = rows.map(r => r.key);
 	const tableHeight = Math.max(1, props.height - 3);
-	const sel = useSelection('migration', keys, tableHeight, {name: 'drill'});
+	const sel = useSelection('migration', keys, tableHeight, {name: 'drillSelection'});
 	const o = props.object;
 	const keep = o.keep ? `first by ${o.keep.join(', ')}` : 'first by primary key';
 	const columns: Column<Row>[] =

@@ -6,9 +6,10 @@ import {sanitize} from '../sanitize.js';
 import type {ScreenId} from '../keymap.js';
 import type {ConnectionState} from '../db/monitor.js';
 import type {DataSlot} from '../store/store.js';
+import type {ScreenData} from '../store/view-state.js';
 
 /** Data that is not current: the connection is down, the last poll failed, or it was read on a previous connection. */
-export function isStale(slot: DataSlot | undefined, connection: ConnectionState): boolean {
+export function isStale(slot: DataSlot<unknown> | undefined, connection: ConnectionState): boolean {
 	// after a reconnect, until the first poll on the new connection lands
 	const fromOldConnection = slot?.at !== undefined && connection.liveSince !== undefined && slot.at < connection.liveSince;
 	return connection.status !== 'live' || slot?.error !== undefined || fromOldConnection;
@@ -18,9 +19,12 @@ export function isStale(slot: DataSlot | undefined, connection: ConnectionState)
  * Wraps every screen: data from an earlier poll is never shown as current.
  * A lost connection or a failed poll marks it stale with the time it was read.
  */
-export function ScreenFrame<T>(props: {screen: ScreenId; children(value: T): ReactNode}) {
-	const s = useAppState(st => ({slot: st.data[props.screen], stale: isStale(st.data[props.screen], st.connection)}));
-	const value = s.slot?.value as T | undefined;
+export function ScreenFrame<K extends ScreenId>(props: {screen: K; children(value: ScreenData[K]): ReactNode}) {
+	const s = useAppState(st => {
+		const slot: DataSlot<ScreenData[K]> | undefined = st.data[props.screen];
+		return {slot, stale: isStale(slot, st.connection)};
+	});
+	const value = s.slot?.value;
 	const stale = s.stale;
 	return (
 		<Box flexDirection="column" flexGrow={1}>

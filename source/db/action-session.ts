@@ -1,5 +1,5 @@
 import pg from 'pg';
-import {classifyConnectError} from '../errors.js';
+import {classifyConnectError} from './connect-error.js';
 import {pgConfig, type Target} from './dsn.js';
 
 /**

@@ -1,6 +1,7 @@
-import {intoworkTables} from '../demo/schema.js';
+import {intoworkTables} from '../intowork.js';
 import type {Queryable} from './monitor.js';
 import {quoteIdent, quoteLiteral} from './sql.js';
+import {errorText} from '../errors.js';
 
 export type StatementsState = 'ok' | 'not-available' | 'not-preloaded' | 'not-created' | 'outdated';
 
@@ -95,7 +96,7 @@ async function probePreloaded(db: Queryable, row: Row): Promise<boolean> {
 		await db.query('SELECT 1 FROM pg_stat_statements LIMIT 1');
 		return true;
 	} catch (error) {
-		return !/shared_preload_libraries/.test(error instanceof Error ? error.message : '');
+		return !/shared_preload_libraries/.test(errorText(error));
 	}
 }
 
@@ -129,7 +130,7 @@ export async function detectCapabilities(db: Queryable): Promise<Capabilities> {
 			const a = await db.query<{version_num: string}>('SELECT version_num FROM public.alembic_version LIMIT 1');
 			alembicVersion = a.rows[0]?.version_num ?? null;
 		} catch (error) {
-			alembicUnreadable = error instanceof Error ? error.message : String(error);
+			alembicUnreadable = errorText(error);
 		}
 	}
 	return {

@@ -1,6 +1,7 @@
 import type {Queryable} from './monitor.js';
 import type {Loader} from '../store/poller.js';
 import type {Thresholds} from '../store/store.js';
+import {errorText} from '../errors.js';
 
 /**
  * A timestamp as exact text (UTC, microseconds). Identity checks compare it
@@ -471,7 +472,7 @@ export function compileFilter(text: string): Filter {
 		re = new RegExp(text, 'i');
 	} catch (e) {
 		re = new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
-		error = `not a valid regex (${e instanceof Error ? e.message : String(e)}): matching the text literally`;
+		error = `not a valid regex (${errorText(e)}): matching the text literally`;
 	}
 	return {test: b => re.test(b.user ?? '') || re.test(b.application) || re.test(b.database ?? '') || re.test(b.query ?? ''), error};
 }

@@ -1,6 +1,7 @@
 import {EventEmitter} from 'node:events';
 import pg from 'pg';
 import {pgConfig, type Target} from './dsn.js';
+import {errorText} from '../errors.js';
 
 export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
@@ -148,7 +149,7 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 		} catch (error) {
 			client.removeAllListeners('end');
 			await client.end().catch(() => undefined);
-			this.setState({lastError: error instanceof Error ? error.message : String(error)});
+			this.setState({lastError: errorText(error)});
 			this.scheduleRetry();
 		}
 	}

@@ -5,6 +5,7 @@ import type {LoadContext, Loader} from '../store/poller.js';
 import {detectCapabilities, type Capabilities} from './capabilities.js';
 import type {Queryable} from './monitor.js';
 import {quoteIdent, quoteLiteral} from './sql.js';
+import {errorText} from '../errors.js';
 
 export type StatementsCaps = Capabilities['statements'];
 
@@ -471,7 +472,7 @@ export async function genericPlan(db: Queryable, major: number, text: string, ti
 		const rows = (results[results.length - 1]?.rows ?? []) as Array<{'QUERY PLAN': string}>;
 		return {plan: rows.map(row => row['QUERY PLAN'])};
 	} catch (error) {
-		return {error: error instanceof Error ? error.message : String(error)};
+		return {error: errorText(error)};
 	}
 }
 

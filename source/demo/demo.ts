@@ -4,8 +4,8 @@ import path from 'node:path';
 import pg from 'pg';
 import {readJson, writeJson} from '../state.js';
 import {PgServer, cacheRoot, freePort} from './pg-server.js';
-import {previousRevision} from './schema.js';
-import {appRole, appRolePassword, seed, seedCounts} from './seed.js';
+import {appRole, previousRevision} from '../intowork.js';
+import {appRolePassword, seed, seedCounts} from './seed.js';
 import {startWorkload, type Workload} from './workload.js';
 
 export const demoDatabase = 'intowork';

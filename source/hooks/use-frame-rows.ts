@@ -1,7 +1,7 @@
-import {chromeRows} from '../app.js';
 import {isStale} from '../components/screen-frame.js';
 import {useAppState} from '../context.js';
 import type {ScreenId} from '../keymap.js';
+import {chromeRows} from '../layout.js';
 
 /**
  * Lines a screen's content has inside ScreenFrame: the shell's chrome and

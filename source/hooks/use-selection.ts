@@ -1,6 +1,7 @@
 import {useServices, useAppState, useCommands} from '../context.js';
 import type {ScreenId} from '../keymap.js';
-import {setUi} from '../store/store.js';
+import {setUi, type AppState} from '../store/store.js';
+import type {ScreenUi, SelectionField, StoredSelection} from '../store/view-state.js';
 
 export type Selection = {
 	selectedKey?: string;
@@ -8,15 +9,13 @@ export type Selection = {
 	selectedIndex: number;
 };
 
-type Stored = {selectedKey?: string; selectedIndex?: number; offset?: number};
-
 /**
  * Selection that follows the row's identity across refreshes: the same
  * backend stays selected when rows move, and stays on the same screen line
  * when it can, so a refresh never moves the row under the cursor. When the
  * row disappears the cursor stays at its index.
  */
-export function placeSelection(keys: readonly string[], stored: Stored, height: number): Selection {
+export function placeSelection(keys: readonly string[], stored: StoredSelection, height: number): Selection {
 	const n = keys.length;
 	if (n === 0) return {offset: 0, selectedIndex: 0};
 	let index = stored.selectedKey === undefined ? -1 : keys.indexOf(stored.selectedKey);
@@ -40,15 +39,17 @@ export function moveSelection(keys: readonly string[], current: Selection, delta
 }
 
 /** Selection for a list on a screen, stored per screen (and per list, with `name`) so it survives screen switches and reconnects. */
-export function useSelection(screen: ScreenId, keys: readonly string[], height: number, options: {name?: string; active?: boolean} = {}): Selection {
+export function useSelection<K extends ScreenId>(screen: K, keys: readonly string[], height: number, options: {name?: SelectionField<K>; active?: boolean} = {}): Selection {
 	const {store} = useServices();
 	const field = options.name ?? 'selection';
-	const stored = useAppState(s => (s.ui[screen]?.[field] as Stored | undefined) ?? {});
+	// SelectionField<K> names only fields typed StoredSelection; TypeScript cannot follow that through the generic index
+	const read = (ui: AppState['ui']) => ((ui[screen] as Partial<Record<string, StoredSelection>> | undefined)?.[field] ?? {}) as StoredSelection;
+	const stored = useAppState(s => read(s.ui));
 	const sel = placeSelection(keys, stored, Math.max(1, height));
 	// From the store, not this render: keys that arrive faster than frames (a burst over SSH) each count.
 	const go = (delta: number) => {
-		const latest = placeSelection(keys, (store.getState().ui[screen]?.[field] as Stored | undefined) ?? {}, Math.max(1, height));
-		setUi(store, screen, {[field]: moveSelection(keys, latest, delta, Math.max(1, height))});
+		const latest = placeSelection(keys, read(store.getState().ui), Math.max(1, height));
+		setUi(store, screen, {[field]: moveSelection(keys, latest, delta, Math.max(1, height))} as Partial<ScreenUi[K]>);
 	};
 	useCommands(
 		{

@@ -1,6 +1,6 @@
 import React, {useCallback, useEffect, useMemo} from 'react';
 import {Box, Text} from 'ink';
-import {targetKey} from '../actions/backup/session.js';
+import {targetKey} from '../state.js';
 import {auditFile, readAudit, type AuditEntry} from '../audit.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
@@ -11,6 +11,8 @@ import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setUi} from '../store/store.js';
+import {errorText} from '../errors.js';
+import {TextView} from '../components/text-view.js';
 
 /** Entries the screen keeps; the file itself is never cut. */
 const shownEntries = 1000;
@@ -53,7 +55,7 @@ function useAuditLog() {
 			const entries = readAudit(targetKey(target), shownEntries);
 			store.setState(st => ({data: {...st.data, activity: {value: entries, at: Date.now()}}}));
 		} catch (error) {
-			const message = error instanceof Error ? error.message : String(error);
+			const message = errorText(error);
 			store.setState(st => ({data: {...st.data, activity: {...st.data.activity, error: message}}}));
 		}
 	}, [store, target]);
@@ -68,7 +70,7 @@ function useAuditLog() {
 
 export function ActivityScreen() {
 	useAuditLog();
-	return <ScreenFrame<AuditEntry[]> screen="activity">{entries => <Activity entries={entries} />}</ScreenFrame>;
+	return <ScreenFrame screen="activity">{entries => <Activity entries={entries} />}</ScreenFrame>;
 }
 
 function entryLines(e: AuditEntry): string[] {
@@ -88,8 +90,8 @@ function Activity({entries}: {entries: AuditEntry[]}) {
 	const {store, target} = useServices();
 	const s = useAppState(st => ({
 		width: st.size.columns,
-		open: st.ui.activity?.open as string | undefined,
-		scroll: (st.ui.activity?.scroll as number | undefined) ?? 0,
+		open: st.ui.activity?.open,
+		scroll: st.ui.activity?.scroll ?? 0,
 	}));
 	const rows = useMemo(() => auditRows(entries), [entries]);
 	const keys = useMemo(() => rows.map(r => r.key), [rows]);
@@ -101,30 +103,16 @@ function Activity({entries}: {entries: AuditEntry[]}) {
 	// At the top of the log the cursor follows new entries, as a tail does; elsewhere it stays on its entry.
 	const newest = keys[0];
 	useEffect(() => {
-		const stored = store.getState().ui.activity?.selection as {selectedIndex?: number} | undefined;
+		const stored = store.getState().ui.activity?.selection;
 		if ((stored?.selectedIndex ?? 0) === 0) setUi(store, 'activity', {selection: {selectedIndex: 0, offset: 0}});
 	}, [newest, store]);
-	const lines = opened ? entryLines(opened.entry) : [];
-	const maxScroll = Math.max(0, lines.length - (area - 1));
-	const scrollTo = (n: number) => setUi(store, 'activity', {scroll: Math.min(Math.max(0, n), maxScroll)});
 	useCommands({
 		details: () => setUi(store, 'activity', {open: rows[sel.selectedIndex]?.key, scroll: 0}),
 		back: () => setUi(store, 'activity', {open: undefined}),
 	});
-	useCommands({'cursor.up': () => scrollTo(s.scroll - 1), 'cursor.down': () => scrollTo(s.scroll + 1)}, opened !== undefined);
 
 	if (opened) {
-		const top = Math.min(s.scroll, maxScroll);
-		return (
-			<Box flexDirection="column">
-				<Text dimColor>Audit entry{maxScroll ? ' (↑/↓ scroll)' : ''} · Esc back</Text>
-				{lines.slice(top, top + area - 1).map((line, i) => (
-					<Text key={i} wrap="truncate-end">
-						{line || ' '}
-					</Text>
-				))}
-			</Box>
-		);
+		return <TextView title="Audit entry" lines={entryLines(opened.entry)} height={area - 1} scroll={s.scroll} onScroll={top => setUi(store, 'activity', {scroll: top})} back />;
 	}
 	return (
 		<Box flexDirection="column">

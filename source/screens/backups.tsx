@@ -9,8 +9,8 @@ import {findPgTools, type PgTools} from '../actions/backup/pg-tools.js';
 import {runRestoreTest} from '../actions/backup/restore-test.js';
 import type {RestoreProgress} from '../actions/backup/restore.js';
 import {cronLine, currentProgram} from '../actions/backup/schedule.js';
-import {targetKey} from '../actions/backup/session.js';
-import {readLocalStatus, type BackupServerInfo, type ChecksumState, type LocalStatus} from '../actions/backup/status.js';
+import {targetKey} from '../state.js';
+import {readLocalStatus, type ChecksumState, type LocalStatus} from '../actions/backup/status.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
 import {useAppState, useCommands, useServices} from '../context.js';
@@ -20,10 +20,11 @@ import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
 import {setMessage, setUi, type AppStore} from '../store/store.js';
+import {errorText} from '../errors.js';
 
 type Job = {kind: 'backup'; progress: BackupProgress} | {kind: 'restore-test'; file: string; progress: RestoreProgress};
 
-type BackupsUi = {
+export type BackupsUi = {
 	format?: BackupFormat;
 	job?: Job;
 	details?: boolean;
@@ -50,7 +51,7 @@ export async function cancelBackupJob(store: AppStore): Promise<void> {
 }
 
 function ui(store: AppStore): BackupsUi {
-	return (store.getState().ui.backups ?? {}) as BackupsUi;
+	return store.getState().ui.backups ?? {};
 }
 
 function startJob(store: AppStore, job: Job, work: (signal: AbortSignal, update: (job: Job) => void) => Promise<{text: string; ok: boolean}>): void {
@@ -69,7 +70,7 @@ function startJob(store: AppStore, job: Job, work: (signal: AbortSignal, update:
 	const done = work(controller.signal, update)
 		.then(
 			result => setMessage(store, sanitize(result.text, 400), result.ok ? 'ok' : 'error'),
-			(error: unknown) => setMessage(store, sanitize(error instanceof Error ? error.message : String(error), 400), 'error'),
+			(error: unknown) => setMessage(store, sanitize(errorText(error), 400), 'error'),
 		)
 		.finally(() => {
 			clearTimeout(flush);
@@ -167,7 +168,7 @@ function usePgTools(major: number | undefined, pgBin: string | undefined): {tool
 		let live = true;
 		toolSearches.get(key)!.then(
 			tools => live && setFound({tools}),
-			(error: unknown) => live && setFound({error: error instanceof Error ? error.message : String(error)}),
+			(error: unknown) => live && setFound({error: errorText(error)}),
 		);
 		return () => {
 			live = false;
@@ -255,7 +256,7 @@ export function BackupsScreen() {
 		intervalMs: st.intervalMs,
 		paused: st.paused,
 		major: st.caps?.major,
-		ui: st.ui.backups as BackupsUi | undefined,
+		ui: st.ui.backups,
 	}));
 	const view = s.ui ?? {};
 	const format = view.format ?? 'custom';
@@ -326,7 +327,7 @@ export function BackupsScreen() {
 	});
 
 	return (
-		<ScreenFrame<BackupServerInfo> screen="backups">
+		<ScreenFrame screen="backups">
 			{info =>
 				view.details && selected ? (
 					<Box flexDirection="column">

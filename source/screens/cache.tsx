@@ -90,5 +90,5 @@ function CacheView({data}: {data: CacheData}) {
 }
 
 export function CacheScreen() {
-	return <ScreenFrame<CacheData> screen="cache">{d => <CacheView data={d} />}</ScreenFrame>;
+	return <ScreenFrame screen="cache">{d => <CacheView data={d} />}</ScreenFrame>;
 }

@@ -1,12 +1,11 @@
 import fs from 'node:fs';
-import React, {useEffect, useMemo, useReducer, useState} from 'react';
+import React, {useEffect, useEffectEvent, useMemo, useReducer, useState} from 'react';
 import {Box, Text} from 'ink';
-import {targetKey} from '../actions/backup/session.js';
+import {targetKey} from '../state.js';
 import {assemble, collectDb, collectLocal, type DbEvidence, type LocalEvidence} from '../checklist/checklist.js';
-import {defaultOptions, itemDef, type ChecklistOptions, type ItemId, type ItemResult, type Verdict} from '../checklist/items.js';
-import {loadTestHeadroom, runLoadTest, saveLoadTest, summary, type LoadTestProgress} from '../checklist/load-test.js';
+import {itemDef, type ItemId, type ItemResult, type Verdict} from '../checklist/items.js';
+import {loadTestHeadroom, runLoadTest, saveLoadTest, summary} from '../checklist/load-test.js';
 import {headline, indented, readiness, verdictLabel} from '../checklist/report.js';
-import {checklistSettings} from '../checklist/settings.js';
 import {currentSignOff, osUserName, recordHistory, signOff, withdrawSignOff, type HistoryEntry} from '../checklist/store.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
@@ -18,16 +17,14 @@ import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
 import type {Loader} from '../store/poller.js';
 import {setMessage, setUi} from '../store/store.js';
+import {errorText} from '../errors.js';
+import {TextView} from '../components/text-view.js';
 
 /** The console's load test: the runbook's 100 users, for a minute. */
 export const consoleLoadTest = {clients: 100, durationMs: 60_000};
 
-export function screenOptions(): ChecklistOptions {
-	return {...defaultOptions, ...checklistSettings()};
-}
-
 /** The server's half of the evidence; the slow checks inside are reused until due (checklist.ts cadence). */
-export const loadChecklist: Loader<DbEvidence> = (ctx, previous) => collectDb(ctx.db, screenOptions(), previous);
+export const loadChecklist: Loader<DbEvidence> = (ctx, previous) => collectDb(ctx.db, ctx.config.checklist, previous);
 
 const verdictColor: Record<Verdict, string> = {pass: 'green', fail: 'red', unknown: 'yellow', 'signed-off': 'cyan'};
 
@@ -80,25 +77,25 @@ function detailLines(item: ItemResult, db: DbEvidence | undefined, local: LocalE
 }
 
 export function ChecklistScreen() {
-	return <ScreenFrame<DbEvidence> screen="checklist">{db => <Checklist db={db} />}</ScreenFrame>;
+	return <ScreenFrame screen="checklist">{db => <Checklist db={db} />}</ScreenFrame>;
 }
 
 function Checklist({db}: {db: DbEvidence}) {
-	const {store, target, db: monitor, refreshNow} = useServices();
+	const {store, target, db: monitor, refreshNow, config} = useServices();
 	const s = useAppState(st => ({
 		at: st.data.checklist?.at,
 		readOnly: st.readOnly,
 		width: st.size.columns,
 		role: st.caps?.role,
 		redacted: st.target,
-		details: st.ui.checklist?.details as ItemId | undefined,
-		scroll: (st.ui.checklist?.scroll as number | undefined) ?? 0,
-		progress: st.ui.checklist?.loadTest as LoadTestProgress | undefined,
+		details: st.ui.checklist?.details,
+		scroll: st.ui.checklist?.scroll ?? 0,
+		progress: st.ui.checklist?.loadTest,
 	}));
 	const rows = useFrameRows('checklist');
 	const key = useMemo(() => targetKey(target), [target]);
 	const auditCtx = {key, role: s.role ?? target.user, target: s.redacted};
-	const options = screenOptions();
+	const options = config.checklist;
 	const [local, setLocal] = useState<LocalEvidence>();
 	const [localVersion, reloadLocal] = useReducer((n: number) => n + 1, 0);
 	const [form, setForm] = useState<Form>();
@@ -110,12 +107,13 @@ function Checklist({db}: {db: DbEvidence}) {
 		return () => {
 			live = false;
 		};
-	}, [s.at, localVersion, key]);
+	}, [s.at, localVersion, key, options]);
 
-	const report = useMemo(() => assemble(db, local, options, {readOnly: s.readOnly}), [db, local, s.readOnly]);
-	useEffect(() => {
-		if (local) recordHistory(auditCtx, report.items, report.score.score, 'console');
-	}, [report]);
+	const report = useMemo(() => assemble(db, local, options, {readOnly: s.readOnly}), [db, local, options, s.readOnly]);
+	const record = useEffectEvent((r: typeof report) => {
+		if (local) recordHistory(auditCtx, r.items, r.score.score, 'console');
+	});
+	useEffect(() => record(report), [report]);
 
 	const headerRows = 3 + (s.progress ? 1 : 0);
 	// Under the table: a blank line, then the sign-off form (3 lines) or the selected item's title and
@@ -134,7 +132,7 @@ function Checklist({db}: {db: DbEvidence}) {
 		// A fingerprint no schema has makes the slow checks due on the next load.
 		store.setState(st => {
 			const slot = st.data.checklist;
-			const value = slot?.value as DbEvidence | undefined;
+			const value = slot?.value;
 			if (!slot || !value) return {};
 			return {data: {...st.data, checklist: {...slot, value: {...value, plans: {...value.plans, fingerprint: 'recheck'}, latency: {...value.latency, fingerprint: 'recheck'}}}}};
 		});
@@ -202,7 +200,7 @@ function Checklist({db}: {db: DbEvidence}) {
 					},
 				});
 			})
-			.catch(error => setMessage(store, `cannot check connection headroom: ${error instanceof Error ? error.message : error}`, 'error'));
+			.catch(error => setMessage(store, `cannot check connection headroom: ${errorText(error)}`, 'error'));
 	};
 
 	const startLoadTest = (clients: number, durationMs: number) => {
@@ -214,7 +212,7 @@ function Checklist({db}: {db: DbEvidence}) {
 				saveLoadTest(auditCtx, result);
 				setMessage(store, `load test: ${summary(result)}`, result.errors ? 'error' : 'ok');
 			})
-			.catch(error => setMessage(store, `load test failed: ${error instanceof Error ? error.message : error}`, 'error'))
+			.catch(error => setMessage(store, `load test failed: ${errorText(error)}`, 'error'))
 			.finally(() => {
 				running = undefined;
 				setUi(store, 'checklist', {loadTest: undefined});
@@ -225,8 +223,6 @@ function Checklist({db}: {db: DbEvidence}) {
 	const detail = s.details === undefined ? undefined : report.items.find(i => i.id === s.details);
 	const lines = detail ? detailLines(detail, db, local) : [];
 	const detailHeight = Math.max(3, rows - 2);
-	const maxScroll = Math.max(0, lines.length - detailHeight);
-	const scrollTo = (n: number) => setUi(store, 'checklist', {scroll: Math.min(Math.max(0, n), maxScroll)});
 
 	useCommands(
 		{
@@ -247,25 +243,20 @@ function Checklist({db}: {db: DbEvidence}) {
 	useCommands(
 		{
 			back: () => setUi(store, 'checklist', {details: undefined}),
-			'cursor.up': () => scrollTo(s.scroll - 1),
-			'cursor.down': () => scrollTo(s.scroll + 1),
-			'cursor.pageUp': () => scrollTo(s.scroll - detailHeight),
-			'cursor.pageDown': () => scrollTo(s.scroll + detailHeight),
 		},
 		detail !== undefined,
 	);
 
 	if (detail) {
-		const scroll = Math.min(s.scroll, maxScroll);
 		return (
-			<Box flexDirection="column">
-				<Text dimColor>Esc back{maxScroll ? ` · ↑/↓ scroll (${scroll + 1}-${Math.min(lines.length, scroll + detailHeight)} of ${lines.length})` : ''}</Text>
-				{lines.slice(scroll, scroll + detailHeight).map((line, i) => (
-					<Text key={i} wrap="truncate-end" bold={i === 0 && scroll === 0} color={i === 0 && scroll === 0 ? verdictColor[detail.verdict] : undefined}>
-						{indented(line, 1000) || ' '}
-					</Text>
-				))}
-			</Box>
+			<TextView
+				title={`Item ${detail.id}`}
+				lines={lines.map((line, i) => (i === 0 ? {text: indented(line, 1000), bold: true, color: verdictColor[detail.verdict]} : indented(line, 1000)))}
+				height={detailHeight}
+				scroll={s.scroll}
+				onScroll={top => setUi(store, 'checklist', {scroll: top})}
+				back
+			/>
 		);
 	}
 

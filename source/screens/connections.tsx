@@ -14,9 +14,9 @@ import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
 import {setMessage, setUi, type AppState} from '../store/store.js';
+import type {ConnectionsView as View} from '../store/view-state.js';
 
-const views = ['sessions', 'groups', 'locks'] as const;
-type View = (typeof views)[number];
+const views: readonly View[] = ['sessions', 'groups', 'locks'];
 
 const resultRows = 5;
 // a stable empty list: the state selector compares shallowly, and a fresh [] would re-render forever
@@ -45,7 +45,7 @@ function rowStyle(b: Backend) {
 
 /** Sessions of the whole server: summary, the list (or groups, or the lock tree), details, and the kill keys. */
 export function ConnectionsScreen() {
-	return <ScreenFrame<ConnectionsData> screen="connections">{data => <Connections data={data} />}</ScreenFrame>;
+	return <ScreenFrame screen="connections">{data => <Connections data={data} />}</ScreenFrame>;
 }
 
 type Ui = {
@@ -66,16 +66,16 @@ type Ui = {
 function connectionsUi(st: AppState): Ui {
 	const u = st.ui.connections ?? {};
 	return {
-		view: (u.view as View | undefined) ?? 'sessions',
-		filter: (u.filter as string | undefined) ?? '',
-		filterBefore: (u.filterBefore as string | undefined) ?? '',
+		view: u.view ?? 'sessions',
+		filter: u.filter ?? '',
+		filterBefore: u.filterBefore ?? '',
 		filterEditing: Boolean(u.filterEditing),
-		sort: (u.sort as SortId | undefined) ?? 'xact',
+		sort: u.sort ?? 'xact',
 		reverse: Boolean(u.reverse),
-		tags: (u.tags as string[] | undefined) ?? noTags,
-		details: u.details as Backend | undefined,
-		detailsScroll: (u.detailsScroll as number | undefined) ?? 0,
-		results: u.results as KillResults | undefined,
+		tags: u.tags ?? noTags,
+		details: u.details,
+		detailsScroll: u.detailsScroll ?? 0,
+		results: u.results,
 	};
 }
 

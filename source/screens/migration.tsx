@@ -1,7 +1,8 @@
 import React, {useEffect, useMemo, useState} from 'react';
 import {Box, Text} from 'ink';
 import {readCatalog} from '../actions/backup/catalog.js';
-import {auditContext, targetKey} from '../actions/backup/session.js';
+import {auditContext} from '../audit.js';
+import {targetKey} from '../state.js';
 import {latestArchive, resolveDuplicates, undoDuplicates, type ArchiveBatch} from '../actions/migration/duplicates.js';
 import {
 	backupCheck,
@@ -12,9 +13,9 @@ import {
 	type PreflightReport,
 	type SlowChecks,
 } from '../actions/migration/preflight.js';
-import {MigrationRun as Run, startApply, startDowngrade, stepsFor, type RunKind, type RunView} from '../actions/migration/run.js';
+import {MigrationRun as Run, startApply, startDowngrade, stepsFor, type RunKind} from '../actions/migration/run.js';
 import {describeError} from '../actions/migration/session.js';
-import {migrationSettings, type MigrationSettings} from '../actions/migration/settings.js';
+import type {MigrationSettings} from '../actions/migration/settings.js';
 import {inspectMigration, statusOf, type Inspection} from '../actions/migration/status.js';
 import {MigrationDuplicates} from '../components/migration-duplicates.js';
 import {MigrationObjects, objectRows} from '../components/migration-objects.js';
@@ -28,7 +29,7 @@ import {useSelection} from '../hooks/use-selection.js';
 import type {Loader} from '../store/poller.js';
 import {setMessage, setUi, type AppStore} from '../store/store.js';
 
-type MigrationData = {
+export type MigrationData = {
 	inspection: Inspection;
 	fast: FastChecks;
 	/** duplicates, plan checks, size estimates: refreshed every minute, on r, and when an object changes state */
@@ -49,7 +50,7 @@ function requestMigrationRecheck(): void {
 const shape = (i: Inspection) => `${i.alembicVersion}|${i.objects.map(o => (o.state === 'building' ? 'missing' : o.state)).join(',')}`;
 
 export const loadMigration: Loader<MigrationData> = async (ctx, previous) => {
-	const {plan} = migrationSettings();
+	const {plan} = ctx.config.migration;
 	const inspection = await inspectMigration(ctx.db, plan);
 	const fast = await readFastChecks(ctx.db, plan);
 	const due = recheckRequested || !previous?.slow || Date.now() - previous.slow.at > slowEveryMs || shape(previous.inspection) !== shape(inspection);
@@ -116,15 +117,16 @@ function MigrationView({data}: {data: MigrationData}) {
 		width: st.size.columns,
 		readOnly: st.readOnly,
 		role: st.caps?.role ?? 'unknown',
-		run: st.ui.migration?.run as RunView | undefined,
-		drill: st.ui.migration?.drill as string | undefined,
-		busy: st.ui.migration?.busy as string | undefined,
+		run: st.ui.migration?.run,
+		drill: st.ui.migration?.drill,
+		busy: st.ui.migration?.busy,
 	}));
 	const height = useFrameRows('migration');
-	const settings = migrationSettings();
+	const settings = services.config.migration;
 	const plan = settings.plan;
 	const running = s.run?.outcome === 'running';
 	const now = useTicker(running);
+	// eslint-disable-next-line react-hooks/exhaustive-deps -- data: the catalog file is read again with each poll, not each render
 	const backup = useMemo(() => backupCheck(readCatalog(targetKey(target))), [data, target]);
 	const report = evaluatePreflight('apply', plan, data.inspection, data.fast, data.slow, backup, running ? s.run?.buildPid : undefined);
 	const status = statusOf(plan, data.inspection);
@@ -318,5 +320,5 @@ function MigrationView({data}: {data: MigrationData}) {
 
 /** Migration h8c2d6e5f4g3: every object's state, the pre-flight, and the apply with its progress. */
 export function MigrationScreen() {
-	return <ScreenFrame<MigrationData> screen="migration">{data => <MigrationView data={data} />}</ScreenFrame>;
+	return <ScreenFrame screen="migration">{data => <MigrationView data={data} />}</ScreenFrame>;
 }

@@ -1,8 +1,6 @@
 import React from 'react';
 import {Box, Text} from 'ink';
-import {useAppState} from '../context.js';
-import type {Overview} from '../db/overview.js';
-import {migrationRevision} from '../demo/schema.js';
+import {useAppState, useServices} from '../context.js';
 import {formatBytes, formatDuration, formatPercent} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import {Bar} from '../components/bar.js';
@@ -23,8 +21,10 @@ function Row(props: {label: string; children: React.ReactNode}) {
 export function OverviewScreen() {
 	const {caps, thresholds, width} = useAppState(s => ({caps: s.caps, thresholds: s.thresholds, width: s.size.columns}));
 	const barWidth = Math.max(10, Math.min(40, width - 60));
+	// the active plan's target: --migration-plan may name another revision than the built-in one
+	const migrationRevision = useServices().config.migration.plan.revision;
 	return (
-		<ScreenFrame<Overview> screen="overview">
+		<ScreenFrame screen="overview">
 			{o => {
 				const usable = o.maxConnections - o.reserved;
 				const used = o.clientConnections / usable;

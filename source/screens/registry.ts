@@ -6,7 +6,8 @@ import {loadStatements} from '../db/statements.js';
 import {loadTables} from '../db/tables.js';
 import {loadOverview} from '../db/overview.js';
 import {screenIds, type ScreenId} from '../keymap.js';
-import type {Loader} from '../store/poller.js';
+import type {Loader, Loaders} from '../store/poller.js';
+import type {ScreenData} from '../store/view-state.js';
 import {ActivityScreen} from './activity.js';
 import {ConnectionsScreen} from './connections.js';
 import {CacheScreen} from './cache.js';
@@ -17,14 +18,14 @@ import {BackupsScreen} from './backups.js';
 import {ChecklistScreen, loadChecklist} from './checklist.js';
 import {MigrationScreen, loadMigration} from './migration.js';
 
-export type ScreenDef = {
+export type ScreenDef<K extends ScreenId> = {
 	title: string;
 	/** the visible screen's poll; screens without one show local state only */
-	load?: Loader<any>;
+	load?: Loader<ScreenData[K]>;
 	Component: ComponentType;
 };
 
-export const screens: Record<ScreenId, ScreenDef> = {
+export const screens: {[K in ScreenId]: ScreenDef<K>} = {
 	overview: {title: 'Overview', load: loadOverview, Component: OverviewScreen},
 	connections: {title: 'Connections', load: loadConnections, Component: ConnectionsScreen},
 	statements: {title: 'Queries', load: loadStatements, Component: StatementsScreen},
@@ -39,6 +40,7 @@ export const screens: Record<ScreenId, ScreenDef> = {
 /** Number keys and Tab follow the keymap's order. */
 export const screenOrder: readonly ScreenId[] = screenIds;
 
-export function loaders(): Partial<Record<ScreenId, Loader>> {
-	return Object.fromEntries(screenOrder.map(id => [id, screens[id].load]));
+/** What the poller runs: each screen's load, by screen id. */
+export function loaders(): Loaders {
+	return screens;
 }

@@ -1,4 +1,4 @@
-import React, {useEffect, useMemo, useState} from 'react';
+import React, {useEffect, useEffectEvent, useMemo, useState} from 'react';
 import {Box, Text} from 'ink';
 import stringWidth from '../text-width.js';
 import {audit} from '../audit.js';
@@ -27,9 +27,10 @@ import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize, sanitizeMultiline} from '../sanitize.js';
 import {setMessage, setUi} from '../store/store.js';
+import {errorText} from '../errors.js';
+import type {StatementsMode as Mode, StatementsSort as Sort} from '../store/view-state.js';
+import {TextView} from '../components/text-view.js';
 
-type Mode = 'interval' | 'cumulative';
-type Sort = 'time' | 'mean' | 'calls';
 const sorts: readonly Sort[] = ['time', 'mean', 'calls'];
 
 type Ui = {mode: Mode; sort: Sort; filter: string; filtering: boolean; detail?: string; detailScroll: number};
@@ -39,12 +40,12 @@ function useStatementsUi(): Ui {
 		const ui = s.ui.statements ?? {};
 		return {
 			// the interval is the default: cumulative numbers hide an incident under months of normal traffic
-			mode: (ui.mode as Mode | undefined) ?? 'interval',
-			sort: (ui.sort as Sort | undefined) ?? 'time',
-			filter: (ui.filter as string | undefined) ?? '',
+			mode: ui.mode ?? 'interval',
+			sort: ui.sort ?? 'time',
+			filter: ui.filter ?? '',
 			filtering: ui.filtering === true,
-			detail: ui.detail as string | undefined,
-			detailScroll: (ui.detailScroll as number | undefined) ?? 0,
+			detail: ui.detail,
+			detailScroll: ui.detailScroll ?? 0,
 		};
 	});
 }
@@ -299,21 +300,23 @@ function StatementDetail({data, statementKey, scroll}: {data: StatementsReady; s
 	const s = data.statements.find(x => x.key === statementKey);
 	const i = data.interval?.statements.find(x => x.key === statementKey);
 	const [loaded, setLoaded] = useState<Loaded>({});
-	// read once per opened statement (not per refresh): the text does not change, and a plan is worth one look
-	useEffect(() => {
+	// read once per opened statement (not per refresh): the text does not change, and a plan is worth one look;
+	// an effect event reads the refresh in force without re-running on each one
+	const read = useEffectEvent(async (cancelled: () => boolean) => {
 		if (!s) return;
+		try {
+			const text = (s.hidden ? undefined : await statementText(db, data, s)) ?? s.text;
+			if (cancelled()) return;
+			setLoaded({text});
+			const plan = major >= 16 ? await genericPlan(db, major, text) : undefined;
+			if (!cancelled()) setLoaded({text, plan});
+		} catch (error) {
+			if (!cancelled()) setLoaded({error: errorText(error)});
+		}
+	});
+	useEffect(() => {
 		let cancelled = false;
-		(async () => {
-			try {
-				const text = (s.hidden ? undefined : await statementText(db, data, s)) ?? s.text;
-				if (cancelled) return;
-				setLoaded({text});
-				const plan = major >= 16 ? await genericPlan(db, major, text) : undefined;
-				if (!cancelled) setLoaded({text, plan});
-			} catch (error) {
-				if (!cancelled) setLoaded({error: error instanceof Error ? error.message : String(error)});
-			}
-		})();
+		void read(() => cancelled);
 		return () => {
 			cancelled = true;
 		};
@@ -336,19 +339,7 @@ function StatementDetail({data, statementKey, scroll}: {data: StatementsReady; s
 		...planLines(loaded.plan, major),
 	];
 	const lines = wrap(body, Math.max(10, width));
-	const height = Math.max(1, screenRows - head.length - 1);
-	const maxScroll = Math.max(0, lines.length - height);
-	const top = Math.min(scroll, maxScroll);
-	const to = (n: number) => setUi(store, 'statements', {detailScroll: Math.min(Math.max(0, n), maxScroll)});
-	useCommands({
-		'cursor.up': () => to(top - 1),
-		'cursor.down': () => to(top + 1),
-		'cursor.pageUp': () => to(top - height),
-		'cursor.pageDown': () => to(top + height),
-		'cursor.first': () => to(0),
-		'cursor.last': () => to(maxScroll),
-		back: () => setUi(store, 'statements', {detail: undefined, detailScroll: 0}),
-	});
+	useCommands({back: () => setUi(store, 'statements', {detail: undefined, detailScroll: 0})});
 	return (
 		<Box flexDirection="column">
 			{head.map((l, n) => (
@@ -356,18 +347,14 @@ function StatementDetail({data, statementKey, scroll}: {data: StatementsReady; s
 					{l.text}
 				</Text>
 			))}
-			{lines.slice(top, top + height).map((l, n) =>
-				l ? (
-					<Text key={n} wrap="truncate-end">
-						{l}
-					</Text>
-				) : (
-					<Text key={n}> </Text>
-				),
-			)}
-			<Text dimColor wrap="truncate-end">
-				{maxScroll ? `lines ${top + 1}-${Math.min(lines.length, top + height)} of ${lines.length} · ↑/↓ scroll · ` : ''}Esc back to the list
-			</Text>
+			<TextView
+				title="Statement"
+				lines={lines}
+				height={screenRows - head.length - 1}
+				scroll={scroll}
+				onScroll={top => setUi(store, 'statements', {detailScroll: top})}
+				back
+			/>
 		</Box>
 	);
 }
@@ -458,7 +445,7 @@ export function StatementsScreen() {
 	const services = useServices();
 	const {store} = services;
 	const ui = useStatementsUi();
-	const data = useAppState(s => s.data.statements?.value as StatementsData | undefined);
+	const data = useAppState(s => s.data.statements?.value);
 	useCommands(
 		{
 			'statements.mode': () => setUi(store, 'statements', {mode: ui.mode === 'interval' ? 'cumulative' : 'interval'}),
@@ -469,7 +456,7 @@ export function StatementsScreen() {
 		ui.detail === undefined,
 	);
 	return (
-		<ScreenFrame<StatementsData> screen="statements">
+		<ScreenFrame screen="statements">
 			{d =>
 				d.kind === 'unavailable' ? (
 					<Unavailable data={d} />

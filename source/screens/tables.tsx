@@ -10,8 +10,8 @@ import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
 import {setUi} from '../store/store.js';
+import type {TablesView as View} from '../store/view-state.js';
 
-type View = 'tables' | 'indexes';
 const tableSorts = ['size', 'dead', 'seq'] as const;
 const indexSorts = ['problems', 'size', 'scans'] as const;
 type TableSort = (typeof tableSorts)[number];
@@ -163,9 +163,9 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 
 function useTablesUi(): {view: View; sort: string} {
 	return useAppState(s => {
-		const view = (s.ui.tables?.view as View | undefined) ?? 'tables';
+		const view = s.ui.tables?.view ?? 'tables';
 		const sorts: readonly string[] = view === 'tables' ? tableSorts : indexSorts;
-		const stored = s.ui.tables?.[`${view}Sort`] as string | undefined;
+		const stored = view === 'tables' ? s.ui.tables?.tablesSort : s.ui.tables?.indexesSort;
 		return {view, sort: stored && sorts.includes(stored) ? stored : sorts[0]!};
 	});
 }
@@ -177,8 +177,9 @@ export function TablesScreen() {
 		'tables.view': () => setUi(store, 'tables', {view: view === 'tables' ? 'indexes' : 'tables'}),
 		'tables.sort': () => {
 			const sorts: readonly string[] = view === 'tables' ? tableSorts : indexSorts;
-			setUi(store, 'tables', {[`${view}Sort`]: sorts[(sorts.indexOf(sort) + 1) % sorts.length]});
+			const next = sorts[(sorts.indexOf(sort) + 1) % sorts.length];
+			setUi(store, 'tables', view === 'tables' ? {tablesSort: next} : {indexesSort: next});
 		},
 	});
-	return <ScreenFrame<TablesData> screen="tables">{d => <TablesView data={d} view={view} sort={sort} />}</ScreenFrame>;
+	return <ScreenFrame screen="tables">{d => <TablesView data={d} view={view} sort={sort} />}</ScreenFrame>;
 }

@@ -1,17 +1,24 @@
+import type {Config} from '../config.js';
 import type {Capabilities} from '../db/capabilities.js';
 import type {Queryable} from '../db/monitor.js';
 import type {ScreenId} from '../keymap.js';
-import type {AppState, AppStore, Thresholds} from './store.js';
+import type {AppState, AppStore, DataSlot, Thresholds} from './store.js';
+import type {ScreenData} from './view-state.js';
+import {errorText} from '../errors.js';
 
 export type LoadContext = {
 	db: Queryable;
 	caps: Capabilities;
 	thresholds: Thresholds;
+	config: Config;
 	/** the monitor's own backend pid, to mark (not hide) it */
 	ownPid?: number;
 };
 
-export type Loader<D = unknown> = (ctx: LoadContext, previous: D | undefined) => Promise<D>;
+export type Loader<D> = (ctx: LoadContext, previous: D | undefined) => Promise<D>;
+
+/** Each screen's poll (the registry's screens), typed by what it stores. */
+export type Loaders = {readonly [K in ScreenId]?: {readonly load?: Loader<ScreenData[K]>}};
 
 export type Poller = {
 	/** run the visible screen's load now (or right after the one in flight) */
@@ -31,7 +38,7 @@ function smooth(previous: number | undefined, period: number): number {
  * is scheduled only after the last one finished (never two at once), and
  * failures back off exponentially instead of hammering a struggling server.
  */
-export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Record<ScreenId, Loader>>): Poller {
+export function startPoller(store: AppStore, db: Queryable, loaders: Loaders, config: Config): Poller {
 	let timer: NodeJS.Timeout | undefined;
 	let inFlight = false;
 	let again = false;
@@ -58,29 +65,25 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 	async function tick() {
 		timer = undefined;
 		const s = store.getState();
-		const loader = loaders[s.screen];
-		if (!ready(s) || !loader || !s.caps) {
+		const screen = s.screen;
+		if (!ready(s) || !loaders[screen]?.load || !s.caps) {
 			schedule();
 			return;
 		}
-		const screen = s.screen;
 		const started = Date.now();
 		// the achieved rate is only meaningful between two polls of the same screen
 		const period = lastScreen === screen && failures === 0 ? started - lastStart : undefined;
 		lastStart = started;
 		lastScreen = screen;
+		const ctx = {db, caps: s.caps, thresholds: s.thresholds, config, ownPid: s.connection.backendPid};
 		inFlight = true;
 		// One store update per poll: every update redraws the whole terminal frame, the console's main CPU cost.
 		try {
-			const value = await loader({db, caps: s.caps, thresholds: s.thresholds, ownPid: s.connection.backendPid}, s.data[screen]?.value);
+			await load(screen, ctx, period);
 			failures = 0;
-			store.setState(st => ({
-				data: {...st.data, [screen]: {value, at: Date.now()}},
-				achievedIntervalMs: period === undefined ? st.achievedIntervalMs : smooth(st.achievedIntervalMs, period),
-			}));
 		} catch (error) {
 			failures++;
-			const message = error instanceof Error ? error.message : String(error);
+			const message = errorText(error);
 			store.setState(st => ({data: {...st.data, [screen]: {...st.data[screen], error: message}}}));
 		} finally {
 			inFlight = false;
@@ -89,6 +92,18 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 			again = false;
 			void tick();
 		} else schedule();
+	}
+
+	// generic over the screen, so the loader, the previous value and the stored slot agree on one type
+	async function load<K extends ScreenId>(screen: K, ctx: LoadContext, period: number | undefined) {
+		const loader: Loader<ScreenData[K]> | undefined = loaders[screen]?.load;
+		if (!loader) return;
+		const previous: DataSlot<ScreenData[K]> | undefined = store.getState().data[screen];
+		const value = await loader(ctx, previous?.value);
+		store.setState(st => ({
+			data: {...st.data, [screen]: {value, at: Date.now()}},
+			achievedIntervalMs: period === undefined ? st.achievedIntervalMs : smooth(st.achievedIntervalMs, period),
+		}));
 	}
 
 	function refreshNow() {

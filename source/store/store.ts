@@ -2,6 +2,7 @@ import {createStore, type StoreApi} from 'zustand/vanilla';
 import type {Capabilities} from '../db/capabilities.js';
 import type {ConnectionState} from '../db/monitor.js';
 import type {ScreenId} from '../keymap.js';
+import type {ScreenData, ScreenUi} from './view-state.js';
 
 export type DataSlot<T = unknown> = {
 	value?: T;
@@ -61,9 +62,9 @@ export type AppState = {
 	intervalMs: number;
 	/** start-to-start time between the visible screen's last polls, when known: slower than intervalMs when polls take longer */
 	achievedIntervalMs?: number;
-	data: Partial<Record<ScreenId, DataSlot>>;
+	data: {[K in ScreenId]?: DataSlot<ScreenData[K]>};
 	/** per-screen view state (selection, filter, sort) kept across screen switches and reconnects */
-	ui: Partial<Record<ScreenId, Record<string, unknown>>>;
+	ui: {[K in ScreenId]?: ScreenUi[K]};
 	/** text fields mounted (filter, typed confirmation): while any is, the keyboard is theirs */
 	textCapture: number;
 	message?: Message;
@@ -96,7 +97,7 @@ export function setMessage(store: AppStore, text: string, kind: Message['kind'] 
 	store.setState({message: {text, kind, at: Date.now()}});
 }
 
-export function setUi(store: AppStore, screen: ScreenId, patch: Record<string, unknown>) {
+export function setUi<K extends ScreenId>(store: AppStore, screen: K, patch: Partial<ScreenUi[K]>) {
 	const ui = store.getState().ui;
 	store.setState({ui: {...ui, [screen]: {...ui[screen], ...patch}}});
 }

@@ -9,6 +9,7 @@ import {loaders} from '../../source/screens/registry.js';
 import {startPoller, type Poller} from '../../source/store/poller.js';
 import {createAppStore, type AppState, type AppStore} from '../../source/store/store.js';
 import {waitFor} from './db.js';
+import {defaultConfig, type Config} from '../../source/config.js';
 
 export type RenderedApp = {
 	store: AppStore;
@@ -35,16 +36,17 @@ export const keys = {
 };
 
 /** The real shell on a real database: a real monitor connection, the real poller and store. */
-export async function renderApp(url: string, options: {screen?: ScreenId; size?: {columns: number; rows: number}; state?: Partial<AppState>} = {}): Promise<RenderedApp> {
+export async function renderApp(url: string, options: {screen?: ScreenId; size?: {columns: number; rows: number}; state?: Partial<AppState>; config?: Config} = {}): Promise<RenderedApp> {
 	const target = resolveTarget({dsn: url, env: {}});
 	const monitor = new Monitor(target);
 	await monitor.connect();
 	const caps = await detectCapabilities(monitor);
 	const store = createAppStore({target: redactTarget(target), caps, connection: monitor.state, screen: options.screen ?? 'overview', ...options.state});
 	monitor.on('state', connection => store.setState({connection}));
-	const poller = startPoller(store, monitor, loaders());
+	const config = options.config ?? defaultConfig;
+	const poller = startPoller(store, monitor, loaders(), config);
 	let quit = false;
-	const instance = render(<App services={{store, db: monitor, target, refreshNow: poller.refreshNow, quit: () => (quit = true)}} />);
+	const instance = render(<App services={{store, db: monitor, target, config, refreshNow: poller.refreshNow, quit: () => (quit = true)}} />);
 	const size = options.size ?? {columns: 120, rows: 40};
 	// after mount: the shell reads the (fake) stdout's size once on mount
 	await waitFor(() => instance.lastFrame() !== undefined);

@@ -1,15 +1,16 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type pg from 'pg';
-import {audit, type AuditContext} from '../../audit.js';
+import {audit, auditContext, type AuditContext} from '../../audit.js';
 import type {Target} from '../../db/dsn.js';
-import {CliError, ExitCode} from '../../errors.js';
+import {Cancelled, CliError, errorText, ExitCode, failed} from '../../errors.js';
 import {formatBytes} from '../../format.js';
 import {readCatalog, updateCatalog, type BackupRecord} from './catalog.js';
 import {claimBackupPath, defaultBackupDir, diskSpace, ensureBackupDir, publish, reserveBytes, sha256File, spaceShortfall, type BackupFormat} from './files.js';
 import {countRows, listObjects, listTables, type TableList} from './inventory.js';
 import {findPgTools, runTool, toolEnv, type PgTools} from './pg-tools.js';
-import {Cancelled, auditContext, cancelBackend, connectFor, errorText, failed, lockWaitMs, targetKey} from './session.js';
+import {cancelBackend, connectFor, lockWaitMs} from './session.js';
+import {targetKey} from '../../state.js';
 
 export type BackupProgress = {
 	phase: 'preparing' | 'dumping' | 'checksum';

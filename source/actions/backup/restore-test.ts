@@ -1,12 +1,13 @@
 import type pg from 'pg';
-import {audit, type AuditContext} from '../../audit.js';
+import {audit, auditContext, type AuditContext} from '../../audit.js';
 import type {Target} from '../../db/dsn.js';
-import {CliError, ExitCode} from '../../errors.js';
+import {Cancelled, CliError, errorText, ExitCode, failed} from '../../errors.js';
 import {patchRecord, type BackupRecord, type RestoreTestResult} from './catalog.js';
 import {verifyChecksum} from './files.js';
 import {findPgTools} from './pg-tools.js';
 import {createDatabase, databaseExists, databaseShape, dropOwnDatabase, newDatabaseName, progressReporter, restoreAndCompare, type RestoreProgress} from './restore.js';
-import {Cancelled, auditContext, connectFor, errorText, failed, targetKey} from './session.js';
+import {connectFor} from './session.js';
+import {targetKey} from '../../state.js';
 
 /** Every scratch database starts with this, so an operator who finds one knows what made it and that it may go. */
 export const scratchPrefix = 'intowork_restore_test_';

@@ -3,16 +3,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type pg from 'pg';
-import {audit, type AuditContext} from '../../audit.js';
+import {audit, auditContext, type AuditContext} from '../../audit.js';
 import type {Target} from '../../db/dsn.js';
 import {quoteIdent, quoteLiteral} from '../../db/sql.js';
-import {CliError, ExitCode} from '../../errors.js';
-import {readJson, stateRoot, targetSlug} from '../../state.js';
+import {Cancelled, CliError, errorText, ExitCode, failed} from '../../errors.js';
+import {readJson, stateRoot, targetKey, targetSlug} from '../../state.js';
 import {findRecordByFile, readCatalog, type BackupRecord} from './catalog.js';
 import {readSidecar, verifyChecksum, type BackupFormat} from './files.js';
 import {compareInventory, takeInventory} from './inventory.js';
 import {dbnameConninfo, findPgTools, runTool, toolEnv, type PgTools} from './pg-tools.js';
-import {Cancelled, auditContext, connectFor, errorText, failed, targetKey} from './session.js';
+import {connectFor} from './session.js';
 
 export type RestoreProgress = {
 	phase: 'checksum' | 'creating' | 'restoring' | 'counting' | 'dropping' | 'renaming';

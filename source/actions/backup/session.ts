@@ -1,8 +1,5 @@
 import pg from 'pg';
-import type {AuditContext} from '../../audit.js';
-import {pgConfig, redactTarget, type Target} from '../../db/dsn.js';
-import {CliError, ExitCode} from '../../errors.js';
-import type {TargetKey} from '../../state.js';
+import {pgConfig, type Target} from '../../db/dsn.js';
 import {openActionSession} from '../../db/action-session.js';
 
 /** How long a backup waits for a table lock (pg_dump's and ours) before failing, rather than queueing behind a schema change for ever. */
@@ -30,27 +27,4 @@ export async function cancelBackend(target: Target, pid: number): Promise<void> 
 	} finally {
 		await client.end().catch(() => undefined);
 	}
-}
-
-export function targetKey(target: Target): TargetKey {
-	return {host: target.host, port: target.port, database: target.database};
-}
-
-export function auditContext(target: Target, role: string): AuditContext {
-	return {key: targetKey(target), role, target: redactTarget(target)};
-}
-
-export function failed(message: string): CliError {
-	return new CliError(message, ExitCode.failed);
-}
-
-export class Cancelled extends CliError {
-	constructor(message: string) {
-		super(message, ExitCode.failed);
-		this.name = 'Cancelled';
-	}
-}
-
-export function errorText(error: unknown): string {
-	return error instanceof Error ? error.message : String(error);
 }

@@ -4,6 +4,7 @@ import type {Loader} from '../../store/poller.js';
 import type {TargetKey} from '../../state.js';
 import {readCatalog, type BackupRecord} from './catalog.js';
 import {diskSpace, sidecarPath, type DiskSpace} from './files.js';
+import {errorText} from '../../errors.js';
 
 export type BackupServerInfo = {databaseSize: number};
 
@@ -51,6 +52,6 @@ export function readLocalStatus(key: TargetKey, dir: string, env: NodeJS.Process
 		while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
 		return {records, space: diskSpace(probe)};
 	} catch (error) {
-		return {records, spaceError: error instanceof Error ? error.message : String(error)};
+		return {records, spaceError: errorText(error)};
 	}
 }

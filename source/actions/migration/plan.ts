@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import {appQueries, type AppQueryId} from '../../db/app-queries.js';
 import {quoteIdent, quoteLiteral} from '../../db/sql.js';
-import {migrationRevision, previousRevision} from '../../demo/schema.js';
+import {migrationRevision, previousRevision} from '../../intowork.js';
 import {UsageError} from '../../errors.js';
 
 /** One index or unique constraint the migration adds. */

@@ -7,7 +7,7 @@ import {libpqEnv, type Target} from '../../db/dsn.js';
 import {formatBytes, formatDuration} from '../../format.js';
 import {sanitize, sanitizeMultiline} from '../../sanitize.js';
 import {readCatalog, type BackupRecord} from '../backup/catalog.js';
-import {targetKey} from '../backup/session.js';
+import {targetKey} from '../../state.js';
 import {countDuplicates} from './duplicates.js';
 import {
 	addConstraintSql,

@@ -3,6 +3,7 @@ import type {AuditContext} from '../../audit.js';
 import {redactDsn, type Target} from '../../db/dsn.js';
 import {sanitize} from '../../sanitize.js';
 import {openActionSession} from '../../db/action-session.js';
+import {errorText} from '../../errors.js';
 
 export const migrateApplicationName = 'intowork-db/migrate';
 
@@ -59,7 +60,7 @@ export const pgCode = (error: unknown): string | undefined => (error as {code?: 
 /** One display line for any error: the server's message and SQLSTATE, never a stack or a password. */
 export function describeError(error: unknown): string {
 	if (error instanceof MigrationError) return sanitize(error.message, 1000);
-	const message = error instanceof Error ? error.message : String(error);
+	const message = errorText(error);
 	const code = pgCode(error);
 	return sanitize(redactDsn(code && /^[0-9A-Z]{5}$/.test(code) ? `${message} (${code})` : message), 1000);
 }
@@ -68,6 +69,6 @@ export function describeError(error: unknown): string {
 export function isConnectionLoss(error: unknown): boolean {
 	const code = pgCode(error);
 	if (code && ['57P01', '57P02', '57P03', '08000', '08003', '08006'].includes(code)) return true;
-	const message = error instanceof Error ? error.message : '';
+	const message = errorText(error);
 	return /Connection terminated|connection ended|Client has encountered a connection error|ECONNRESET|EPIPE/i.test(message);
 }

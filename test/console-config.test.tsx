@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {after, test} from 'node:test';
+import {builtinPlan, planDocument} from '../source/actions/migration/plan.js';
+import {readGlobalFlags} from '../source/cli-flags.js';
+import {migrationRevision, previousRevision} from '../source/intowork.js';
+import {screenIds} from '../source/keymap.js';
+import {plainRole, testDatabase} from './helpers/db.js';
+import {renderApp} from './helpers/render.js';
+
+// The console gets its settings as the command line gave them: the same
+// flags `check` takes (--app-role, --runbook) and the plan --migration-plan names.
+const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-console-config-'));
+process.env.INTOWORK_DB_STATE = stateDir;
+after(() => fs.rmSync(stateDir, {recursive: true, force: true}));
+
+const role = 'console_cfg_app';
+const revision = 'i9d3e7f6g5h4';
+const planFile = path.join(stateDir, 'next.json');
+fs.writeFileSync(planFile, planDocument({...builtinPlan, revision}));
+const runbook = path.join(stateDir, 'RUNBOOK.md');
+fs.writeFileSync(runbook, '# Incidents\n');
+
+const db = await testDatabase();
+await plainRole(db, role, 'console_cfg_pw');
+// for this test database only: other test files share the cluster
+await db.client.query(`ALTER ROLE ${role} IN DATABASE ${db.name} SET statement_timeout = '7s'`);
+
+const plain = (frame: string) => frame.replace(/\u001B\[[\d;]*m/g, '');
+const {config} = readGlobalFlags([], {appRole: role, runbook, migrationPlan: planFile, interval: '2s'});
+const app = await renderApp(db.url, {screen: 'checklist', size: {columns: 160, rows: 40}, config});
+after(() => app.cleanup());
+
+test('the console checklist checks the --app-role it was given, not intowork_app', async () => {
+	const frame = plain(await app.waitForFrame(f => /statement_timeout for \w+/.test(plain(f)), 'item 2 evidence', 20_000));
+	// the role's 7 s in this database is what item 2 judges: it passes on it
+	assert.match(frame, new RegExp(`^ +2 Query timeout configured +PASS +\\S+ statement_timeout for ${role}: 7s \\(role in data`, 'm'));
+	assert.doesNotMatch(frame, /intowork_app/);
+});
+
+test('item 1 and the overview name the revision of the --migration-plan in force', async () => {
+	const frame = plain(await app.waitForFrame(f => /^[ ›]*1 Migration \S+ applied/m.test(plain(f)), 'item 1', 20_000));
+	assert.match(frame, new RegExp(`^[ ›]*1 Migration ${revision} applied`, 'm'));
+	assert.match(frame, new RegExp(`alembic_version ${previousRevision}, needs ${revision} or later`));
+	assert.doesNotMatch(frame, new RegExp(migrationRevision));
+	app.press('1');
+	const overview = plain(await app.waitForFrame(f => /Migration +at /.test(plain(f)), 'the overview', 20_000));
+	assert.match(overview, new RegExp(`Migration +at ${previousRevision}, ${revision} not applied`));
+});
+
+test('the console checklist finds the --runbook it was given', async () => {
+	app.press(String(screenIds.indexOf('checklist') + 1));
+	// the machine's half of the evidence (runbook, sign-offs) is read after the screen shows
+	const passing = new RegExp(`^ +9 Runbooks created for common issues +PASS +\\S+ runbook ${runbook.replace(/[.]/g, '\\.')}`, 'm');
+	await app.waitForFrame(f => passing.test(plain(f)), 'item 9 passing on the given runbook', 20_000);
+});
