@@ -14,7 +14,8 @@ import {createAppStore} from './source/store/store.js';
 import {loaders} from './source/screens/registry.js';
 import {detectCapabilities} from './source/db/capabilities.js';
 import {redactDsn} from './source/db/dsn.js';
-import {cancelBackupJob} from './source/screens/backups.js';
+import {JobRegistry} from './source/jobs/registry.js';
+import {recordJob} from './source/jobs/record.js';
 
 const commandList = subcommands.map(c => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n');
 
@@ -54,6 +55,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 			.then(caps => store.setState({caps}))
 			.catch(() => undefined);
 	});
+	const jobs = new JobRegistry({onFinish: job => recordJob(opened.target, store.getState().caps?.role ?? opened.target.user, job)});
 	const poller = startPoller(store, opened.monitor, loaders());
 	const tty = process.stdout.isTTY;
 	// The alternate screen gives the shell back exactly as it was on quit.
@@ -62,19 +64,32 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	const quit = () => instance?.unmount();
 	// No JSX in this file: tsc hoists the react/jsx-runtime import above ./source/runtime-env.js, which
 	// loaded React's development build next to the reconciler's production one and rendered nothing.
-	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
-	const onSignal = () => quit();
-	process.once('SIGTERM', onSignal);
-	process.once('SIGHUP', onSignal);
+	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, jobs, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
+	let signalled = false;
+	// SIGHUP is the SSH connection dropping: the terminal is gone, so nothing may be written to it any more
+	// (a write error would end the process before the clean-up). Kept registered (on, not once) so a second
+	// signal does not fall through to the default action, which would leave the demo's postmaster behind.
+	const onSignal = (signal: NodeJS.Signals) => {
+		if (signalled) return;
+		signalled = true;
+		if (signal === 'SIGHUP') for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+		quit();
+	};
+	process.on('SIGTERM', onSignal);
+	process.on('SIGHUP', onSignal);
+	let left: string[] = [];
 	try {
 		await instance.waitUntilExit();
 	} finally {
 		poller.stop();
-		if (tty) process.stdout.write('\u001B[?1049l');
-		// a backup or restore test in flight: remove its partial file or scratch database before leaving
-		await cancelBackupJob(store);
+		if (tty && !signalled) process.stdout.write('\u001B[?1049l');
+		// jobs in flight: cancel them, and wait for their clean-up (partial file, scratch database, INVALID index)
+		left = (await jobs.cancelAll(signalled ? 30_000 : 120_000)).map(j => j.title);
 		await opened.close();
 	}
+	if (left.length) process.stderr.write(`intowork-db: still running when the console quit: ${left.join(', ')} (see the Activity log)\n`);
+	// A job left running on the server keeps its connections open, which would keep this process alive.
+	if (left.length || jobs.store.getState().jobs.some(j => j.result?.outcome === 'left running')) process.exit(0);
 	return 0;
 }
 

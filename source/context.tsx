@@ -3,6 +3,7 @@ import {useStore} from 'zustand';
 import {useShallow} from 'zustand/react/shallow';
 import type {Target} from './db/dsn.js';
 import type {Queryable} from './db/monitor.js';
+import type {JobRegistry} from './jobs/registry.js';
 import type {AppState, AppStore} from './store/store.js';
 
 /** What screens need besides state: the monitor for on-demand reads, the target for actions that open their own sessions. */
@@ -10,6 +11,8 @@ export type Services = {
 	store: AppStore;
 	db: Queryable;
 	target: Target;
+	/** the console's long-running work: started by screens, owned here */
+	jobs: JobRegistry;
 	refreshNow(): void;
 	quit(): void;
 };

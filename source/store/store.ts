@@ -42,6 +42,8 @@ export type Dialog = {
 	typed?: string;
 	onConfirm: () => void;
 	onCancel?: () => void;
+	/** further answers besides confirm and cancel, each a dialog-scope command of the keymap */
+	choices?: Array<{command: string; key: string; label: string; run: () => void}>;
 };
 
 export type Message = {text: string; kind: 'info' | 'ok' | 'error'; at: number};

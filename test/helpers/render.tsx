@@ -5,6 +5,7 @@ import {detectCapabilities} from '../../source/db/capabilities.js';
 import {redactTarget, resolveTarget} from '../../source/db/dsn.js';
 import {Monitor} from '../../source/db/monitor.js';
 import type {ScreenId} from '../../source/keymap.js';
+import {JobRegistry} from '../../source/jobs/registry.js';
 import {loaders} from '../../source/screens/registry.js';
 import {startPoller, type Poller} from '../../source/store/poller.js';
 import {createAppStore, type AppState, type AppStore} from '../../source/store/store.js';
@@ -12,6 +13,7 @@ import {waitFor} from './db.js';
 
 export type RenderedApp = {
 	store: AppStore;
+	jobs: JobRegistry;
 	monitor: Monitor;
 	poller: Poller;
 	lastFrame(): string;
@@ -44,7 +46,8 @@ export async function renderApp(url: string, options: {screen?: ScreenId; size?:
 	monitor.on('state', connection => store.setState({connection}));
 	const poller = startPoller(store, monitor, loaders());
 	let quit = false;
-	const instance = render(<App services={{store, db: monitor, target, refreshNow: poller.refreshNow, quit: () => (quit = true)}} />);
+	const jobs = new JobRegistry();
+	const instance = render(<App services={{store, db: monitor, target, jobs, refreshNow: poller.refreshNow, quit: () => (quit = true)}} />);
 	const size = options.size ?? {columns: 120, rows: 40};
 	// after mount: the shell reads the (fake) stdout's size once on mount
 	await waitFor(() => instance.lastFrame() !== undefined);
@@ -52,6 +55,7 @@ export async function renderApp(url: string, options: {screen?: ScreenId; size?:
 	const lastFrame = () => instance.lastFrame() ?? '';
 	return {
 		store,
+		jobs,
 		monitor,
 		poller,
 		lastFrame,
@@ -68,6 +72,7 @@ export async function renderApp(url: string, options: {screen?: ScreenId; size?:
 		},
 		quitCalled: () => quit,
 		async cleanup() {
+			await jobs.cancelAll();
 			poller.stop();
 			instance.unmount();
 			await monitor.close();
