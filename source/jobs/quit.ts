@@ -19,15 +19,16 @@ export function requestQuit(store: AppStore, jobs: JobRegistry, quit: () => void
 	const detachable = running.every(j => j.detachable);
 	const lines = running.flatMap(j => [
 		`▸ ${j.title}, running ${formatDuration(now - j.startedAt)}${j.progress ? `: ${j.progress.text}` : ''}`,
-		`    cancelling: ${j.leaves}`,
-		...(j.detachable ? [`    leaving it running: ${j.detachable}`] : []),
+		'  cancelling it:',
+		...j.leaves.split('; ').map(l => `    ${l}`),
+		...(j.detachable ? ['  leaving it running:', ...j.detachable.split('; ').map(l => `    ${l}`)] : []),
 	]);
-	const choices = [{command: 'dialog.wait', key: 'w', label: 'wait for them, then quit', run: () => waitThenQuit(store, jobs, quit)}];
+	const choices = [{command: 'dialog.wait', key: 'w', label: 'wait, then quit', run: () => waitThenQuit(store, jobs, quit)}];
 	if (detachable)
 		choices.push({
 			command: 'dialog.keep',
 			key: 'k',
-			label: 'leave them running on the server and quit',
+			label: 'leave running, quit',
 			run: () => {
 				for (const j of jobs.running()) jobs.detach(j.id);
 				quit();

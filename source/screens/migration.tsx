@@ -79,7 +79,7 @@ function detachable(view: RunView, plan: MigrationPlan, demo: boolean): string |
 	const object = current && plan.objects.find(o => o.name === current.name);
 	if (demo || view.via !== 'plan' || current?.action !== 'build' || !object || object.unique) return undefined;
 	const rest = view.steps.filter(x => x.status === 'pending').length;
-	return `${current.name} finishes building on the server and ends VALID; ${rest ? `the ${rest} objects after it and ` : ''}alembic_version wait for the next apply (m)`;
+	return `${current.name} finishes building on the server and ends VALID; ${rest ? `the ${rest} objects after it and alembic_version wait` : 'alembic_version waits'} for the next apply (m)`;
 }
 
 /** Re-reads the migration's state at once, whichever screen is visible: a run's end changes what every line says. */
