@@ -66,17 +66,19 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	// loaded React's development build next to the reconciler's production one and rendered nothing.
 	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, jobs, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
 	let signalled = false;
-	// SIGHUP is the SSH connection dropping: the terminal is gone, so nothing may be written to it any more
-	// (a write error would end the process before the clean-up). Kept registered (on, not once) so a second
-	// signal does not fall through to the default action, which would leave the demo's postmaster behind.
-	const onSignal = (signal: NodeJS.Signals) => {
+	// SIGHUP is the SSH connection dropping, SIGTERM a stop: cancel every job, wait for its clean-up, stop the
+	// demo, exit. Kept registered (on, not once) so a second signal does not fall through to the default
+	// action, which would leave the demo's postmaster behind.
+	const onSignal = () => {
 		if (signalled) return;
 		signalled = true;
-		if (signal === 'SIGHUP') for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 		quit();
 	};
 	process.on('SIGTERM', onSignal);
 	process.on('SIGHUP', onSignal);
+	// The terminal can vanish before the SIGHUP arrives: Ink's next frame then fails with EIO, which
+	// unhandled would end the process at once, jobs and postmaster left running. It is the same hangup.
+	for (const stream of [process.stdout, process.stderr]) stream.on('error', onSignal);
 	let left: string[] = [];
 	try {
 		await instance.waitUntilExit();
@@ -84,7 +86,10 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		poller.stop();
 		if (tty && !signalled) process.stdout.write('\u001B[?1049l');
 		// jobs in flight: cancel them, and wait for their clean-up (partial file, scratch database, INVALID index)
-		left = (await jobs.cancelAll(signalled ? 30_000 : 120_000)).map(j => j.title);
+		// A clean-up that does not finish in time (a DROP INDEX CONCURRENTLY waiting for a long transaction)
+		// is cancelled too: the job then records what it left (an INVALID index the next apply drops).
+		if ((await jobs.cancelAll(signalled ? 20_000 : 120_000)).length) await jobs.cancelAll(10_000);
+		left = jobs.running().map(j => j.title);
 		await opened.close();
 	}
 	if (left.length) process.stderr.write(`intowork-db: still running when the console quit: ${left.join(', ')} (see the Activity log)\n`);

@@ -60,9 +60,13 @@ export function JobStrip() {
 	const ordered = [...shown.filter(j => !j.result), ...shown.filter(j => j.result).reverse()];
 	const first = ordered[0]!;
 	const color = !first.result ? 'yellow' : first.result.outcome === 'ok' ? 'green' : first.result.outcome === 'left running' ? 'yellow' : 'red';
+	// Several jobs share the line: each gets its part, so the last one started is not cut off.
+	const separator = '  │  ';
+	const share = Math.max(12, Math.floor((width - separator.length * (ordered.length - 1)) / ordered.length));
+	const parts = ordered.map(j => sanitize(jobLine(j, now), 1000)).map(l => (ordered.length > 1 && l.length > share ? `${l.slice(0, share - 1)}…` : l));
 	return (
 		<Text wrap="truncate-end" color={color}>
-			{sanitize(ordered.map(j => jobLine(j, now)).join('  │  '), Math.max(40, width * 2))}
+			{parts.join(separator)}
 		</Text>
 	);
 }
