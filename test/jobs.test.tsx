@@ -151,3 +151,13 @@ test('own session chosen alone: k offers the job\'s cancel after a typed yes, ne
 		await holder.client.query('ROLLBACK').catch(() => undefined);
 	}
 });
+
+test('11.19: a status message stays on the screen it belongs to', async () => {
+	app.press('6');
+	await app.waitForFrame(/Pre-flight for an apply/, 'the migration screen', 20_000);
+	app.press('r');
+	await app.waitForFrame(/counting duplicates and checking the plan again/);
+	app.press('2');
+	const other = await app.waitForFrame(/sessions \(v\)/);
+	assert.doesNotMatch(other, /counting duplicates and checking the plan again/);
+});

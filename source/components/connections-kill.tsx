@@ -120,6 +120,8 @@ function scheduleEscalation(services: Services, cancelled: KillTarget[], extraCo
 async function run(services: Services, request: Request) {
 	const {store, target, refreshNow} = services;
 	const role = store.getState().caps?.role ?? target.user;
+	// the last action's results make way for this one's
+	setUi(store, 'connections', {results: undefined});
 	setMessage(store, `${request.mode === 'cancel' ? 'Cancelling' : 'Terminating'} ${plural(request.targets.length, 'session')}…`);
 	let outcomes: KillOutcome[];
 	try {
