@@ -16,7 +16,8 @@ import {createAppStore} from './source/store/store.js';
 import {loaders} from './source/screens/registry.js';
 import {detectCapabilities} from './source/db/capabilities.js';
 import {redactDsn} from './source/db/dsn.js';
-import {cancelBackupJob} from './source/screens/backups.js';
+import {JobRegistry} from './source/jobs/registry.js';
+import {recordJob} from './source/jobs/record.js';
 
 const commandList = subcommands.map(c => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n');
 
@@ -56,6 +57,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 			.then(caps => store.setState({caps}))
 			.catch(() => undefined);
 	});
+	const jobs = new JobRegistry({onFinish: job => recordJob(opened.target, store.getState().caps?.role ?? opened.target.user, job)});
 	const poller = startPoller(store, opened.monitor, loaders(), global.config);
 	const tty = process.stdout.isTTY;
 	// The alternate screen gives the shell back exactly as it was on quit.
@@ -64,19 +66,37 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	const quit = () => instance?.unmount();
 	// No JSX in this file: tsc hoists the react/jsx-runtime import above ./source/runtime-env.js, which
 	// loaded React's development build next to the reconciler's production one and rendered nothing.
-	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, config: global.config, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
-	const onSignal = () => quit();
-	process.once('SIGTERM', onSignal);
-	process.once('SIGHUP', onSignal);
+	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, config: global.config, jobs, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
+	let signalled = false;
+	// SIGHUP is the SSH connection dropping, SIGTERM a stop: cancel every job, wait for its clean-up, stop the
+	// demo, exit. Kept registered (on, not once) so a second signal does not fall through to the default
+	// action, which would leave the demo's postmaster behind.
+	const onSignal = () => {
+		if (signalled) return;
+		signalled = true;
+		quit();
+	};
+	process.on('SIGTERM', onSignal);
+	process.on('SIGHUP', onSignal);
+	// The terminal can vanish before the SIGHUP arrives: Ink's next frame then fails with EIO, which
+	// unhandled would end the process at once, jobs and postmaster left running. It is the same hangup.
+	for (const stream of [process.stdout, process.stderr]) stream.on('error', onSignal);
+	let left: string[] = [];
 	try {
 		await instance.waitUntilExit();
 	} finally {
 		poller.stop();
-		if (tty) process.stdout.write('\u001B[?1049l');
-		// a backup or restore test in flight: remove its partial file or scratch database before leaving
-		await cancelBackupJob(store);
+		if (tty && !signalled) process.stdout.write('\u001B[?1049l');
+		// jobs in flight: cancel them, and wait for their clean-up (partial file, scratch database, INVALID index)
+		// A clean-up that does not finish in time (a DROP INDEX CONCURRENTLY waiting for a long transaction)
+		// is cancelled too: the job then records what it left (an INVALID index the next apply drops).
+		if ((await jobs.cancelAll(signalled ? 20_000 : 120_000)).length) await jobs.cancelAll(10_000);
+		left = jobs.running().map(j => j.title);
 		await opened.close();
 	}
+	if (left.length) process.stderr.write(`intowork-db: still running when the console quit: ${left.join(', ')} (see the Activity log)\n`);
+	// A job left running on the server keeps its connections open, which would keep this process alive.
+	if (left.length || jobs.store.getState().jobs.some(j => j.result?.outcome === 'left running')) process.exit(0);
 	return 0;
 }
 

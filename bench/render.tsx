@@ -5,6 +5,7 @@ import type {Capabilities} from '../source/db/capabilities.js';
 import {buildLockTree, summarize, type Backend, type ConnectionsData} from '../source/db/connections.js';
 import type {Statement, StatementsReady} from '../source/db/statements.js';
 import type {Queryable} from '../source/db/monitor.js';
+import {JobRegistry} from '../source/jobs/registry.js';
 import {RingBuffer} from '../source/ring-buffer.js';
 import {createAppStore, defaultThresholds, type AppState} from '../source/store/store.js';
 import type {ScreenId} from '../source/keymap.js';
@@ -22,7 +23,7 @@ async function frameChange(lastFrame: () => string | undefined, before: string |
 async function timeScreen(screen: ScreenId, caps: Capabilities, state: Partial<AppState>, columns: number, rows: number): Promise<Row> {
 	const store = createAppStore({target: 'bench:***@synthetic:5432/intowork', caps, screen, paused: true, connection: {status: 'live', attempt: 0}, ...state});
 	const started = performance.now();
-	const app = render(<App services={{store, db: noServer, target: {host: 'synthetic', port: 5432, user: 'bench', database: 'intowork', source: 'argument'}, config: defaultConfig, refreshNow: () => undefined, quit: () => undefined}} />);
+	const app = render(<App services={{store, db: noServer, target: {host: 'synthetic', port: 5432, user: 'bench', database: 'intowork', source: 'argument'}, config: defaultConfig, jobs: new JobRegistry(), refreshNow: () => undefined, quit: () => undefined}} />);
 	store.setState({size: {columns, rows}});
 	await frameChange(app.lastFrame, undefined);
 	const first = performance.now() - started;

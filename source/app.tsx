@@ -9,6 +9,8 @@ import {Footer} from './components/footer.js';
 import {Rule, Tabs} from './components/tabs.js';
 import {HelpOverlay} from './components/help.js';
 import {DialogOverlay} from './components/dialog.js';
+import {JobStrip} from './components/job-strip.js';
+import {requestQuit} from './jobs/quit.js';
 
 export function App({services}: {services: Services}) {
 	return (
@@ -32,7 +34,7 @@ function useTerminalSize() {
 }
 
 function useGlobalCommands() {
-	const {store, refreshNow, quit} = useServices();
+	const {store, refreshNow, quit, jobs} = useServices();
 	const go = (delta: number) => {
 		const i = screenOrder.indexOf(store.getState().screen);
 		store.setState({screen: screenOrder[(i + delta + screenOrder.length) % screenOrder.length]});
@@ -42,7 +44,7 @@ function useGlobalCommands() {
 		store.setState({intervalMs: next});
 	};
 	useCommands({
-		quit,
+		quit: () => requestQuit(store, jobs, quit),
 		help: () => store.setState({overlay: 'help'}),
 		'screen.next': () => go(1),
 		'screen.prev': () => go(-1),
@@ -85,6 +87,7 @@ function Shell() {
 	return (
 		<Box flexDirection="column" height={Math.max(8, rows - 1)} width={columns} overflow="hidden">
 			<Header />
+			<JobStrip />
 			<Tabs />
 			<Rule />
 			<Box flexDirection="column" flexGrow={1} overflow="hidden">

@@ -4,6 +4,7 @@ import {useShallow} from 'zustand/react/shallow';
 import type {Config} from './config.js';
 import type {Target} from './db/dsn.js';
 import type {Queryable} from './db/monitor.js';
+import type {JobRegistry} from './jobs/registry.js';
 import type {AppState, AppStore} from './store/store.js';
 
 /** What screens need besides state: the monitor for on-demand reads, the target for actions that open their own sessions. */
@@ -13,6 +14,8 @@ export type Services = {
 	target: Target;
 	/** the settings the command line chose, built once */
 	config: Config;
+	/** the console's long-running work: started by screens, owned here */
+	jobs: JobRegistry;
 	refreshNow(): void;
 	quit(): void;
 };

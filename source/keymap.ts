@@ -93,6 +93,8 @@ export const commands: readonly Command[] = [
 
 	{id: 'dialog.confirm', keys: ['y', 'enter'], description: 'confirm', scope: 'dialog'},
 	{id: 'dialog.cancel', keys: ['n', 'escape'], description: 'cancel', scope: 'dialog'},
+	{id: 'dialog.wait', keys: ['w'], description: 'quit once the running jobs are done (quit question)', scope: 'dialog'},
+	{id: 'dialog.keep', keys: ['k'], description: 'leave the server-side work running and quit, where that is safe (quit question)', scope: 'dialog'},
 ];
 
 export function keyName(input: string, key: Key): string {

@@ -8,7 +8,6 @@ import {runBackup} from '../source/actions/backup/backup.js';
 import {readCatalog} from '../source/actions/backup/catalog.js';
 import {targetKey} from '../source/state.js';
 import {resolveTarget} from '../source/db/dsn.js';
-import {cancelBackupJob} from '../source/screens/backups.js';
 import {testDatabase, waitFor} from './helpers/db.js';
 import {renderApp} from './helpers/render.js';
 
@@ -60,7 +59,7 @@ test('b asks first, shows live progress, and x cancels without leaving a file', 
 	assert.deepEqual(fs.readdirSync(path.dirname(first.file)).sort(), [path.basename(first.file), `${path.basename(first.file)}.sha256`]);
 });
 
-test('on quit, a running backup is cancelled and cleaned up before the console goes', async () => {
+test('on quit (the job registry cancelling every job), a running backup is cancelled and cleaned up before the console goes', async () => {
 	const locker = new pg.Client({connectionString: db.url});
 	await locker.connect();
 	try {
@@ -70,7 +69,7 @@ test('on quit, a running backup is cancelled and cleaned up before the console g
 		await app.waitForFrame(/Back up t_\S+ now\?/);
 		app.press('y');
 		await app.waitForFrame(/Backing up: dumping/);
-		await cancelBackupJob(app.store);
+		await app.jobs.cancelAll();
 		assert.deepEqual(fs.readdirSync(path.dirname(first.file)).sort(), [path.basename(first.file), `${path.basename(first.file)}.sha256`]);
 		await app.waitForFrame(/backup cancelled; the partial file was removed/);
 	} finally {

@@ -54,9 +54,23 @@ export function toKillTarget(b: Backend): KillTarget {
 	};
 }
 
+/** A job of this console that opened the session: stopping it goes through the job's own cancel. */
+export type OwningJob = {title: string; leaves: string};
+
+export type KillGuards = {
+	/** the console's own jobs, by the backend pids they registered (not by application_name: another tool may use it) */
+	ownerOf?: (pid: number) => OwningJob | undefined;
+	/** several sessions at once (a count dialog, or kill --hanging) */
+	several?: boolean;
+};
+
+export const isConsoleOperation = (b: Pick<Backend, 'application'>) => b.application.startsWith(consoleOperationPrefix);
+
 /** Why a backend must not be signalled, or needs an extra confirmation; undefined for an ordinary session. */
-export function protection(b: Backend, role: string): Protection | undefined {
+export function protection(b: Backend, role: string, guards: KillGuards = {}): Protection | undefined {
 	if (b.own) return {level: 'refuse', reason: "this console's own monitoring session"};
+	const job = guards.ownerOf?.(b.pid);
+	if (job) return {level: 'refuse', reason: `this console's own ${job.title}: stop it with its own cancel (select it alone, or c on its screen)`};
 	if (b.hidden)
 		return {level: 'refuse', reason: `this role cannot see the session, so cannot check it is still the same one (GRANT pg_monitor TO ${quoteIdent(role)};)`};
 	if (b.backendType === 'parallel worker')
@@ -64,7 +78,12 @@ export function protection(b: Backend, role: string): Protection | undefined {
 	if (b.backendType === 'walsender') return {level: 'confirm', reason: 'replication (walsender): the standby or subscriber falls behind until it reconnects'};
 	if (b.backendType === 'autovacuum worker') return {level: 'confirm', reason: 'autovacuum: it comes back; a vacuum against wraparound should be left to finish'};
 	if (b.backendType !== 'client backend') return {level: 'confirm', reason: `a background worker (${sanitize(b.backendType, 40)})`};
-	if (b.application.startsWith(consoleOperationPrefix)) return {level: 'confirm', reason: `an intowork-db operation (${sanitize(b.application, 40)}): it fails half-way`};
+	if (isConsoleOperation(b)) {
+		const what = `an intowork-db operation (${sanitize(b.application, 40)})`;
+		// One signal among many would stop it half-way without anyone having read what that leaves.
+		if (guards.several) return {level: 'refuse', reason: `${what}: never stopped as one of several; select it alone`};
+		return {level: 'confirm', reason: `${what}: it fails half-way`};
+	}
 	return undefined;
 }
 
@@ -76,10 +95,10 @@ export type KillPlan = {
 	refuse: Array<{backend: Backend; reason: string}>;
 };
 
-export function planKill(backends: readonly Backend[], role: string): KillPlan {
+export function planKill(backends: readonly Backend[], role: string, guards: KillGuards = {}): KillPlan {
 	const plan: KillPlan = {act: [], confirm: [], refuse: []};
 	for (const backend of backends) {
-		const p = protection(backend, role);
+		const p = protection(backend, role, guards);
 		if (!p) plan.act.push(backend);
 		else if (p.level === 'confirm') plan.confirm.push({backend, reason: p.reason});
 		else plan.refuse.push({backend, reason: p.reason});

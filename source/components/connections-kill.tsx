@@ -18,6 +18,7 @@ import type {Services} from '../context.js';
 import {waitingBehind, type Backend} from '../db/connections.js';
 import {clock, formatDuration} from '../format.js';
 import {sanitize} from '../sanitize.js';
+import type {JobView} from '../jobs/registry.js';
 import {setMessage, setUi} from '../store/store.js';
 import {errorText} from '../errors.js';
 
@@ -120,6 +121,8 @@ function scheduleEscalation(services: Services, cancelled: KillTarget[], extraCo
 async function run(services: Services, request: Request) {
 	const {store, target, refreshNow} = services;
 	const role = store.getState().caps?.role ?? target.user;
+	// the last action's results make way for this one's
+	setUi(store, 'connections', {results: undefined});
 	setMessage(store, `${request.mode === 'cancel' ? 'Cancelling' : 'Terminating'} ${plural(request.targets.length, 'session')}…`);
 	let outcomes: KillOutcome[];
 	try {
@@ -152,9 +155,11 @@ function showResults(services: Services, mode: KillMode, outcomes: KillOutcome[]
  * typing rather than one key.
  */
 export function requestKill(services: Services, mode: KillMode, chosen: readonly Backend[], all: readonly Backend[]) {
-	const {store, target} = services;
+	const {store, target, jobs} = services;
 	const role = store.getState().caps?.role ?? target.user;
-	const plan = planKill(chosen, role);
+	const job = chosen.length === 1 ? jobs.ownerOf(chosen[0]!.pid) : undefined;
+	if (job) return stopOwnJob(services, mode, chosen[0]!, job);
+	const plan = planKill(chosen, role, {ownerOf: pid => jobs.ownerOf(pid), several: chosen.length > 1});
 	// logged now: the console has refused, whatever the user does with the rest
 	const refused = recordRefusals(target, role, mode, plan.refuse, 'console');
 	const refusalNotes = plan.refuse.map(r => `✗ pid ${r.backend.pid} refused: ${r.reason}`);
@@ -172,6 +177,34 @@ export function requestKill(services: Services, mode: KillMode, chosen: readonly
 		...chosenBackends.map(b => blockerLine(all, b)).filter((l): l is string => l !== undefined),
 	];
 	openDialog(services, {mode, targets: chosenBackends.map(toKillTarget), notes, extraConfirm: plan.confirm.length > 0, refused});
+}
+
+/**
+ * One of this console's own sessions, chosen alone: never signalled as such
+ * (a build stopped that way can leave a unique index without its
+ * constraint). The job's own cancel stops the whole job cleanly, after a
+ * typed yes and after saying what it is and what stopping it leaves.
+ */
+function stopOwnJob(services: Services, mode: KillMode, b: Backend, job: JobView) {
+	const {store, jobs} = services;
+	store.setState({
+		dialog: {
+			title: `pid ${b.pid} is this console's own ${job.title}: stop the job?`,
+			lines: [
+				`It is running ${formatDuration(Date.now() - job.startedAt)}${job.progress ? `: ${job.progress.text}` : ''}.`,
+				`Not sent: a ${mode === 'cancel' ? 'cancel' : 'termination'} of this session alone stops it half-way, nothing cleaned up.`,
+				"Instead the job's own cancel stops it:",
+				...job.leaves.split('; ').map(l => `  ${l}`),
+			].map(l => sanitize(l, 400)),
+			confirmLabel: `cancel the ${job.title}`,
+			typed: 'yes',
+			onConfirm: () => {
+				setMessage(store, `cancelling the ${job.title}…`);
+				void jobs.cancel(job.id);
+			},
+			onCancel: () => setMessage(store, 'Nothing was sent.'),
+		},
+	});
 }
 
 const resultColor = (r: KillOutcome['result']) => (settledResults.has(r) ? (r === 'changed' || r === 'gone' ? 'yellow' : 'green') : 'red');

@@ -23,7 +23,20 @@ export function DialogOverlay() {
 		dialog?.onCancel?.();
 		close();
 	};
-	useCommands({'dialog.confirm': dialog?.typed ? undefined : confirm, 'dialog.cancel': cancel}, dialog !== undefined);
+	const choose = (command: string) => () => {
+		const choice = dialog?.choices?.find(c => c.command === command);
+		if (!choice) return;
+		close();
+		choice.run();
+	};
+	useCommands(
+		{
+			'dialog.confirm': dialog?.typed ? undefined : confirm,
+			'dialog.cancel': cancel,
+			...Object.fromEntries((dialog?.typed ? [] : (dialog?.choices ?? [])).map(c => [c.command, choose(c.command)])),
+		},
+		dialog !== undefined,
+	);
 	if (!dialog) return null;
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1} width={Math.min(width, 100)}>
@@ -47,7 +60,13 @@ export function DialogOverlay() {
 				</>
 			) : (
 				<Text>
-					<Text bold>y</Text>/Enter {dialog.confirmLabel} · <Text bold>n</Text>/Esc cancel
+					<Text bold>y</Text>/Enter {dialog.confirmLabel} ·{' '}
+					{dialog.choices?.map(c => (
+						<React.Fragment key={c.command}>
+							<Text bold>{c.key}</Text> {c.label} ·{' '}
+						</React.Fragment>
+					))}
+					<Text bold>n</Text>/Esc cancel
 				</Text>
 			)}
 		</Box>

@@ -12,7 +12,14 @@ export function hintText(cmds: readonly Command[]): string {
 }
 
 export function Footer() {
-	const s = useAppState(st => ({screen: st.screen, readOnly: st.readOnly, message: st.message, width: st.size.columns, overlay: st.overlay, dialog: st.dialog !== undefined}));
+	const s = useAppState(st => ({
+		screen: st.screen,
+		readOnly: st.readOnly,
+		message: st.message && (!st.message.screen || st.message.screen === st.screen) ? st.message : undefined,
+		width: st.size.columns,
+		overlay: st.overlay,
+		dialog: st.dialog !== undefined,
+	}));
 	const scope = s.dialog ? 'dialog' : (s.overlay ?? s.screen);
 	const local = activeCommands(scope, s.readOnly);
 	const global = s.overlay || s.dialog ? [] : activeCommands('global', s.readOnly);

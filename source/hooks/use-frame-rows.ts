@@ -1,3 +1,4 @@
+import {useJobStripRows} from '../components/job-strip.js';
 import {isStale} from '../components/screen-frame.js';
 import {useAppState} from '../context.js';
 import type {ScreenId} from '../keymap.js';
@@ -5,13 +6,16 @@ import {chromeRows} from '../layout.js';
 
 /**
  * Lines a screen's content has inside ScreenFrame: the shell's chrome and
- * spare line off the terminal height, and one more while ScreenFrame shows
+ * spare line off the terminal height, the job strip's line while it shows,
+ * and one more while ScreenFrame shows
  * its STALE line, so a list's last row is never cut off under it.
  */
 export function useFrameRows(screen: ScreenId): number {
-	return useAppState(st => {
+	const strip = useJobStripRows();
+	const rows = useAppState(st => {
 		const slot = st.data[screen];
 		const staleLine = slot?.at !== undefined && isStale(slot, st.connection);
-		return Math.max(3, st.size.rows - 1 - chromeRows - (staleLine ? 1 : 0));
+		return st.size.rows - 1 - chromeRows - (staleLine ? 1 : 0);
 	});
+	return Math.max(3, rows - strip);
 }

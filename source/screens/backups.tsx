@@ -13,7 +13,8 @@ import {targetKey} from '../state.js';
 import {readLocalStatus, type ChecksumState, type LocalStatus} from '../actions/backup/status.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
-import {useAppState, useCommands, useServices} from '../context.js';
+import {useAppState, useCommands, useServices, type Services} from '../context.js';
+import type {JobRegistry} from '../jobs/registry.js';
 import type {Target} from '../db/dsn.js';
 import {formatBytes, formatDuration} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
@@ -36,64 +37,81 @@ export type BackupsUi = {
 
 const progressRenderMs = 100;
 
-// A job outlives the screen (the user may look at other screens meanwhile); its cancel lives here.
-const running = new WeakMap<AppStore, {controller: AbortController; done: Promise<void>}>();
-
-/**
- * For the console's quit: cancels a running backup or restore test and
- * resolves once it has cleaned up (partial file removed, scratch database
- * dropped), which an exit straight away would leave behind.
- */
-export async function cancelBackupJob(store: AppStore): Promise<void> {
-	const job = running.get(store);
-	job?.controller.abort();
-	await job?.done;
-}
-
 function ui(store: AppStore): BackupsUi {
 	return store.getState().ui.backups ?? {};
 }
 
-function startJob(store: AppStore, job: Job, work: (signal: AbortSignal, update: (job: Job) => void) => Promise<{text: string; ok: boolean}>): void {
-	const controller = new AbortController();
+const running = (jobs: JobRegistry) => jobs.active(['backup', 'restore-test']);
+
+/** What the strip says of a backup or restore test in progress. */
+function jobProgress(job: Job): string {
+	const text = job.kind === 'backup' ? describeBackupProgress(job.progress, Date.now()) : describeRestoreProgress(job.progress, Date.now());
+	// the strip adds the elapsed time itself
+	return text.replace(/ · [^·]*$/, '');
+}
+
+// The job is the registry's (quit and SIGHUP cancel it and wait for its clean-up); this screen starts and shows it.
+function startJob(services: Services, job: Job, title: string, leaves: string, work: (signal: AbortSignal, update: (job: Job) => void) => Promise<{text: string; ok: boolean}>): void {
+	const {store, jobs} = services;
 	setUi(store, 'backups', {job});
 	// pg_dump reports every table; thousands of tables must not mean thousands of renders
 	let latest = job;
 	let flush: NodeJS.Timeout | undefined;
-	const update = (next: Job) => {
-		latest = next;
-		flush ??= setTimeout(() => {
-			flush = undefined;
-			if (running.get(store)?.controller === controller) setUi(store, 'backups', {job: latest});
-		}, progressRenderMs);
-	};
-	const done = work(controller.signal, update)
-		.then(
-			result => setMessage(store, sanitize(result.text, 400), result.ok ? 'ok' : 'error'),
-			(error: unknown) => setMessage(store, sanitize(errorText(error), 400), 'error'),
-		)
-		.finally(() => {
-			clearTimeout(flush);
-			running.delete(store);
-			setUi(store, 'backups', {job: undefined, version: (ui(store).version ?? 0) + 1});
-		});
-	running.set(store, {controller, done});
+	let live = true;
+	jobs.start({
+		kind: job.kind,
+		title,
+		leaves,
+		screen: 'backups',
+		run: async handle => {
+			const update = (next: Job) => {
+				latest = next;
+				flush ??= setTimeout(() => {
+					flush = undefined;
+					if (!live) return;
+					setUi(store, 'backups', {job: latest});
+					handle.progress(jobProgress(latest));
+				}, progressRenderMs);
+			};
+			try {
+				const result = await work(handle.signal, update);
+				setMessage(store, sanitize(result.text, 400), result.ok ? 'ok' : 'error');
+				return result;
+			} catch (error) {
+				setMessage(store, sanitize(errorText(error), 400), 'error');
+				throw error;
+			} finally {
+				live = false;
+				clearTimeout(flush);
+				setUi(store, 'backups', {job: undefined, version: (ui(store).version ?? 0) + 1});
+			}
+		},
+	});
 }
 
-function backUp(store: AppStore, target: Target, format: BackupFormat, dir: string): void {
-	startJob(store, {kind: 'backup', progress: {phase: 'preparing', tablesDone: 0, tablesTotal: 0, countedDone: 0, bytes: 0, startedAt: Date.now()}}, async (signal, update) => {
+function backUp(services: Services, format: BackupFormat, dir: string): void {
+	const {store, target} = services;
+	const job: Job = {kind: 'backup', progress: {phase: 'preparing', tablesDone: 0, tablesTotal: 0, countedDone: 0, bytes: 0, startedAt: Date.now()}};
+	startJob(services, job, `backup of ${sanitize(target.database, 60)}`, 'pg_dump stops and its partial file is removed; no backup is recorded', async (signal, update) => {
 		const record = await runBackup({target, format, dir, pgBin: ui(store).pgBin, signal, onProgress: progress => update({kind: 'backup', progress})});
 		return {ok: true, text: `backup ok: ${path.basename(record.file)} · ${describeBackup(record)} · r to restore-test it`};
 	});
 }
 
-function restoreTest(store: AppStore, target: Target, record: BackupRecord): void {
+function restoreTest(services: Services, record: BackupRecord): void {
+	const {store, target} = services;
 	const progress: RestoreProgress = {phase: 'checksum', bytes: 0, sizeBytes: record.sizeBytes, tablesDone: 0, tablesTotal: 0, startedAt: Date.now()};
-	startJob(store, {kind: 'restore-test', file: record.file, progress}, async (signal, update) => {
-		const result = await runRestoreTest({target, record, pgBin: ui(store).pgBin, signal, onProgress: p => update({kind: 'restore-test', file: record.file, progress: p})});
-		const first = result.differences[0];
-		return {ok: result.passed, text: `${describeRestoreTest(result, record, path.basename(record.file))}${first ? `: ${first}` : ''}`};
-	});
+	startJob(
+		services,
+		{kind: 'restore-test', file: record.file, progress},
+		`restore test of ${path.basename(record.file)}`,
+		'the restore stops and its scratch database is dropped; the backup stays untested',
+		async (signal, update) => {
+			const result = await runRestoreTest({target, record, pgBin: ui(store).pgBin, signal, onProgress: p => update({kind: 'restore-test', file: record.file, progress: p})});
+			const first = result.differences[0];
+			return {ok: result.passed, text: `${describeRestoreTest(result, record, path.basename(record.file))}${first ? `: ${first}` : ''}`};
+		},
+	);
 }
 
 function localTime(iso: string): string {
@@ -250,7 +268,8 @@ function JobLine({job, now}: {job: Job; now: number}) {
 
 /** The catalog of backups with their proof: checksum and restore test, plus where they go and how they are scheduled. */
 export function BackupsScreen() {
-	const {store, target} = useServices();
+	const services = useServices();
+	const {store, target, jobs} = services;
 	const s = useAppState(st => ({
 		width: st.size.columns,
 		intervalMs: st.intervalMs,
@@ -275,7 +294,7 @@ export function BackupsScreen() {
 	const sel = useSelection('backups', records.map(r => r.id), listHeight, {active: !view.details});
 	const selected = records.find(r => r.id === sel.selectedKey);
 	const busy = () => {
-		if (!running.has(store)) return false;
+		if (!running(jobs)) return false;
 		setMessage(store, 'a backup or restore test is already running; x cancels it', 'error');
 		return true;
 	};
@@ -283,9 +302,9 @@ export function BackupsScreen() {
 	useCommands({
 		'backups.format': () => setUi(store, 'backups', {format: format === 'custom' ? 'plain' : 'custom'}),
 		'backups.cancel': () => {
-			const job = running.get(store);
+			const job = running(jobs);
 			if (!job) return setMessage(store, 'nothing is running');
-			job.controller.abort();
+			void jobs.cancel(job.id);
 			setMessage(store, 'cancelling…');
 		},
 		'backups.backup': () => {
@@ -302,7 +321,7 @@ export function BackupsScreen() {
 						'It reads every table on the server while it runs; x cancels and removes the partial file.',
 					],
 					confirmLabel: 'back up',
-					onConfirm: () => backUp(store, target, format, dir),
+					onConfirm: () => backUp(services, format, dir),
 				},
 			});
 		},
@@ -318,7 +337,7 @@ export function BackupsScreen() {
 						"It needs CREATEDB, and writes the whole database (and its WAL, which replicas receive) while it runs.",
 					],
 					confirmLabel: 'run the restore test',
-					onConfirm: () => restoreTest(store, target, selected),
+					onConfirm: () => restoreTest(services, selected),
 				},
 			});
 		},

@@ -39,9 +39,6 @@ const columns: Column<ItemResult>[] = [
 
 type Form = {item: ItemId; step: 'who' | 'note' | 'path'; who: string; note: string};
 
-// A load test outlives the screen being shown: switching screens must not orphan its sessions.
-let running: AbortController | undefined;
-
 /** The items' verdict changes, newest first, from the stored history. */
 function transitions(history: readonly HistoryEntry[], id: ItemId): string[] {
 	const out: string[] = [];
@@ -81,7 +78,7 @@ export function ChecklistScreen() {
 }
 
 function Checklist({db}: {db: DbEvidence}) {
-	const {store, target, db: monitor, refreshNow, config} = useServices();
+	const {store, target, db: monitor, refreshNow, config, jobs} = useServices();
 	const s = useAppState(st => ({
 		at: st.data.checklist?.at,
 		readOnly: st.readOnly,
@@ -182,7 +179,7 @@ function Checklist({db}: {db: DbEvidence}) {
 	};
 
 	const loadTest = () => {
-		if (running) return setMessage(store, 'a load test is already running (Esc stops it)', 'error');
+		if (jobs.active('load-test')) return setMessage(store, 'a load test is already running (Esc stops it)', 'error');
 		const {clients, durationMs} = consoleLoadTest;
 		void loadTestHeadroom(monitor, clients)
 			.then(headroom => {
@@ -203,21 +200,37 @@ function Checklist({db}: {db: DbEvidence}) {
 			.catch(error => setMessage(store, `cannot check connection headroom: ${errorText(error)}`, 'error'));
 	};
 
+	// The job is the registry's: switching screens, quitting or SIGHUP must not orphan its sessions.
 	const startLoadTest = (clients: number, durationMs: number) => {
-		const controller = new AbortController();
-		running = controller;
 		setUi(store, 'checklist', {loadTest: {elapsedMs: 0, durationMs, connected: 0, queries: 0, errors: 0}});
-		runLoadTest(target, monitor, {clients, durationMs, signal: controller.signal, onProgress: p => setUi(store, 'checklist', {loadTest: p})})
-			.then(result => {
-				saveLoadTest(auditCtx, result);
-				setMessage(store, `load test: ${summary(result)}`, result.errors ? 'error' : 'ok');
-			})
-			.catch(error => setMessage(store, `load test failed: ${errorText(error)}`, 'error'))
-			.finally(() => {
-				running = undefined;
-				setUi(store, 'checklist', {loadTest: undefined});
-				reloadLocal();
-			});
+		jobs.start({
+			kind: 'load-test',
+			title: `load test, ${clients} sessions`,
+			leaves: 'its sessions finish the queries in flight and disconnect; the partial result is recorded as stopped early',
+			screen: 'checklist',
+			run: async job => {
+				try {
+					const result = await runLoadTest(target, monitor, {
+						clients,
+						durationMs,
+						signal: job.signal,
+						onProgress: p => {
+							setUi(store, 'checklist', {loadTest: p});
+							job.progress({text: `${p.connected} sessions · ${formatNumber(p.queries)} queries · ${p.errors} errors`, fraction: Math.min(1, p.elapsedMs / p.durationMs)});
+						},
+					});
+					saveLoadTest(auditCtx, result);
+					setMessage(store, `load test: ${summary(result)}`, result.errors ? 'error' : 'ok');
+					return {ok: !result.errors, cancelled: result.aborted, text: summary(result)};
+				} catch (error) {
+					setMessage(store, `load test failed: ${errorText(error)}`, 'error');
+					throw error;
+				} finally {
+					setUi(store, 'checklist', {loadTest: undefined});
+					reloadLocal();
+				}
+			},
+		});
 	};
 
 	const detail = s.details === undefined ? undefined : report.items.find(i => i.id === s.details);
@@ -232,8 +245,9 @@ function Checklist({db}: {db: DbEvidence}) {
 			'checklist.loadtest': loadTest,
 			details: () => setUi(store, 'checklist', {details: selected.id, scroll: 0}),
 			back: () => {
+				const running = jobs.active('load-test');
 				if (running) {
-					running.abort();
+					void jobs.cancel(running.id);
 					setMessage(store, 'stopping the load test after the queries in flight');
 				}
 			},

@@ -1,5 +1,6 @@
 import React, {useMemo} from 'react';
 import {Box, Text} from 'ink';
+import {isConsoleOperation} from '../actions/kill.js';
 import {BackendDetails} from '../components/connections-details.js';
 import {KillResultsPanel, requestKill, resultsLines, type KillResults} from '../components/connections-kill.js';
 import {LockTree} from '../components/connections-locks.js';
@@ -126,13 +127,16 @@ function Connections({data}: {data: ConnectionsData}) {
 		set({tags: current.includes(b.key) ? current.filter(k => k !== b.key) : [...current, b.key]});
 	};
 	const tagHanging = () => {
-		const hanging = rows.filter(b => b.hanging);
+		// The console's own operations hang by age too (a concurrent build waits for snapshots): never tagged.
+		const ours = rows.filter(b => b.hanging && (b.own || services.jobs.ownerOf(b.pid) || isConsoleOperation(b)));
+		const hanging = rows.filter(b => b.hanging && !ours.includes(b));
+		const skipped = ours.length ? ` Not tagged: ${ours.map(b => `pid ${b.pid} (${services.jobs.ownerOf(b.pid)?.title ?? sanitize(b.application, 40)})`).join(', ')}, intowork-db's own.` : '';
 		if (hanging.length === 0) {
-			setMessage(store, `No hanging session${s.filter ? ' matches the filter' : ''} (active > ${formatDuration(s.thresholds.hangingActiveMs)}, idle in transaction > ${formatDuration(s.thresholds.hangingIdleTxMs)}).`);
+			setMessage(store, `No hanging session${s.filter ? ' matches the filter' : ''} (active > ${formatDuration(s.thresholds.hangingActiveMs)}, idle in transaction > ${formatDuration(s.thresholds.hangingIdleTxMs)}).${skipped}`);
 			return;
 		}
 		set({tags: [...new Set([...tags, ...hanging.map(b => b.key)])], view: 'sessions'});
-		setMessage(store, `Tagged ${hanging.length} hanging session${hanging.length === 1 ? '' : 's'}${s.filter ? ' (of those the filter shows)' : ''}: c cancels, k terminates.`);
+		setMessage(store, `Tagged ${hanging.length} hanging session${hanging.length === 1 ? '' : 's'}${s.filter ? ' (of those the filter shows)' : ''}: c cancels, k terminates.${skipped}`);
 	};
 	const back = () => {
 		const u = now();
@@ -205,7 +209,7 @@ function Connections({data}: {data: ConnectionsData}) {
 					height={bodyHeight}
 					selection={sel}
 					rowStyle={rowStyle}
-					mark={b => `${tags.has(b.key) ? '*' : ' '}${b.own ? '@' : b.hanging ? '!' : b.waitEventType === 'Lock' ? '~' : ' '}`}
+					mark={b => `${tags.has(b.key) ? '*' : ' '}${b.own || services.jobs.ownerOf(b.pid) ? '@' : b.hanging ? '!' : b.waitEventType === 'Lock' ? '~' : ' '}`}
 					emptyText={s.filter ? `No session matches /${sanitize(s.filter, 60)}/ (Esc clears the filter).` : 'No sessions.'}
 				/>
 			) : s.view === 'locks' ? (

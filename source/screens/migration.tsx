@@ -13,7 +13,7 @@ import {
 	type PreflightReport,
 	type SlowChecks,
 } from '../actions/migration/preflight.js';
-import {MigrationRun as Run, startApply, startDowngrade, stepsFor, type RunKind} from '../actions/migration/run.js';
+import {actionLabels, startApply, startDowngrade, stepsFor, type RunKind, type RunView} from '../actions/migration/run.js';
 import {describeError} from '../actions/migration/session.js';
 import type {MigrationSettings} from '../actions/migration/settings.js';
 import {inspectMigration, statusOf, type Inspection} from '../actions/migration/status.js';
@@ -27,7 +27,9 @@ import {formatNumber} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import type {Loader} from '../store/poller.js';
-import {setMessage, setUi, type AppStore} from '../store/store.js';
+import {setMessage, setUi} from '../store/store.js';
+import type {JobProgress} from '../jobs/registry.js';
+import type {MigrationPlan} from '../actions/migration/plan.js';
 
 export type MigrationData = {
 	inspection: Inspection;
@@ -38,7 +40,6 @@ export type MigrationData = {
 };
 
 const slowEveryMs = 60_000;
-const quitTitle = 'A migration run is in progress';
 let recheckRequested = false;
 
 /** The next load redoes the slow checks (after archiving, a run, or r). */
@@ -59,27 +60,70 @@ export const loadMigration: Loader<MigrationData> = async (ctx, previous) => {
 	return {inspection, fast, slow: await readSlowChecks(ctx.db, plan, inspection), archive: await latestArchive(ctx.db, plan)};
 };
 
-// A run outlives the screen being shown: the operator goes to Connections to end a blocker and comes back.
-const runs = new WeakMap<AppStore, Run>();
+/** What the strip says of a run: the step now running, how far, whom it waits for. */
+function runProgress(view: RunView): JobProgress | undefined {
+	const current = view.steps.find(x => x.status === 'running');
+	const todo = view.steps.filter(x => x.status !== 'skipped').length;
+	const done = view.steps.filter(x => x.status === 'done').length;
+	if (!current) return todo ? {text: `${done}/${todo} done`} : undefined;
+	const p = current.progress;
+	return {
+		text: `${actionLabels[current.action]} ${current.name}${p ? ` (${p.phase})` : ''} · ${done}/${todo} done`,
+		fraction: p?.fraction,
+		waitsFor: p?.waitingFor.map(w => w.pid),
+	};
+}
 
-/** The run still going; one that has ended but is still closing its connections no longer counts. */
-function activeRun(store: AppStore): Run | undefined {
-	const run = runs.get(store);
-	return run?.view().outcome === 'running' ? run : undefined;
+/** Quitting may leave a plain index build to finish on the server: it ends VALID whether or not anyone watches. */
+function detachable(view: RunView, plan: MigrationPlan, demo: boolean): string | undefined {
+	const current = view.steps.find(x => x.status === 'running');
+	const object = current && plan.objects.find(o => o.name === current.name);
+	if (demo || view.via !== 'plan' || current?.action !== 'build' || !object || object.unique) return undefined;
+	const rest = view.steps.filter(x => x.status === 'pending').length;
+	return `${current.name} finishes building on the server and ends VALID; ${rest ? `the ${rest} objects after it and alembic_version wait` : 'alembic_version waits'} for the next apply (m)`;
+}
+
+/** Re-reads the migration's state at once, whichever screen is visible: a run's end changes what every line says. */
+function rereadMigration(services: Services): void {
+	const {store, db, refreshNow, config} = services;
+	requestMigrationRecheck();
+	const st = store.getState();
+	if (!st.caps) return refreshNow();
+	const previous = st.data.migration?.value;
+	void loadMigration({db, caps: st.caps, thresholds: st.thresholds, config, ownPid: st.connection.backendPid}, previous)
+		.then(value => store.setState(x => ({data: {...x.data, migration: {value, at: Date.now()}}})))
+		.catch(() => refreshNow());
 }
 
 function startRun(services: Services, kind: RunKind, settings: MigrationSettings, role: string, allowNoBackup: boolean) {
-	const {store, target, refreshNow} = services;
+	const {store, target, jobs} = services;
 	const options = {target, audit: auditContext(target, role), plan: settings.plan, planSource: settings.planSource, alembicDir: settings.alembicDir, allowNoBackup};
 	const run = kind === 'apply' ? startApply(options) : startDowngrade(options);
-	runs.set(store, run);
+	const demo = store.getState().demoDsn !== undefined;
+	const revision = kind === 'apply' ? settings.plan.revision : settings.plan.previousRevision;
 	setUi(store, 'migration', {run: run.view()});
-	run.on('change', view => setUi(store, 'migration', {run: view}));
-	void run.done.then(view => {
-		runs.delete(store);
-		setMessage(store, view.message ?? view.outcome, view.outcome === 'ok' ? 'ok' : 'error');
-		requestMigrationRecheck();
-		refreshNow();
+	jobs.start({
+		kind: 'migration',
+		title: `migration ${kind} ${revision}`,
+		screen: 'migration',
+		leaves:
+			run.view().via === 'alembic'
+				? 'alembic gets SIGINT; an INVALID index it leaves is dropped; finished objects stay'
+				: 'pg_cancel_backend stops the running statement; the INVALID index it leaves is dropped; finished objects stay, the next run resumes',
+		cancel: () => run.cancel(),
+		run: async job => {
+			run.on('change', view => {
+				setUi(store, 'migration', {run: view});
+				for (const pid of [view.buildPid, view.controlPid]) job.addPid(pid);
+				const progress = runProgress(view);
+				if (progress) job.progress(progress);
+				job.describe({detachable: detachable(view, settings.plan, demo)});
+			});
+			const view = await run.done;
+			setMessage(store, view.message ?? view.outcome, view.outcome === 'ok' ? 'ok' : 'error');
+			rereadMigration(services);
+			return {ok: view.outcome === 'ok', cancelled: view.outcome === 'cancelled', text: view.message ?? view.outcome};
+		},
 	});
 }
 
@@ -112,7 +156,7 @@ function useTicker(active: boolean): number {
 
 function MigrationView({data}: {data: MigrationData}) {
 	const services = useServices();
-	const {store, target, refreshNow} = services;
+	const {store, target, refreshNow, jobs} = services;
 	const s = useAppState(st => ({
 		width: st.size.columns,
 		readOnly: st.readOnly,
@@ -141,7 +185,7 @@ function MigrationView({data}: {data: MigrationData}) {
 	const duplicates = data.slow?.duplicates ?? [];
 	const toArchive = duplicates.reduce((n, d) => n + d.extraRows, 0);
 	const busy = () => {
-		if (activeRun(store) || s.busy) {
+		if (jobs.active('migration') || s.busy) {
 			setMessage(store, s.busy ? `${s.busy} in progress` : 'a migration run is in progress: wait for it, or c to cancel it', 'error');
 			return true;
 		}
@@ -183,20 +227,21 @@ function MigrationView({data}: {data: MigrationData}) {
 			});
 		},
 		'migration.cancel': () => {
-			const run = activeRun(store);
-			if (!run) return setMessage(store, 'nothing is running', 'error');
-			const current = run.view().steps.find(x => x.status === 'running');
+			const job = jobs.active('migration');
+			const run = s.run;
+			if (!job || !run) return setMessage(store, 'nothing is running', 'error');
+			const current = run.steps.find(x => x.status === 'running');
 			store.setState({
 				dialog: {
 					title: `Cancel the ${run.kind}?`,
 					lines: [
-						run.view().via === 'alembic'
+						run.via === 'alembic'
 							? 'alembic gets SIGINT, and its statement pg_cancel_backend.'
-							: `pg_cancel_backend(${run.view().buildPid}) stops ${current ? current.name : 'the current statement'}.`,
+							: `pg_cancel_backend(${run.buildPid}) stops ${current ? current.name : 'the current statement'}.`,
 						'The INVALID index it leaves is dropped. Finished objects stay; m resumes from there.',
 					],
 					confirmLabel: 'cancel it',
-					onConfirm: () => void run.cancel(),
+					onConfirm: () => void jobs.cancel(job.id),
 				},
 			});
 		},
@@ -269,26 +314,6 @@ function MigrationView({data}: {data: MigrationData}) {
 			setUi(store, 'migration', {drill: selected.object.name});
 		},
 		back: s.drill ? () => setUi(store, 'migration', {drill: undefined}) : undefined,
-		// Quitting would leave the build running on the server with nobody watching: cancel it first.
-		quit: running
-			? () => {
-					const run = activeRun(store);
-					if (!run) return services.quit();
-					// A second q or Ctrl-C at the question quits at once; the cancel still goes out.
-					if (store.getState().dialog?.title === quitTitle) {
-						void run.cancel();
-						return services.quit();
-					}
-					store.setState({
-						dialog: {
-							title: quitTitle,
-							lines: ['Quitting cancels it first: pg_cancel_backend stops the current statement, and an INVALID index', 'it leaves is dropped. Finished objects stay; the next apply resumes. Ctrl-C again quits at once.'],
-							confirmLabel: 'cancel the run and quit',
-							onConfirm: () => void run.cancel().then(() => run.done).then(services.quit),
-						},
-					});
-				}
-			: undefined,
 	});
 
 	const drilled = s.drill ? plan.objects.find(o => o.name === s.drill) : undefined;

@@ -43,9 +43,12 @@ export type Dialog = {
 	typed?: string;
 	onConfirm: () => void;
 	onCancel?: () => void;
+	/** further answers besides confirm and cancel, each a dialog-scope command of the keymap */
+	choices?: Array<{command: string; key: string; label: string; run: () => void}>;
 };
 
-export type Message = {text: string; kind: 'info' | 'ok' | 'error'; at: number};
+/** A status line belongs to the screen it was said on: it does not follow the operator to other screens. */
+export type Message = {text: string; kind: 'info' | 'ok' | 'error'; at: number; screen?: ScreenId};
 
 export type AppState = {
 	/** redacted, user:***@host:port/db */
@@ -94,7 +97,7 @@ export function createAppStore(initial: Partial<AppState> & Pick<AppState, 'targ
 }
 
 export function setMessage(store: AppStore, text: string, kind: Message['kind'] = 'info') {
-	store.setState({message: {text, kind, at: Date.now()}});
+	store.setState({message: {text, kind, at: Date.now(), screen: store.getState().screen}});
 }
 
 export function setUi<K extends ScreenId>(store: AppStore, screen: K, patch: Partial<ScreenUi[K]>) {

@@ -5,6 +5,7 @@ import {detectCapabilities} from '../../source/db/capabilities.js';
 import {redactTarget, resolveTarget} from '../../source/db/dsn.js';
 import {Monitor} from '../../source/db/monitor.js';
 import type {ScreenId} from '../../source/keymap.js';
+import {JobRegistry} from '../../source/jobs/registry.js';
 import {loaders} from '../../source/screens/registry.js';
 import {startPoller, type Poller} from '../../source/store/poller.js';
 import {createAppStore, type AppState, type AppStore} from '../../source/store/store.js';
@@ -13,6 +14,7 @@ import {defaultConfig, type Config} from '../../source/config.js';
 
 export type RenderedApp = {
 	store: AppStore;
+	jobs: JobRegistry;
 	monitor: Monitor;
 	poller: Poller;
 	lastFrame(): string;
@@ -46,7 +48,8 @@ export async function renderApp(url: string, options: {screen?: ScreenId; size?:
 	const config = options.config ?? defaultConfig;
 	const poller = startPoller(store, monitor, loaders(), config);
 	let quit = false;
-	const instance = render(<App services={{store, db: monitor, target, config, refreshNow: poller.refreshNow, quit: () => (quit = true)}} />);
+	const jobs = new JobRegistry();
+	const instance = render(<App services={{store, db: monitor, target, config, jobs, refreshNow: poller.refreshNow, quit: () => (quit = true)}} />);
 	const size = options.size ?? {columns: 120, rows: 40};
 	// after mount: the shell reads the (fake) stdout's size once on mount
 	await waitFor(() => instance.lastFrame() !== undefined);
@@ -54,6 +57,7 @@ export async function renderApp(url: string, options: {screen?: ScreenId; size?:
 	const lastFrame = () => instance.lastFrame() ?? '';
 	return {
 		store,
+		jobs,
 		monitor,
 		poller,
 		lastFrame,
@@ -70,6 +74,7 @@ export async function renderApp(url: string, options: {screen?: ScreenId; size?:
 		},
 		quitCalled: () => quit,
 		async cleanup() {
+			await jobs.cancelAll();
 			poller.stop();
 			instance.unmount();
 			await monitor.close();

@@ -96,6 +96,8 @@ export type RunView = {
 	steps: RunStep[];
 	/** the backend running the statements; what Cancel signals */
 	buildPid?: number;
+	/** the backend watching the build and verifying: also this console's own */
+	controlPid?: number;
 	cancelling: boolean;
 	/** the outcome in one line */
 	message?: string;
@@ -340,7 +342,7 @@ export class MigrationRun extends EventEmitter<{change: [RunView]; line: [string
 			// The control connection only reads; it must never hang the run.
 			await this.control.query("SET statement_timeout = '30s'");
 			await takeMigrationLock(this.control);
-			this.update({buildPid: backendPid(this.build)});
+			this.update({buildPid: backendPid(this.build), controlPid: backendPid(this.control)});
 			const inspection = await inspectMigration(this.control, plan);
 			this.update({steps: stepsFor(this.kind, inspection), alembicFrom: inspection.alembicVersion});
 			const report = await this.preflight(inspection);
