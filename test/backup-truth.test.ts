@@ -3,8 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {after, test} from 'node:test';
+import pg from 'pg';
+import {readAudit} from '../source/audit.js';
 import {runBackup} from '../source/actions/backup/backup.js';
 import {readCatalog, type BackupRecord} from '../source/actions/backup/catalog.js';
+import {runRestore} from '../source/actions/backup/restore.js';
 import {runRestoreTest} from '../source/actions/backup/restore-test.js';
 import {targetKey} from '../source/actions/backup/session.js';
 import {backupCheck, evaluatePreflight, readFastChecks} from '../source/actions/migration/preflight.js';
@@ -12,8 +15,9 @@ import {builtinPlan} from '../source/actions/migration/plan.js';
 import {inspectMigration} from '../source/actions/migration/status.js';
 import {judgeRestore, readBackups} from '../source/checklist/backups.js';
 import {resolveTarget} from '../source/db/dsn.js';
+import type {CliError} from '../source/errors.js';
 import {runCli} from './helpers/cli.js';
-import {testDatabase} from './helpers/db.js';
+import {dropDatabases, testDatabase} from './helpers/db.js';
 
 const state = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-backup-truth-'));
 process.env.INTOWORK_DB_STATE = state;
@@ -110,4 +114,79 @@ test('a backup whose restore test failed is called that by the pre-flight, not "
 	const failed = {...base, restoreTest: {at: new Date().toISOString(), passed: false, differences: ['table x missing'], scratchDatabase: 's', durationMs: 5}};
 	assert.equal(backupCheck([failed]).summary, 'last backup 1h00m ago (1.0 MB, its restore test FAILED)');
 	assert.equal(backupCheck([base]).summary, 'last backup 1h00m ago (1.0 MB, not restore-tested)');
+});
+
+// ---------------------------------------------------------------- item 2: restore knows the file's source
+
+const source = await testDatabase();
+// nobody stays connected to it, so nothing but the identity check stands between a restore and it
+await source.client.end();
+const sourceTarget = resolveTarget({dsn: source.url, env: {}});
+const emptyState = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-backup-truth-empty-'));
+after(() => fs.rmSync(emptyState, {recursive: true, force: true}));
+const noCatalogs = {...process.env, INTOWORK_DB_STATE: emptyState};
+const scratch = `truth_restored_${process.pid}`;
+after(() => dropDatabases(db.info, [scratch]));
+
+async function sourceRows(): Promise<number> {
+	const client = new pg.Client({connectionString: source.url});
+	await client.connect();
+	try {
+		return Number((await client.query<{n: string}>('SELECT count(*) AS n FROM jobs')).rows[0]!.n);
+	} finally {
+		await client.end();
+	}
+}
+
+/** A copy of a backup under another name in another directory, with (or without) its .sha256 rewritten for the new name. */
+function copyOf(record: BackupRecord, name: string, withSidecar = true): string {
+	const d = fs.mkdtempSync(path.join(state, 'copy-'));
+	const file = path.join(d, name);
+	fs.copyFileSync(record.file, file);
+	if (withSidecar) fs.writeFileSync(`${file}.sha256`, `${record.sha256}  ${name}\n`);
+	return file;
+}
+
+test('restore FILE --into <source> --force with a renamed copy outside the catalog is refused, on the file\'s own header and the recorded system identifier', async () => {
+	const record = await runBackup({target: sourceTarget, dir: path.join(state, 'source'), env});
+	assert.match(record.systemIdentifier ?? '', /^\d+$/);
+	const jobs = await sourceRows();
+	const copy = copyOf(record, 'nightly.dump');
+	// connected to another database of the same server: the target's own name is no help
+	await assert.rejects(
+		runRestore({target, file: copy, into: source.name, force: true, env}),
+		(error: CliError) =>
+			error.exitCode === 2 &&
+			error.message === `refusing to restore into ${source.name}: it is the source database of this backup; restore into another database and switch over (the file was dumped from database ${source.name} on this server (system identifier ${record.systemIdentifier}))`,
+	);
+	// no catalog at all knows the file: its archive header still names the source
+	const bare = copyOf(record, 'x.dump', false);
+	await assert.rejects(
+		runRestore({target, file: bare, into: source.name, force: true, env: noCatalogs}),
+		new RegExp(`^CliError: refusing to restore into ${source.name}: it is the source database of this backup; .*dumped from database ${source.name} and no catalog here records which server, so it may be this one\\)$`),
+	);
+	assert.equal(await sourceRows(), jobs, 'the source database is untouched');
+	assert.equal(readAudit(key, 1, noCatalogs)[0]?.result, 'refused');
+});
+
+test('a plain file no catalog knows never replaces an existing database; a copy whose .sha256 was rewritten restores only with "NOTHING COULD BE VERIFIED"', async () => {
+	const plain = await runBackup({target: sourceTarget, format: 'plain', dir: path.join(state, 'source'), env});
+	const copy = copyOf(plain, 'latest.sql.gz');
+	await assert.rejects(runRestore({target, file: copy, into: source.name, force: true, env: noCatalogs}), /refusing to replace t_\S+: .*latest\.sql\.gz is a plain SQL file in no backup catalog here, so nothing says which database it was taken from/);
+
+	// the custom archive replaced by another database's dump, and its checksum rewritten to match
+	const other = await runBackup({target, dir: path.join(state, 'other'), env});
+	const record = readCatalog(targetKey(sourceTarget), env).find(r => r.format === 'custom')!;
+	const swapped = copyOf(other, 'source.dump');
+	const r = await runCli(['restore', swapped, '--into', scratch], {env: {DATABASE_URL: db.url, INTOWORK_DB_STATE: emptyState}});
+	assert.equal(r.code, 0, r.stderr);
+	const lines = r.stdout.trimEnd().split('\n');
+	assert.match(lines[0]!, new RegExp(`^restored .*source\\.dump into ${scratch}: 16 tables, [\\d,]+ rows; no recorded row counts to compare \\(not in the catalog\\)`));
+	assert.equal(lines[1], '  NOTHING COULD BE VERIFIED: source.dump is in no backup catalog here, and the only checksum was source.dump.sha256 beside it, which anyone who changed the file could rewrite; no row counts or objects to compare');
+	assert.equal(readAudit(key, 1, {INTOWORK_DB_STATE: emptyState})[0]?.result, 'unverified');
+
+	// the catalogued file itself changed and its .sha256 rewritten: the catalog's checksum wins
+	fs.copyFileSync(other.file, record.file);
+	fs.writeFileSync(`${record.file}.sha256`, `${other.sha256}  ${path.basename(record.file)}\n`);
+	await assert.rejects(runRestore({target, file: record.file, into: `${scratch}_2`, env}), /checksum failed: .* \(truncated or replaced, and .*\.sha256 beside it was rewritten to match\)|checksum failed: .*the backup had .* \(the file changed after the backup, and .*\.sha256 beside it was rewritten to match\)/);
 });

@@ -195,6 +195,7 @@ export const restoreCommand: Subcommand = {
 				progress.clear();
 				const check = outcome.compared ? 'row counts, tables, indexes and constraints match the backup' : 'no recorded row counts to compare (not in the catalog)';
 				ctx.out(`restored ${file} into ${outcome.into}${outcome.replaced ? ' (replacing it)' : ''}: ${outcome.tables} tables, ${formatNumber(outcome.rows)} rows; ${check} (${formatDuration(outcome.durationMs)})`);
+				if (outcome.unverified) ctx.out(`  ${outcome.unverified}`);
 				if (outcome.keptAside) ctx.out(`  ${outcome.keptAside}`);
 				return ExitCode.ok;
 			} finally {

@@ -41,6 +41,8 @@ export type BackupRecord = {
 	durationMs: number;
 	serverVersion: string;
 	database: string;
+	/** pg_control_system().system_identifier of the server the backup was taken on */
+	systemIdentifier?: string;
 	/** exact row counts per table, counted in the snapshot the dump used */
 	rowCounts: Record<string, number>;
 	objects?: Inventory['objects'];
