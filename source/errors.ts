@@ -165,7 +165,7 @@ function causeOf(e: ErrorShape, target: Target): Cause {
 	}
 	if (codes.some(c => certCodes.has(c)) || /certificate/i.test(msg)) {
 		return {
-			text: `SSL certificate verification failed (${msg}); use sslmode=require to encrypt without verifying`,
+			text: `SSL certificate verification failed (${msg}); ${target.sslrootcert ? `check that ${target.sslrootcert === 'system' ? "the system's CA store" : target.sslrootcert} (sslrootcert) holds the CA that signed the server's certificate` : "give the CA that signed the server's certificate as sslrootcert=FILE in the DSN, or PGSSLROOTCERT=FILE"}${target.sslmode === 'verify-full' ? ', and that the host name is one the certificate names' : ''}`,
 			exitCode: ExitCode.ssl,
 		};
 	}
