@@ -173,7 +173,7 @@ function causeOf(e: ErrorShape, target: Target): Cause {
 	// server asks for a password we do not have; pg's SCRAM code says the other.
 	if (/no password supplied|client password must be a string/i.test(msg)) {
 		return {
-			text: 'authentication failed: the server wants a password and none was given (use the URL, PGPASSWORD or ~/.pgpass)',
+			text: `authentication failed: the server wants a password and none was given (use the URL, PGPASSWORD or ~/.pgpass)${target.passfileIgnored ? `; ${target.passfileIgnored}` : ''}`,
 			exitCode: ExitCode.auth,
 		};
 	}

@@ -18,6 +18,8 @@ export type Target = {
 	sslkey?: string;
 	source: 'argument' | 'DATABASE_URL' | 'libpq' | 'default';
 	passwordSource?: 'url' | 'PGPASSWORD' | 'pgpass';
+	/** why the password file was not read (its mode, not a file), for the error when the server then wants a password */
+	passfileIgnored?: string;
 };
 
 export type ResolveOptions = {
@@ -359,7 +361,7 @@ export function passwordFromPgpass(
 			return undefined;
 		}
 		if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-			onWarning?.(`password file "${file}" has group or world access; permissions should be u=rw (0600) or less; ignoring it`);
+			onWarning?.(`password file "${file}" was ignored: it has group or world access (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); libpq reads it only at u=rw (0600) or less: chmod 600 ${file}`);
 			return undefined;
 		}
 		text = fs.readFileSync(file, 'utf8');
@@ -458,6 +460,7 @@ export function resolveTarget(opts: ResolveOptions = {}): Target {
 
 	let password: string | undefined;
 	let passwordSource: Target['passwordSource'];
+	let passfileIgnored: string | undefined;
 	const envPassword = env.PGPASSWORD; // a password may legitimately be all spaces
 	if (parts.password !== undefined) {
 		password = parts.password;
@@ -467,7 +470,10 @@ export function resolveTarget(opts: ResolveOptions = {}): Target {
 		passwordSource = 'PGPASSWORD';
 	} else {
 		const file = opts.pgpassPath ?? parts.passfile ?? envOf('PGPASSFILE') ?? defaultPgpassPath(env);
-		password = passwordFromPgpass(file, {host, port, database, user}, opts.onWarning);
+		password = passwordFromPgpass(file, {host, port, database, user}, message => {
+			passfileIgnored = message;
+			opts.onWarning?.(message);
+		});
 		if (password !== undefined) passwordSource = 'pgpass';
 	}
 
@@ -481,6 +487,7 @@ export function resolveTarget(opts: ResolveOptions = {}): Target {
 		...tls,
 		source,
 		...(passwordSource !== undefined && {passwordSource}),
+		...(passfileIgnored !== undefined && {passfileIgnored}),
 	};
 }
 
