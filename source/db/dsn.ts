@@ -621,8 +621,10 @@ export type PgConfigExtra = {
 function sslFor(t: Target): ClientConfig['ssl'] {
 	if (t.host.startsWith('/')) return false;
 	const client = t.sslcert && t.sslkey ? {cert: fs.readFileSync(t.sslcert), key: fs.readFileSync(t.sslkey)} : {};
-	// The given root replaces Node's bundle, as libpq trusts only its root file; "system" is Node's bundle.
-	const ca = t.sslrootcert && t.sslrootcert !== 'system' ? {ca: fs.readFileSync(t.sslrootcert)} : {};
+	// The given root replaces Node's bundle, as libpq trusts only its root file. "system", or no root
+	// at all (where libpq would refuse verify-*), is the operating system's bundle: the file the tools get too.
+	const root = t.sslrootcert && t.sslrootcert !== 'system' ? t.sslrootcert : systemCaBundle();
+	const ca = root ? {ca: fs.readFileSync(root)} : {};
 	switch (t.sslmode) {
 		case 'require':
 			return {rejectUnauthorized: false, ...client};
@@ -686,8 +688,11 @@ export function libpqEnv(t: Target): Record<string, string> {
 	};
 	if (t.password !== undefined && t.password !== '') env.PGPASSWORD = t.password;
 	if (t.sslmode !== undefined) env.PGSSLMODE = t.sslmode;
-	// libpq before 16 reads "system" as a file name: the same store, by its path
-	if (t.sslrootcert !== undefined) env.PGSSLROOTCERT = t.sslrootcert === 'system' ? (systemCaBundle() ?? t.sslrootcert) : t.sslrootcert;
+	// libpq before 16 reads "system" as a file name: the same store, by its path; and verify-* without a root
+	// trusts what the console trusts rather than failing on a missing ~/.postgresql/root.crt
+	const verifies = t.sslmode === 'verify-ca' || t.sslmode === 'verify-full';
+	const root = t.sslrootcert === 'system' || (t.sslrootcert === undefined && verifies) ? systemCaBundle() : t.sslrootcert;
+	if (root !== undefined) env.PGSSLROOTCERT = root;
 	if (t.sslcert !== undefined) env.PGSSLCERT = t.sslcert;
 	if (t.sslkey !== undefined) env.PGSSLKEY = t.sslkey;
 	return env;
