@@ -189,7 +189,7 @@ async function archiveDbname(file: string, tools: PgTools): Promise<string | und
 }
 
 /** Where a backup came from, as far as the file and the catalogs can tell. */
-export type BackupSource = {
+type BackupSource = {
 	/** from the archive's header, else from the catalog record */
 	database?: string;
 	/** the server's, recorded at backup time; undefined when no catalog knows the file */
@@ -197,7 +197,7 @@ export type BackupSource = {
 };
 
 /** Why `into` must not be replaced by this file, or undefined when it may. */
-export function sourceConflict(source: BackupSource, into: string, targetSystemIdentifier: string | undefined): string | undefined {
+function sourceConflict(source: BackupSource, into: string, targetSystemIdentifier: string | undefined): string | undefined {
 	if (source.database === undefined) return undefined;
 	if (source.database !== into) return undefined;
 	if (source.systemIdentifier && targetSystemIdentifier && source.systemIdentifier !== targetSystemIdentifier) return undefined;
