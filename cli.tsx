@@ -149,6 +149,11 @@ async function main(): Promise<number> {
 	return runConsole(global);
 }
 
+// `intowork-db migrate --plan | head -1`: once the reader is gone, output has nowhere to go and is dropped.
+// The command itself still finishes (a backup or restore test must not stop halfway, leaving a partial
+// file or scratch database) and exits with its own code; Node would otherwise print an EPIPE stack trace.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
 // https://no-color.org: chalk reads FORCE_COLOR only, and Ink colours through chalk.
 if (process.env.NO_COLOR) chalk.level = 0;
 

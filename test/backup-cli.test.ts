@@ -83,7 +83,7 @@ test('restore refuses the source database, restores into a new one, and reports 
 	const file = fs.readdirSync(dir).find(f => f.endsWith('.dump'))!;
 	const source = await run('restore', path.join(dir, file), '--into', db.name);
 	assert.equal(source.code, 2);
-	assert.match(source.stderr, /^refusing to restore into t_\S+: it is the source database of this backup; restore into another database and switch over\n$/);
+	assert.match(source.stderr, /^refusing to restore into t_\S+: it is the source database of this backup; restore into another database and switch over \(the file was dumped from database t_\S+ on this server \(system identifier \d+\)\)\n$/);
 
 	const restored = await run('restore', path.join(dir, file), '--into', into);
 	assert.equal(restored.code, 0, restored.stderr);

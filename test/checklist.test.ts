@@ -16,7 +16,7 @@ import {startApply} from '../source/actions/migration/run.js';
 import {readAudit} from '../source/audit.js';
 import {scanBackend} from '../source/checklist/backend.js';
 import {assemble, collectDb, collectLocal, type ChecklistReport} from '../source/checklist/checklist.js';
-import {defaultOptions, type ChecklistOptions, type ItemId, type ItemResult} from '../source/checklist/items.js';
+import {defaultOptions, itemDef, items, type ChecklistOptions, type ItemId, type ItemResult} from '../source/checklist/items.js';
 import {judgeLatency, percentile} from '../source/checklist/latency.js';
 import {loadTestConfig, readLoadTest, runLoadTest, saveLoadTest} from '../source/checklist/load-test.js';
 import {judgeMonitoring, readMonitoring} from '../source/checklist/monitoring.js';
@@ -305,7 +305,21 @@ test('the p95 judgement and percentile', () => {
 	assert.equal(judgeLatency({at: '', requested: 20, timings: [{...base, p95: 99}]}).verdict, 'pass');
 	const slow = judgeLatency({at: '', requested: 20, timings: [{...base, p95: 250, samples: 3, overTarget: 3, stoppedEarly: true}]});
 	assert.equal(slow.verdict, 'fail');
-	assert.match(slow.evidence[0]!, /job_list: p95 250\.0ms > 100 ms over 3 runs .* \(stopped after 3 of 20: 3 over target\)/);
+	assert.equal(slow.evidence[0], 'p95 over target: job list (100 ms); targets: job list 100 ms');
+	assert.match(slow.evidence[1]!, /job_list: p95 250\.0ms > 100 ms over 3 runs .* \(stopped after 3 of 20: 3 over target\)/);
+	// the job list is fast, the application list is not: the item must not read as the job list's failure
+	const apps = judgeLatency({at: '', requested: 20, timings: [{...base, p95: 20}, {...base, query: 'application_list', targetMs: 50, p95: 72}]});
+	assert.equal(apps.verdict, 'fail');
+	assert.equal(apps.evidence[0], 'p95 over target: application list (50 ms); targets: job list 100 ms, application list 50 ms');
+	assert.equal(itemDef(4).title, 'Job list under 100 ms, application list under 50 ms');
+});
+
+test("the readme's checklist table shows the code's titles and weights (one source: items.ts)", () => {
+	const readme = fs.readFileSync(path.join(here, '..', '..', 'readme.md'), 'utf8');
+	const section = readme.slice(readme.indexOf('### 8 Checklist'), readme.indexOf('### 9 Activity'));
+	const rows = [...section.matchAll(/^\| (\d+) \| (.+?) \| .* \| (\d+) \|$/gm)].map(m => ({id: Number(m[1]), title: m[2], weight: Number(m[3])}));
+	assert.deepEqual(rows, items.map(i => ({id: i.id, title: i.title, weight: i.weight})));
+	assert.equal(items.reduce((n, i) => n + i.weight, 0), 100);
 });
 
 test('after the migration, the timeout, a backup and its restore test, items 1-6 pass', async () => {

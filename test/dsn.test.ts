@@ -10,6 +10,7 @@ import {
 	redactDsn,
 	redactTarget,
 	resolveTarget,
+	systemCaBundle,
 	type ResolveOptions,
 	type Target,
 } from '../source/db/dsn.js';
@@ -453,8 +454,14 @@ describe('pgConfig', () => {
 		assert.equal(ssl('allow'), false);
 		assert.equal(ssl('prefer'), false);
 		assert.deepEqual(ssl('require'), {rejectUnauthorized: false});
-		assert.deepEqual(ssl('verify-ca'), {rejectUnauthorized: true});
-		assert.deepEqual(ssl('verify-full'), {rejectUnauthorized: true});
+		// verify-ca checks the chain but not the host name
+		const ca = ssl('verify-ca') as {rejectUnauthorized: boolean; checkServerIdentity(): unknown};
+		assert.equal(ca.rejectUnauthorized, true);
+		assert.equal(ca.checkServerIdentity(), undefined);
+		// no root given: the operating system's bundle, the same file pg_dump gets in PGSSLROOTCERT
+		const full = ssl('verify-full') as {rejectUnauthorized: boolean; ca?: Buffer};
+		assert.equal(full.rejectUnauthorized, true);
+		assert.equal(full.ca === undefined, systemCaBundle() === undefined);
 	});
 
 	test('no SSL over a unix socket', () => {

@@ -16,6 +16,8 @@ export type BackupEvidence = {
 	unverified: Array<{record: BackupRecord; check: FileCheck}>;
 	/** the newest backup whose restore test passed */
 	restoreTested?: BackupRecord;
+	/** the latest backup's file against the size and sha256 its restore test restored: a result holds only while they match */
+	latestTestedFile?: FileCheck;
 };
 
 // A dump is hashed once per version of its file, not on every refresh.
@@ -27,7 +29,7 @@ async function sha256(file: string): Promise<string> {
 	return hash.digest('hex');
 }
 
-export async function checkFile(record: BackupRecord): Promise<FileCheck> {
+export async function checkFile(record: Pick<BackupRecord, 'file' | 'sizeBytes' | 'sha256'>): Promise<FileCheck> {
 	let stat: fs.Stats;
 	try {
 		stat = fs.statSync(record.file);
@@ -56,6 +58,8 @@ export async function readBackups(key: TargetKey, env: NodeJS.ProcessEnv = proce
 		}
 		evidence.unverified.push({record, check});
 	}
+	const test = evidence.latest?.restoreTest;
+	if (evidence.latest && test) evidence.latestTestedFile = await checkFile({file: evidence.latest.file, sizeBytes: test.sizeBytes ?? evidence.latest.sizeBytes, sha256: test.sha256 ?? evidence.latest.sha256});
 	return evidence;
 }
 
@@ -80,14 +84,20 @@ export function judgeRestore(e: BackupEvidence, now = Date.now()): {verdict: Ver
 	if (!latest) return {verdict: 'fail', evidence: ['no backup in the catalog to restore']};
 	const test = latest.restoreTest;
 	const evidence: string[] = [];
+	// A result is about the bytes that were restored; once the file differs from them it proves nothing.
+	const stillSame = e.latestTestedFile === 'ok';
 	if (!test) evidence.push(`latest backup ${describe(latest, now)} has not been restore-tested`);
-	else if (test.passed) {
-		evidence.push(`latest backup ${latest.id} restored into ${test.scratchDatabase} ${formatDuration(now - new Date(test.at).getTime())} ago in ${formatDuration(test.durationMs)}: row counts and objects match`);
+	else if (test.passed && !stillSame) {
+		const since = {missing: 'is gone', 'size differs': 'has another size', 'checksum differs': 'has another sha256', ok: '', unchecked: 'was not checked'}[e.latestTestedFile ?? 'unchecked'];
+		evidence.push(`latest backup ${latest.id} passed a restore test ${formatDuration(now - new Date(test.at).getTime())} ago, but its file ${since} since the test: that result no longer counts; take a new backup and restore-test it`);
+	} else if (test.passed) {
+		evidence.push(`latest backup ${latest.id} restored into ${test.scratchDatabase} ${formatDuration(now - new Date(test.at).getTime())} ago in ${formatDuration(test.durationMs)}: row counts and objects match, and the file still has the size and sha256 it was tested with`);
 	} else {
 		evidence.push(`latest backup ${latest.id}: restore test failed ${formatDuration(now - new Date(test.at).getTime())} ago`);
 		evidence.push(...test.differences.slice(0, 3).map(d => `  ${d}`));
 		if (test.differences.length > 3) evidence.push(`  and ${test.differences.length - 3} more differences`);
 	}
-	if (!test?.passed && e.restoreTested) evidence.push(`last passed restore test: backup ${describe(e.restoreTested, now)}`);
-	return {verdict: test?.passed ? 'pass' : 'fail', evidence};
+	const passed = test?.passed === true && stillSame;
+	if (!passed && e.restoreTested && e.restoreTested !== latest) evidence.push(`last passed restore test: backup ${describe(e.restoreTested, now)}`);
+	return {verdict: passed ? 'pass' : 'fail', evidence};
 }

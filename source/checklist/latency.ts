@@ -94,5 +94,10 @@ export function judgeLatency(e: LatencyEvidence): {verdict: Verdict; evidence: s
 		return `${t.query}: p95 ${formatMs(t.p95)} ${within ? '<=' : '>'} ${t.targetMs} ms over ${t.samples} runs (p50 ${formatMs(t.p50)}, max ${formatMs(t.max)})${errors}${early}`;
 	});
 	const ok = e.timings.every(t => t.errors === 0 && t.p95 <= t.targetMs);
-	return {verdict: ok ? 'pass' : 'fail', evidence};
+	// The first line names every query and its own target, so a failure is never read as the job list's.
+	const over = e.timings.filter(t => t.errors > 0 || t.p95 > t.targetMs);
+	const name = (t: Timing) => t.query.replace('_', ' ');
+	const targets = e.timings.map(t => `${name(t)} ${t.targetMs} ms`).join(', ');
+	const headline = ok ? `p95 within target: ${targets}` : `p95 over target: ${over.map(t => `${name(t)} (${t.targetMs} ms)`).join(', ')}; targets: ${targets}`;
+	return {verdict: ok ? 'pass' : 'fail', evidence: [headline, ...evidence]};
 }

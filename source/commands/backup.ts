@@ -1,7 +1,7 @@
 import path from 'node:path';
 import {runBackup} from '../actions/backup/backup.js';
 import {findRecordByFile, latestBackup, readCatalog, type BackupRecord} from '../actions/backup/catalog.js';
-import {describeBackup, describeBackupProgress, describeRestoreProgress, describeRestoreTest} from '../actions/backup/describe.js';
+import {describeBackup, describeBackupProgress, describeLeftOut, describeRestoreProgress, describeRestoreTest} from '../actions/backup/describe.js';
 import {defaultBackupDir, type BackupFormat} from '../actions/backup/files.js';
 import {runRestore} from '../actions/backup/restore.js';
 import {runRestoreTest} from '../actions/backup/restore-test.js';
@@ -121,6 +121,8 @@ export const backupCommand: Subcommand = {
 				ctx.out(`backup ok: ${record.file}`);
 				ctx.out(`  ${describeBackup(record)}`);
 				ctx.out(`  sha256 ${record.sha256}`);
+				const leftOut = describeLeftOut(record);
+				if (leftOut) ctx.out(`  ${leftOut}`);
 				if (ctx.flags.verify && !(await restoreTestAndReport(ctx, target, record, signal))) {
 					if (policy) ctx.out('retention skipped: the new backup failed its restore test');
 					return ExitCode.failed;
@@ -195,6 +197,7 @@ export const restoreCommand: Subcommand = {
 				progress.clear();
 				const check = outcome.compared ? 'row counts, tables, indexes and constraints match the backup' : 'no recorded row counts to compare (not in the catalog)';
 				ctx.out(`restored ${file} into ${outcome.into}${outcome.replaced ? ' (replacing it)' : ''}: ${outcome.tables} tables, ${formatNumber(outcome.rows)} rows; ${check} (${formatDuration(outcome.durationMs)})`);
+				if (outcome.unverified) ctx.out(`  ${outcome.unverified}`);
 				if (outcome.keptAside) ctx.out(`  ${outcome.keptAside}`);
 				return ExitCode.ok;
 			} finally {

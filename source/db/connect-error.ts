@@ -90,7 +90,7 @@ function causeOf(e: ErrorShape, target: Target): Cause {
 	}
 	if (codes.some(c => certCodes.has(c)) || /certificate/i.test(msg)) {
 		return {
-			text: `SSL certificate verification failed (${msg}); use sslmode=require to encrypt without verifying`,
+			text: `SSL certificate verification failed (${msg}); ${target.sslrootcert ? `check that ${target.sslrootcert === 'system' ? "the system's CA store" : target.sslrootcert} (sslrootcert) holds the CA that signed the server's certificate` : "give the CA that signed the server's certificate as sslrootcert=FILE in the DSN, or PGSSLROOTCERT=FILE"}${target.sslmode === 'verify-full' ? ', and that the host name is one the certificate names' : ''}`,
 			exitCode: ExitCode.ssl,
 		};
 	}
@@ -98,7 +98,7 @@ function causeOf(e: ErrorShape, target: Target): Cause {
 	// server asks for a password we do not have; pg's SCRAM code says the other.
 	if (/no password supplied|client password must be a string/i.test(msg)) {
 		return {
-			text: 'authentication failed: the server wants a password and none was given (use the URL, PGPASSWORD or ~/.pgpass)',
+			text: `authentication failed: the server wants a password and none was given (use the URL, PGPASSWORD or ~/.pgpass)${target.passfileIgnored ? `; ${target.passfileIgnored}` : ''}`,
 			exitCode: ExitCode.auth,
 		};
 	}

@@ -11,8 +11,15 @@ export type Target = {
 	password?: string;
 	database: string;
 	sslmode?: string;
+	/** a file of CA certificates the server's must chain to, or "system" for the operating system's store */
+	sslrootcert?: string;
+	/** the client certificate and its key, for pg_hba `cert` (or clientcert=verify-*) */
+	sslcert?: string;
+	sslkey?: string;
 	source: 'argument' | 'DATABASE_URL' | 'libpq' | 'default';
 	passwordSource?: 'url' | 'PGPASSWORD' | 'pgpass';
+	/** why the password file was not read (its mode, not a file), for the error when the server then wants a password */
+	passfileIgnored?: string;
 };
 
 export type ResolveOptions = {
@@ -35,6 +42,9 @@ type Parts = {
 	password?: string;
 	database?: string;
 	sslmode?: string;
+	sslrootcert?: string;
+	sslcert?: string;
+	sslkey?: string;
 	passfile?: string;
 };
 
@@ -150,6 +160,9 @@ function applyConnectionKeyword(parts: Parts, key: string, value: string): boole
 		password: v => (parts.password = v),
 		dbname: v => (parts.database = v),
 		passfile: v => (parts.passfile = v),
+		sslrootcert: v => (parts.sslrootcert = v),
+		sslcert: v => (parts.sslcert = v),
+		sslkey: v => (parts.sslkey = v),
 	};
 	const set = fields[key];
 	if (!set) return false;
@@ -214,11 +227,8 @@ const ignoredKeywords = new Set([
 	'krbsrvname',
 	'sslnegotiation',
 	'sslcompression',
-	'sslcert',
-	'sslkey',
 	'sslpassword',
 	'sslcertmode',
-	'sslrootcert',
 	'sslcrl',
 	'sslcrldir',
 	'sslsni',
@@ -351,7 +361,7 @@ export function passwordFromPgpass(
 			return undefined;
 		}
 		if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-			onWarning?.(`password file "${file}" has group or world access; permissions should be u=rw (0600) or less; ignoring it`);
+			onWarning?.(`password file "${file}" was ignored: it has group or world access (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); libpq reads it only at u=rw (0600) or less: chmod 600 ${file}`);
 			return undefined;
 		}
 		text = fs.readFileSync(file, 'utf8');
@@ -446,10 +456,11 @@ export function resolveTarget(opts: ResolveOptions = {}): Target {
 	const port = parts.port ?? fromEnv('PGPORT', parsePort) ?? 5432;
 	const user = parts.user ?? envOf('PGUSER') ?? opts.osUser ?? defaultOsUser(env);
 	const database = parts.database ?? envOf('PGDATABASE') ?? user;
-	const sslmode = parts.sslmode ?? fromEnv('PGSSLMODE', checkSslmode);
+	const tls = resolveTls(parts, envOf, env);
 
 	let password: string | undefined;
 	let passwordSource: Target['passwordSource'];
+	let passfileIgnored: string | undefined;
 	const envPassword = env.PGPASSWORD; // a password may legitimately be all spaces
 	if (parts.password !== undefined) {
 		password = parts.password;
@@ -459,7 +470,10 @@ export function resolveTarget(opts: ResolveOptions = {}): Target {
 		passwordSource = 'PGPASSWORD';
 	} else {
 		const file = opts.pgpassPath ?? parts.passfile ?? envOf('PGPASSFILE') ?? defaultPgpassPath(env);
-		password = passwordFromPgpass(file, {host, port, database, user}, opts.onWarning);
+		password = passwordFromPgpass(file, {host, port, database, user}, message => {
+			passfileIgnored = message;
+			opts.onWarning?.(message);
+		});
 		if (password !== undefined) passwordSource = 'pgpass';
 	}
 
@@ -470,9 +484,10 @@ export function resolveTarget(opts: ResolveOptions = {}): Target {
 		user,
 		...(password !== undefined && {password}),
 		database,
-		...(sslmode !== undefined && {sslmode}),
+		...tls,
 		source,
 		...(passwordSource !== undefined && {passwordSource}),
+		...(passfileIgnored !== undefined && {passfileIgnored}),
 	};
 }
 
@@ -521,6 +536,77 @@ function redactUrlsInWord(word: string): string {
 	return out + word.slice(from);
 }
 
+const home = (env: NodeJS.ProcessEnv) => env.HOME || os.homedir();
+
+/** The operating system's CA bundle, for tools whose libpq (before 16) does not know sslrootcert=system. */
+export function systemCaBundle(): string | undefined {
+	return ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem', '/etc/ssl/ca-bundle.pem'].find(f => fs.existsSync(f));
+}
+
+function readable(file: string, what: string, setting: string): void {
+	try {
+		fs.accessSync(file, fs.constants.R_OK);
+	} catch {
+		throw new UsageError(`${setting}: cannot read the ${what} ${file}`);
+	}
+}
+
+/**
+ * sslmode, sslrootcert, sslcert and sslkey as libpq settles them: the
+ * connection string, else PGSSLMODE/PGSSLROOTCERT/PGSSLCERT/PGSSLKEY, else
+ * ~/.postgresql/root.crt, postgresql.crt and postgresql.key when they exist.
+ * A root certificate makes sslmode=require verify the chain (verify-ca), as
+ * libpq does; sslrootcert=system allows only verify-full (libpq 16), and
+ * makes it the default. Files are checked here, so a wrong path is a usage
+ * error before any connection, and a private key others can read is refused
+ * as libpq refuses it.
+ */
+function resolveTls(parts: Parts, envOf: (name: string) => string | undefined, env: NodeJS.ProcessEnv): Pick<Target, 'sslmode' | 'sslrootcert' | 'sslcert' | 'sslkey'> {
+	let sslmode = parts.sslmode;
+	if (sslmode === undefined) {
+		const v = envOf('PGSSLMODE');
+		if (v !== undefined) {
+			try {
+				sslmode = checkSslmode(v);
+			} catch (err) {
+				if (err instanceof SyntaxProblem) throw new UsageError(`invalid PGSSLMODE: ${err.message}`);
+				throw err;
+			}
+		}
+	}
+	const dotDir = path.join(home(env), '.postgresql');
+	const orDefault = (file: string) => (fs.existsSync(path.join(dotDir, file)) ? path.join(dotDir, file) : undefined);
+	const explicitRoot = parts.sslrootcert ?? envOf('PGSSLROOTCERT');
+	const sslrootcert = explicitRoot ?? orDefault('root.crt');
+	const sslcert = parts.sslcert ?? envOf('PGSSLCERT') ?? orDefault('postgresql.crt');
+	const sslkey = parts.sslkey ?? envOf('PGSSLKEY') ?? (sslcert ? orDefault('postgresql.key') : undefined);
+	if (sslrootcert === 'system') {
+		sslmode ??= 'verify-full';
+		if (sslmode !== 'verify-full') throw new UsageError(`sslrootcert=system: sslmode "${sslmode}" may not be used with it (use verify-full, as libpq does)`);
+	} else if (sslrootcert !== undefined) {
+		if (explicitRoot !== undefined) readable(sslrootcert, 'root certificate file', 'sslrootcert');
+		// libpq: with a root certificate, require verifies the chain like verify-ca
+		if (sslmode === 'require') sslmode = 'verify-ca';
+	}
+	if (sslcert !== undefined) {
+		readable(sslcert, 'client certificate file', 'sslcert');
+		if (sslkey === undefined) throw new UsageError(`sslcert ${sslcert}: give its private key with sslkey (or PGSSLKEY)`);
+	}
+	if (sslkey !== undefined) {
+		readable(sslkey, 'private key file', 'sslkey');
+		const st = fs.statSync(sslkey);
+		// libpq's rule: u=rw or less when the key is ours, u=rw,g=r or less when root owns it
+		const loose = st.uid === 0 && st.uid !== process.getuid?.() ? (st.mode & 0o037) !== 0 : (st.mode & 0o077) !== 0;
+		if (loose) throw new UsageError(`sslkey ${sslkey}: private key file has group or world access; it must be mode 0600 or less (chmod 600 ${sslkey})`);
+	}
+	return {
+		...(sslmode !== undefined && {sslmode}),
+		...(sslrootcert !== undefined && {sslrootcert}),
+		...(sslcert !== undefined && {sslcert}),
+		...(sslkey !== undefined && {sslkey}),
+	};
+}
+
 export type PgConfigExtra = {
 	applicationName?: string;
 	connectTimeoutMs?: number;
@@ -534,14 +620,19 @@ export type PgConfigExtra = {
 // encryption say require or verify-*. Unix sockets never use SSL in libpq.
 function sslFor(t: Target): ClientConfig['ssl'] {
 	if (t.host.startsWith('/')) return false;
+	const client = t.sslcert && t.sslkey ? {cert: fs.readFileSync(t.sslcert), key: fs.readFileSync(t.sslkey)} : {};
+	// The given root replaces Node's bundle, as libpq trusts only its root file. "system", or no root
+	// at all (where libpq would refuse verify-*), is the operating system's bundle: the file the tools get too.
+	const root = t.sslrootcert && t.sslrootcert !== 'system' ? t.sslrootcert : systemCaBundle();
+	const ca = root ? {ca: fs.readFileSync(root)} : {};
 	switch (t.sslmode) {
 		case 'require':
-			return {rejectUnauthorized: false};
+			return {rejectUnauthorized: false, ...client};
 		case 'verify-ca':
+			// the chain is checked, the host name is not
+			return {rejectUnauthorized: true, checkServerIdentity: () => undefined, ...ca, ...client};
 		case 'verify-full':
-			// Checked against Node's CA bundle (NODE_EXTRA_CA_CERTS adds one),
-			// not ~/.postgresql/root.crt; verify-ca also checks the host name.
-			return {rejectUnauthorized: true};
+			return {rejectUnauthorized: true, ...ca, ...client};
 		default:
 			return false;
 	}
@@ -581,6 +672,12 @@ export function pgConfig(t: Target, extra: PgConfigExtra = {}): ClientConfig {
 	return config;
 }
 
+/** The TLS settings as a URL query ("" when none), for URLs handed to other programs. */
+export function tlsQuery(t: Target): string {
+	const pairs = (['sslmode', 'sslrootcert', 'sslcert', 'sslkey'] as const).filter(k => t[k] !== undefined).map(k => `${k}=${encodeURIComponent(t[k]!)}`);
+	return pairs.length ? `?${pairs.join('&')}` : '';
+}
+
 /** Environment for pg_dump/psql, so the password never appears in argv. */
 export function libpqEnv(t: Target): Record<string, string> {
 	const env: Record<string, string> = {
@@ -591,5 +688,12 @@ export function libpqEnv(t: Target): Record<string, string> {
 	};
 	if (t.password !== undefined && t.password !== '') env.PGPASSWORD = t.password;
 	if (t.sslmode !== undefined) env.PGSSLMODE = t.sslmode;
+	// libpq before 16 reads "system" as a file name: the same store, by its path; and verify-* without a root
+	// trusts what the console trusts rather than failing on a missing ~/.postgresql/root.crt
+	const verifies = t.sslmode === 'verify-ca' || t.sslmode === 'verify-full';
+	const root = t.sslrootcert === 'system' || (t.sslrootcert === undefined && verifies) ? systemCaBundle() : t.sslrootcert;
+	if (root !== undefined) env.PGSSLROOTCERT = root;
+	if (t.sslcert !== undefined) env.PGSSLCERT = t.sslcert;
+	if (t.sslkey !== undefined) env.PGSSLKEY = t.sslkey;
 	return env;
 }

@@ -3,7 +3,7 @@ import React, {useEffect, useMemo, useState} from 'react';
 import {Box, Text} from 'ink';
 import {runBackup, type BackupProgress} from '../actions/backup/backup.js';
 import type {BackupRecord} from '../actions/backup/catalog.js';
-import {describeBackup, describeBackupProgress, describeRestoreProgress, describeRestoreTest} from '../actions/backup/describe.js';
+import {describeBackup, describeBackupProgress, describeLeftOut, describeRestoreProgress, describeRestoreTest} from '../actions/backup/describe.js';
 import {defaultBackupDir, extensions, type BackupFormat} from '../actions/backup/files.js';
 import {findPgTools, type PgTools} from '../actions/backup/pg-tools.js';
 import {runRestoreTest} from '../actions/backup/restore-test.js';
@@ -229,6 +229,11 @@ function Details({record, height, now}: {record: Row; height: number; now: numbe
 			<Text wrap="truncate-end">
 				{record.objects ? `${record.objects.tables.length} tables, ${record.objects.indexes.length} indexes, ${record.objects.constraints.length} constraints recorded for the restore test` : 'no object list recorded'}
 			</Text>
+			{describeLeftOut(record) ? (
+				<Text color="yellow" wrap="truncate-end">
+					{sanitize(describeLeftOut(record)!, 300)}
+				</Text>
+			) : null}
 			{test ? (
 				<Text color={test.passed ? 'green' : 'red'} wrap="truncate-end">
 					Restore test {test.passed ? 'passed' : 'FAILED'} {formatDuration(now - Date.parse(test.at))} ago ({localTime(test.at)}) in {formatDuration(test.durationMs)}

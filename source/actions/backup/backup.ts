@@ -9,7 +9,7 @@ import {readCatalog, updateCatalog, type BackupRecord} from './catalog.js';
 import {claimBackupPath, defaultBackupDir, diskSpace, ensureBackupDir, publish, reserveBytes, sha256File, spaceShortfall, type BackupFormat} from './files.js';
 import {countRows, listObjects, listTables, type TableList} from './inventory.js';
 import {findPgTools, runTool, toolEnv, type PgTools} from './pg-tools.js';
-import {cancelBackend, connectFor, lockWaitMs} from './session.js';
+import {cancelBackend, connectFor, lockWaitMs, readSystemIdentifier} from './session.js';
 import {targetKey} from '../../state.js';
 
 export type BackupProgress = {
@@ -86,6 +86,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupRecord> {
 		const dir = ensureBackupDir(options.dir ?? defaultBackupDir(key, env));
 		client = await connectFor(target, 'intowork-db/backup');
 		const info = (await client.query<{version: string; num: string; role: string; pid: number}>("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, current_user AS role, pg_backend_pid() AS pid")).rows[0]!;
+		const systemIdentifier = await readSystemIdentifier(client);
 		ctx = auditContext(target, info.role);
 		const tools = await findPgTools(Math.floor(Number(info.num) / 10000), {pgBin: options.pgBin});
 		signal?.throwIfAborted();
@@ -126,6 +127,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupRecord> {
 			durationMs: finishedAt - startedAt,
 			serverVersion: info.version,
 			database: target.database,
+			...(systemIdentifier ? {systemIdentifier} : {}),
 			rowCounts: counts,
 			objects,
 			pgDumpVersion: tools.version,

@@ -11,12 +11,22 @@ export type RestoreTestResult = {
 	durationMs: number;
 	/** whether the file still had the recorded sha256 when the test read it */
 	checksum?: 'ok' | 'mismatch' | 'missing';
+	/** the file the test restored: its result holds only while the file still has this size and sha256 */
+	sizeBytes?: number;
+	sha256?: string;
 };
 
 export type Inventory = {
 	/** exact row counts per table (schema-qualified, quoted as PostgreSQL quotes them) */
 	rowCounts: Record<string, number>;
-	objects: {tables: string[]; indexes: string[]; constraints: string[]};
+	objects: {
+		tables: string[];
+		/** valid indexes only: what pg_dump dumps */
+		indexes: string[];
+		constraints: string[];
+		/** INVALID (or not yet ready) indexes at backup time, which pg_dump leaves out; not compared */
+		invalidIndexes?: string[];
+	};
 };
 
 export type BackupRecord = {
@@ -31,6 +41,8 @@ export type BackupRecord = {
 	durationMs: number;
 	serverVersion: string;
 	database: string;
+	/** pg_control_system().system_identifier of the server the backup was taken on */
+	systemIdentifier?: string;
 	/** exact row counts per table, counted in the snapshot the dump used */
 	rowCounts: Record<string, number>;
 	objects?: Inventory['objects'];

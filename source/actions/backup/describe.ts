@@ -38,7 +38,15 @@ export function describeBackup(record: BackupRecord): string {
 	return `${formatBytes(record.sizeBytes)}, ${Object.keys(record.rowCounts).length} tables, ${formatNumber(totalRows(record))} rows, ${formatDuration(record.durationMs)}, pg_dump ${record.pgDumpVersion ?? '?'}, server ${record.serverVersion}`;
 }
 
+/** What a backup cannot hold and is not compared on: pg_dump never dumps an INVALID or not-ready index. */
+export function describeLeftOut(record: BackupRecord): string | undefined {
+	const invalid = record.objects?.invalidIndexes ?? [];
+	if (invalid.length === 0) return undefined;
+	return `${invalid.length} INVALID index${invalid.length === 1 ? '' : 'es'} left out (pg_dump never dumps one; not compared after restore): ${invalid.join(', ')}`;
+}
+
 export function describeRestoreTest(result: RestoreTestResult, record: BackupRecord, name = record.file): string {
 	if (!result.passed) return `restore test FAILED for ${name}: ${result.differences.length} problem${result.differences.length === 1 ? '' : 's'}`;
-	return `restore test passed for ${name}: ${Object.keys(record.rowCounts).length} tables and ${formatNumber(totalRows(record))} rows match the snapshot exactly${record.objects ? ', and so do the tables, indexes and constraints' : ''} (${formatDuration(result.durationMs)}, scratch database ${result.scratchDatabase} dropped)`;
+	const leftOut = describeLeftOut(record);
+	return `restore test passed for ${name}: ${Object.keys(record.rowCounts).length} tables and ${formatNumber(totalRows(record))} rows match the snapshot exactly${record.objects ? ', and so do the tables, indexes and constraints' : ''} (${formatDuration(result.durationMs)}, scratch database ${result.scratchDatabase} dropped)${leftOut ? `; ${leftOut}` : ''}`;
 }

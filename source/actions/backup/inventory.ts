@@ -18,8 +18,10 @@ WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
 	AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 1`;
 
+// pg_dump never dumps an index that is not valid (a failed or running concurrent build, not ready
+// or not yet validated): such an index is listed apart, or every restore would miss it.
 const indexesSql = `
-SELECT format('%I.%I', n.nspname, i.relname) AS name
+SELECT format('%I.%I', n.nspname, i.relname) AS name, x.indisvalid AS valid
 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace
 WHERE x.indrelid = ANY ($1::oid[])
 ORDER BY 1`;
@@ -50,9 +52,15 @@ export async function listTables(db: Queryable): Promise<TableList> {
 }
 
 export async function listObjects(db: Queryable, list: TableList): Promise<Inventory['objects']> {
-	const indexes = await db.query<{name: string}>(indexesSql, [list.oids]);
+	const indexes = await db.query<{name: string; valid: boolean}>(indexesSql, [list.oids]);
 	const constraints = await db.query<{name: string}>(constraintsSql, [list.oids]);
-	return {tables: list.tables, indexes: indexes.rows.map(r => r.name), constraints: constraints.rows.map(r => r.name)};
+	const invalid = indexes.rows.filter(r => !r.valid).map(r => r.name);
+	return {
+		tables: list.tables,
+		indexes: indexes.rows.filter(r => r.valid).map(r => r.name),
+		constraints: constraints.rows.map(r => r.name),
+		...(invalid.length ? {invalidIndexes: invalid} : {}),
+	};
 }
 
 /**

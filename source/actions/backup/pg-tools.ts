@@ -130,7 +130,7 @@ export async function findPgTools(serverMajor: number, options: {pgBin?: string;
 }
 
 // Variables that would point a tool somewhere other than the target we resolved.
-const steering = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSERVICE', 'PGSSLMODE', 'PGREQUIRESSL', 'PGOPTIONS', 'PGAPPNAME', 'PGTARGETSESSIONATTRS'];
+const steering = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSERVICE', 'PGSSLMODE', 'PGREQUIRESSL', 'PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY', 'PGOPTIONS', 'PGAPPNAME', 'PGTARGETSESSIONATTRS'];
 
 /** The environment a tool runs in: the target's connection in PG* variables, never the password in argv. */
 export function toolEnv(target: Target, options: {database?: string; applicationName?: string} = {}): NodeJS.ProcessEnv {

@@ -95,10 +95,10 @@ async function test(o: RestoreTestOptions, admin: pg.Client, run: Run, report: (
 	run.created = true;
 	try {
 		const result = await restoreAndCompare({target, admin, database: run.scratch, file: record.file, format: record.format, tools, expected: record, signal: o.signal, report});
-		return {passed: result.differences.length === 0, differences: result.differences, checksum: 'ok'};
+		return {passed: result.differences.length === 0, differences: result.differences, checksum: 'ok', sizeBytes: record.sizeBytes, sha256: record.sha256};
 	} catch (error) {
 		if (o.signal?.aborted || error instanceof Cancelled) throw error;
 		// The archive did not restore: the test failed, rather than could not run.
-		return {passed: false, differences: [`restore failed: ${errorText(error)}`], checksum: 'ok'};
+		return {passed: false, differences: [`restore failed: ${errorText(error)}`], checksum: 'ok', sizeBytes: record.sizeBytes, sha256: record.sha256};
 	}
 }

@@ -7,12 +7,12 @@ import {audit, auditContext, type AuditContext} from '../../audit.js';
 import type {Target} from '../../db/dsn.js';
 import {quoteIdent, quoteLiteral} from '../../db/sql.js';
 import {Cancelled, CliError, errorText, ExitCode, failed} from '../../errors.js';
-import {readJson, stateRoot, targetKey, targetSlug} from '../../state.js';
+import {readJson, stateRoot, targetKey} from '../../state.js';
 import {findRecordByFile, readCatalog, type BackupRecord} from './catalog.js';
-import {readSidecar, verifyChecksum, type BackupFormat} from './files.js';
+import {readSidecar, sha256File, type BackupFormat} from './files.js';
 import {compareInventory, takeInventory} from './inventory.js';
 import {dbnameConninfo, findPgTools, runTool, toolEnv, type PgTools} from './pg-tools.js';
-import {connectFor} from './session.js';
+import {connectFor, readSystemIdentifier} from './session.js';
 
 export type RestoreProgress = {
 	phase: 'checksum' | 'creating' | 'restoring' | 'counting' | 'dropping' | 'renaming';
@@ -159,27 +159,50 @@ export async function restoreAndCompare(o: {
 	}
 }
 
-type FoundRecord = {
-	record: BackupRecord;
-	/** the backup was taken of a database on the target's server */
-	sameServer: boolean;
-};
-
-/** The catalog record of a file: in this target's catalog, else in any other target's under the state root. */
-function findRecordAnywhere(target: Target, file: string, env: NodeJS.ProcessEnv = process.env): FoundRecord | undefined {
-	const own = findRecordByFile(readCatalog(targetKey(target), env), file);
-	if (own) return {record: own, sameServer: true};
+/** Every catalog under the state root: a copy of a backup is known by its bytes, wherever it was copied to. */
+function allRecords(env: NodeJS.ProcessEnv): BackupRecord[] {
 	let dirs: string[];
 	try {
 		dirs = fs.readdirSync(stateRoot(env));
 	} catch {
-		return undefined;
+		return [];
 	}
-	for (const dir of dirs) {
-		const record = findRecordByFile(readJson<BackupRecord[]>(path.join(stateRoot(env), dir, 'backups.json'), []), file);
-		if (record) return {record, sameServer: targetSlug({host: target.host, port: target.port, database: record.database}) === dir};
-	}
-	return undefined;
+	return dirs.flatMap(dir => readJson<BackupRecord[]>(path.join(stateRoot(env), dir, 'backups.json'), []));
+}
+
+/**
+ * The database a custom archive was dumped from, as pg_dump wrote it in the
+ * archive's header (`pg_restore --list`: ";     dbname: NAME"). A plain SQL
+ * file has no such header; undefined then.
+ */
+async function archiveDbname(file: string, tools: PgTools): Promise<string | undefined> {
+	let dbname: string | undefined;
+	const result = await runTool(tools.pgRestore, ['--list', file], {
+		env: process.env,
+		onLine: (line, stream) => {
+			const m = stream === 'stdout' && dbname === undefined ? /^;\s+dbname: (.*)$/.exec(line) : null;
+			if (m) dbname = m[1];
+		},
+	});
+	if (!result.ok) throw failed(`${file}: pg_restore cannot read its table of contents: ${result.error ?? 'pg_restore --list failed'}`);
+	return dbname;
+}
+
+/** Where a backup came from, as far as the file and the catalogs can tell. */
+type BackupSource = {
+	/** from the archive's header, else from the catalog record */
+	database?: string;
+	/** the server's, recorded at backup time; undefined when no catalog knows the file */
+	systemIdentifier?: string;
+};
+
+/** Why `into` must not be replaced by this file, or undefined when it may. */
+function sourceConflict(source: BackupSource, into: string, targetSystemIdentifier: string | undefined): string | undefined {
+	if (source.database === undefined) return undefined;
+	if (source.database !== into) return undefined;
+	if (source.systemIdentifier && targetSystemIdentifier && source.systemIdentifier !== targetSystemIdentifier) return undefined;
+	const server = source.systemIdentifier ? `on this server (system identifier ${source.systemIdentifier})` : 'and no catalog here records which server, so it may be this one';
+	return `refusing to restore into ${into}: it is the source database of this backup; restore into another database and switch over (the file was dumped from database ${source.database} ${server})`;
 }
 
 export type RestoreOptions = {
@@ -204,7 +227,17 @@ export type RestoreOutcome = {
 	durationMs: number;
 	/** set when the database that was replaced could not be dropped afterwards */
 	keptAside?: string;
+	/** set when no catalog knows the file: why nothing about it could be verified */
+	unverified?: string;
 };
+
+/**
+ * A checksum beside the file is written by whoever wrote the file: it shows
+ * the copy was not damaged since, never that it is the backup it claims to be.
+ */
+function unverifiedReason(file: string): string {
+	return `NOTHING COULD BE VERIFIED: ${path.basename(file)} is in no backup catalog here, and the only checksum was ${path.basename(file)}.sha256 beside it, which anyone who changed the file could rewrite; no row counts or objects to compare`;
+}
 
 /**
  * Puts the restored database in place of `into` by renames, the old one
@@ -224,6 +257,9 @@ async function swapIn(admin: pg.Client, staging: string, into: string): Promise<
 	}
 	return aside;
 }
+
+/** Said and audited where it was decided; passed through as it is. */
+class Refused extends CliError {}
 
 const protectedDatabases = new Set(['template0', 'template1']);
 
@@ -253,29 +289,45 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreOutcome> {
 	let ctx: AuditContext = auditContext(o.target, o.target.user);
 	const refuse = (message: string, exitCode: number = ExitCode.usage): never => {
 		audit(ctx, {action: 'restore', result: 'refused', detail: {file: o.file, into, reason: message}}, env);
-		throw new CliError(message, exitCode);
+		throw new Refused(message, exitCode);
 	};
-	const found = findRecordAnywhere(o.target, o.file, env);
-	const record = found?.record;
-	if (into === o.target.database || (found?.sameServer && into === found.record.database)) {
-		refuse(`refusing to restore into ${into}: it is the source database of this backup; restore into another database and switch over`);
-	}
 	if (protectedDatabases.has(into)) refuse(`refusing to restore into ${into}: a template database`);
 	if (!fs.existsSync(o.file)) refuse(`${o.file}: no such file`);
-	const sidecar = readSidecar(o.file);
-	const expected: Expected | undefined = record ?? (sidecar ? {sha256: sidecar} : undefined);
-	if (!expected) return refuse(`${o.file}: no recorded sha256 (not in the backup catalog, no ${o.file}.sha256 beside it); refusing to restore a file that cannot be verified`, ExitCode.failed);
 	const format = detectFormat(o.file);
 	if (!format) return refuse(`${o.file}: neither a pg_dump custom archive nor a gzipped SQL file`, ExitCode.failed);
 
 	const size = fs.statSync(o.file).size;
-	const {report} = progressReporter(size, Object.keys(expected.rowCounts ?? {}).length, o.onProgress);
+	const {report} = progressReporter(size, 0, o.onProgress);
 	const admin = await connectFor(o.target, 'intowork-db/restore');
 	let staging: string | undefined;
 	try {
 		const info = (await admin.query<{num: string; role: string}>("SELECT current_setting('server_version_num') AS num, current_user AS role")).rows[0]!;
 		ctx = auditContext(o.target, info.role);
 		const tools = await findPgTools(Math.floor(Number(info.num) / 10000), {pgBin: o.pgBin});
+
+		// The file says who it is, whatever its name or where it was copied: its own bytes and header.
+		const headerDb = format === 'custom' ? await archiveDbname(o.file, tools) : undefined;
+		const sha256 = await sha256File(o.file, {signal: o.signal, onBytes: bytes => report({bytes})});
+		const byPath = findRecordByFile(readCatalog(targetKey(o.target), env), o.file) ?? findRecordByFile(allRecords(env), o.file);
+		const record = byPath ?? allRecords(env).find(r => r.sha256 === sha256 && r.sizeBytes === size);
+		const source: BackupSource = {database: headerDb ?? record?.database, systemIdentifier: record?.systemIdentifier};
+		const conflict = sourceConflict(source, into, await readSystemIdentifier(admin));
+		if (conflict) return refuse(conflict);
+		if (into === o.target.database) return refuse(`refusing to restore into ${into}: it is the database this restore is connected to; restore into another database and switch over`);
+		if (source.database === undefined && (await databaseShape(admin, into)) && (await userObjectCount(o.target, into)) > 0) {
+			return refuse(`refusing to replace ${into}: ${o.file} is a plain SQL file in no backup catalog here, so nothing says which database it was taken from (it could be ${into} itself); restore it into a new database and switch over`);
+		}
+
+		const sidecar = readSidecar(o.file);
+		if (!record && !sidecar) return refuse(`${o.file}: no recorded sha256 (not in the backup catalog, no ${o.file}.sha256 beside it); refusing to restore a file that cannot be verified`, ExitCode.failed);
+		const expected: Expected = record ?? {sha256: sidecar!};
+		// A catalog record outranks the checksum beside the file: whoever changed the file could rewrite that one.
+		const rewritten = record && sidecar === sha256 && sha256 !== record.sha256 ? `, and ${path.basename(o.file)}.sha256 beside it was rewritten to match` : '';
+		if (expected.sizeBytes !== undefined && size !== expected.sizeBytes) throw failed(`checksum failed: ${o.file} is ${size} bytes, the backup was ${expected.sizeBytes} bytes (truncated or replaced${rewritten})`);
+		if (sha256 !== expected.sha256) {
+			throw failed(`checksum failed: ${o.file} has sha256 ${sha256.slice(0, 16)}…, ${record ? 'the backup had' : `${o.file}.sha256 says`} ${expected.sha256.slice(0, 16)}… (the file changed after the backup${rewritten})`);
+		}
+		report({tablesTotal: Object.keys(expected.rowCounts ?? {}).length});
 
 		const existing = await databaseShape(admin, into);
 		const objects = existing ? await userObjectCount(o.target, into) : 0;
@@ -285,9 +337,6 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreOutcome> {
 			const sessions = await admin.query('SELECT 1 FROM pg_stat_activity WHERE datname = $1', [into]);
 			if (sessions.rowCount) throw failed(`${sessions.rowCount} session(s) are connected to ${into}; it can only be replaced once they disconnect (nothing was changed)`);
 		}
-
-		const check = await verifyChecksum(o.file, expected, {signal: o.signal, onBytes: bytes => report({bytes})});
-		if (check.state !== 'ok') throw failed(check.reason!);
 
 		report({phase: 'creating'});
 		staging = newDatabaseName('intowork_restore_');
@@ -300,16 +349,17 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreOutcome> {
 		report({phase: 'renaming'});
 		const aside = existing ? await swapIn(admin, staging, into) : await admin.query(`ALTER DATABASE ${quoteIdent(staging)} RENAME TO ${quoteIdent(into)}`).then(() => undefined);
 		staging = undefined;
-		const outcome: RestoreOutcome = {into, replaced: existing !== undefined, tables: result.tables, rows: result.rows, compared: expected.rowCounts !== undefined, durationMs: Date.now() - started};
+		const outcome: RestoreOutcome = {into, replaced: existing !== undefined, tables: result.tables, rows: result.rows, compared: expected.rowCounts !== undefined, durationMs: Date.now() - started, ...(record ? {} : {unverified: unverifiedReason(o.file)})};
 		if (aside) {
 			report({phase: 'dropping', database: aside});
 			await admin.query(`DROP DATABASE ${quoteIdent(aside)}`).catch((error: unknown) => {
 				outcome.keptAside = `the replaced database was kept as ${aside}: it could not be dropped (${errorText(error)})`;
 			});
 		}
-		audit(ctx, {action: 'restore', result: 'ok', detail: {file: o.file, into, replaced: outcome.replaced, tables: outcome.tables, rows: outcome.rows, compared: outcome.compared, keptAside: outcome.keptAside}}, env);
+		audit(ctx, {action: 'restore', result: outcome.unverified ? 'unverified' : 'ok', detail: {file: o.file, into, replaced: outcome.replaced, tables: outcome.tables, rows: outcome.rows, compared: outcome.compared, keptAside: outcome.keptAside, unverified: outcome.unverified}}, env);
 		return outcome;
 	} catch (error) {
+		if (error instanceof Refused) throw error;
 		const cancelled = o.signal?.aborted === true || error instanceof Cancelled;
 		const message = cancelled ? `restore cancelled; ${into} left as it was` : `restore failed: ${errorText(error)}`;
 		audit(ctx, {action: 'restore', result: cancelled ? 'cancelled' : 'failed', detail: {file: o.file, into, error: message}}, env);

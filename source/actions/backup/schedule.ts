@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type {Target} from '../../db/dsn.js';
+import {tlsQuery, type Target} from '../../db/dsn.js';
 import type {BackupFormat} from './files.js';
 
 /** The target as a URL without its password: cron runs it with the password from ~/.pgpass. */
@@ -9,7 +9,7 @@ export function passwordlessUrl(t: Target): string {
 	// A Unix socket directory cannot sit in the host part of a URL.
 	if (t.host.startsWith('/')) return `postgresql://${user}@:${t.port}/${db}?host=${encodeURIComponent(t.host)}`;
 	const host = t.host.includes(':') ? `[${t.host}]` : t.host;
-	return `postgresql://${user}@${host}:${t.port}/${db}${t.sslmode ? `?sslmode=${t.sslmode}` : ''}`;
+	return `postgresql://${user}@${host}:${t.port}/${db}${tlsQuery(t)}`;
 }
 
 function shellQuote(s: string): string {

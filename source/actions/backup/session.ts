@@ -15,6 +15,20 @@ export function connectFor(target: Target, applicationName: string, database: st
 	return openActionSession(target, {applicationName, lockTimeoutMs: lockWaitMs, database});
 }
 
+/**
+ * The server's system identifier (pg_control): the same for a cluster and
+ * its physical replicas, different for every initdb. With the database name
+ * it says whether a backup came from a database on this very server. Any
+ * role may read it; undefined only if a future server revokes that.
+ */
+export async function readSystemIdentifier(client: pg.Client): Promise<string | undefined> {
+	try {
+		return (await client.query<{id: string}>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id;
+	} catch {
+		return undefined;
+	}
+}
+
 /** Asks the server to cancel a statement of ours, e.g. a count waiting on a lock when the user cancels. */
 export async function cancelBackend(target: Target, pid: number): Promise<void> {
 	const client = new pg.Client(pgConfig(target, {applicationName: 'intowork-db/cancel', connectTimeoutMs: 5000}));

@@ -268,7 +268,7 @@ export function backupCheck(records: readonly BackupRecord[], now = Date.now()):
 	const latest = latestBackup(records);
 	if (!latest) return {level: 'block', summary: 'no backup of this database in the catalog: take one first (Backups screen, or intowork-db backup)'};
 	const age = now - Date.parse(latest.finishedAt);
-	const tested = latest.restoreTest?.passed ? 'restore-tested' : 'not restore-tested';
+	const tested = !latest.restoreTest ? 'not restore-tested' : latest.restoreTest.passed ? 'restore-tested' : 'its restore test FAILED';
 	const line = `last backup ${formatDuration(age)} ago (${formatBytes(latest.sizeBytes)}, ${tested})`;
 	return age > backupMaxAgeMs ? {level: 'block', summary: `${line}: older than 24 h, take a fresh one first`} : {level: 'ok', summary: line};
 }
@@ -348,7 +348,7 @@ export function evaluatePreflight(
 			id: 'invalid',
 			level: fast.invalid.length ? 'warn' : 'ok',
 			title: 'Invalid indexes',
-			summary: fast.invalid.length ? `${fast.invalid.length} INVALID (left by failed concurrent builds; still updated on every write)` : 'none',
+			summary: fast.invalid.length ? `${fast.invalid.length} INVALID (left by failed concurrent builds; never used by queries, yet each one whose build got past its first phase (pg_index.indisready) is still updated on every write)` : 'none',
 			lines: [
 				...ours.map(i => `${i.name} on ${i.table}: part of this plan, apply drops and rebuilds it`),
 				...others.map(i => `${i.schema}.${i.name} on ${i.table}: not in this plan; DROP INDEX CONCURRENTLY ${i.schema}.${i.name}`),

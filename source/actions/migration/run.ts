@@ -3,7 +3,7 @@ import {EventEmitter} from 'node:events';
 import readline from 'node:readline';
 import type pg from 'pg';
 import {audit} from '../../audit.js';
-import {libpqEnv, type Target} from '../../db/dsn.js';
+import {libpqEnv, tlsQuery, type Target} from '../../db/dsn.js';
 import {formatBytes, formatDuration} from '../../format.js';
 import {sanitize, sanitizeMultiline} from '../../sanitize.js';
 import {readCatalog, type BackupRecord} from '../backup/catalog.js';
@@ -221,7 +221,7 @@ function databaseUrl(t: Target): string {
 	const db = encodeURIComponent(t.database);
 	if (t.host.startsWith('/')) return `postgresql://${auth}/${db}?host=${encodeURIComponent(t.host)}&port=${t.port}`;
 	const host = t.host.includes(':') ? `[${t.host}]` : t.host;
-	return `postgresql://${auth}${host}:${t.port}/${db}${t.sslmode ? `?sslmode=${t.sslmode}` : ''}`;
+	return `postgresql://${auth}${host}:${t.port}/${db}${tlsQuery(t)}`;
 }
 
 /**
