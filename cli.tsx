@@ -13,7 +13,7 @@ import {startPoller} from './source/store/poller.js';
 import {createAppStore} from './source/store/store.js';
 import {loaders} from './source/screens/registry.js';
 import {detectCapabilities} from './source/db/capabilities.js';
-import {redactDsn} from './source/db/dsn.js';
+import {sanitize} from './source/sanitize.js';
 import {cancelBackupJob} from './source/screens/backups.js';
 
 const commandList = subcommands.map(c => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n');
@@ -44,7 +44,8 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		thresholds: global.thresholds,
 		caps: opened.caps,
 		connection: opened.monitor.state,
-		demoDsn: opened.demo ? redactDsn(opened.demo.url) : undefined,
+		// the demo's password is published (the readme prints it), so its DSN is shown whole, to paste into psql
+		demoDsn: opened.demo ? sanitize(opened.demo.url, 500) : undefined,
 		ui: global.pgBin ? {backups: {pgBin: global.pgBin}} : {},
 	});
 	opened.monitor.on('state', connection => store.setState({connection}));
@@ -98,9 +99,30 @@ function unknownFlags(args: string[], spec: Record<string, {type: string; shortF
 	return unknown;
 }
 
+/**
+ * `--interval -5s` is one option and its (bad) value: meow would read `-5s` as the short flags -5 and -s,
+ * the next argument (the DSN) as the value of -s, and keep the default interval.
+ */
+function attachDashValues(args: string[], spec: Record<string, {type: string; shortFlag?: string}>): string[] {
+	const takesValue = new Set(Object.entries(spec).flatMap(([k, v]) => (v.type === 'string' ? [`--${kebab(k)}`] : [])));
+	const short = new Set(Object.values(spec).flatMap(v => (v.shortFlag ? [`-${v.shortFlag}`] : [])));
+	const out: string[] = [];
+	for (let i = 0; i < args.length; i++) {
+		const arg = args[i]!;
+		const next = args[i + 1];
+		if (arg === '--') return [...out, ...args.slice(i)];
+		if (takesValue.has(arg) && next !== undefined && /^-(?!-)/.test(next) && !short.has(next)) {
+			out.push(`${arg}=${next}`);
+			i++;
+		} else out.push(arg);
+	}
+	return out;
+}
+
 async function main(): Promise<number> {
-	const argv = process.argv.slice(2);
-	const sub = subcommands.find(c => c.name === argv[0]);
+	const raw = process.argv.slice(2);
+	const sub = subcommands.find(c => c.name === raw[0]);
+	const argv = attachDashValues(raw, {...globalFlags, ...sub?.flags});
 	const cli = meow(help, {
 		importMeta: import.meta,
 		argv: sub ? argv.slice(1) : argv,
