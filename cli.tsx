@@ -6,7 +6,7 @@ import meow from 'meow';
 import chalk from 'chalk';
 import {App} from './source/app.js';
 import {globalFlags, globalHelp, readGlobalFlags, type GlobalFlags} from './source/cli-flags.js';
-import {subcommands} from './source/commands/index.js';
+import {runSubcommand, subcommands} from './source/commands/index.js';
 import {formatFatal, UsageError} from './source/errors.js';
 import {openFromFlags} from './source/session.js';
 import {startPoller} from './source/store/poller.js';
@@ -145,7 +145,7 @@ async function main(): Promise<number> {
 	if (!sub && cli.input.length > 1) throw new UsageError(`unexpected argument "${cli.input[1]}": give one DSN, or a command (${subcommands.map(c => c.name).join(', ') || 'none yet'})`);
 	const global = readGlobalFlags(sub ? [] : cli.input, cli.flags);
 	if (global.demo && global.dsn) throw new UsageError('--demo starts its own database: give either a DSN or --demo');
-	if (sub) return sub.run({input: cli.input, flags: cli.flags, global, out: line => process.stdout.write(`${line}\n`)});
+	if (sub) return runSubcommand(sub, {input: cli.input, flags: cli.flags, global, out: line => process.stdout.write(`${line}\n`)});
 	return runConsole(global);
 }
 

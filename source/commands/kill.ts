@@ -20,13 +20,13 @@ export const killCommand: Subcommand = {
 		dryRun: {type: 'boolean', default: false},
 		yes: {type: 'boolean', default: false},
 	},
+	readOnlyRefusal: () => 'kill signals sessions on the server: not under --read-only',
 	async run(ctx) {
 		const {flags, global} = ctx;
 		// Everything is checked before connecting: bad input changes nothing.
 		if (ctx.input.length > 1 || (ctx.input.length === 1 && global.dsn)) throw new UsageError('give the target once: one DSN argument, or --dsn');
 		if (ctx.input.length === 1 && global.demo) throw new UsageError('--demo starts its own database: give either a DSN or --demo');
 		if (!flags.hanging) throw new UsageError('kill: say which sessions: --hanging (active or idle in transaction past the thresholds)');
-		if (global.readOnly) throw new UsageError('kill signals sessions on the server: not under --read-only');
 		const state = flags.state === undefined ? undefined : states[String(flags.state)];
 		if (flags.state !== undefined && !state) throw new UsageError(`--state: "${String(flags.state)}" is not active or idle-in-transaction`);
 		const olderThan = flags.olderThan === undefined ? undefined : parseDuration(flags.olderThan, 'older-than');

@@ -267,5 +267,9 @@ export const migrateCommand: Subcommand = {
 		json: {type: 'boolean', default: false},
 		withoutBackup: {type: 'boolean', default: false},
 	},
+	readOnlyRefusal: flags => {
+		const changing = modes.filter(m => flags[m] && m !== 'status' && m !== 'plan');
+		return changing.length ? `migrate ${changing.map(flagName).join(' ')} changes the database, and --read-only was given` : undefined;
+	},
 	run,
 };
