@@ -73,7 +73,11 @@ export const killCommand: Subcommand = {
 			];
 			for (const o of outcomes) ctx.out(`  ${outcomeLine(o)}`);
 			ctx.out(`${mode === 'cancel' ? 'Cancel' : 'Terminate'}: ${tally(outcomes)}.`);
-			return outcomes.every(o => settledResults.has(o.result)) ? ExitCode.ok : ExitCode.failed;
+			// Idle in transaction, there is no query for a cancel to stop: that is what cancel means, not a failure.
+			const unreachable = outcomes.filter(o => o.result === 'not-running');
+			if (unreachable.length > 0)
+				ctx.out(`Left as they were: pid ${unreachable.map(o => o.target.pid).join(', ')} idle in transaction, which a cancel cannot reach; --terminate ends them and rolls their transactions back.`);
+			return outcomes.every(o => settledResults.has(o.result) || o.result === 'not-running') ? ExitCode.ok : ExitCode.failed;
 		} finally {
 			await opened.close();
 		}
