@@ -1,4 +1,4 @@
-import type {Capabilities} from '../db/capabilities.js';
+import {detectCapabilities, type Capabilities} from '../db/capabilities.js';
 import type {Queryable} from '../db/monitor.js';
 import type {ScreenId} from '../keymap.js';
 import type {AppState, AppStore, Thresholds} from './store.js';
@@ -55,7 +55,11 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Partial<Rec
 		inFlight = true;
 		store.setState({refreshing: true});
 		try {
-			const value = await loader({db, caps: s.caps, thresholds: s.thresholds, ownPid: s.connection.backendPid}, s.data[screen]?.value);
+			// Privileges, extensions and alembic_version change under a running console (a GRANT, an apply):
+			// every line on every screen is from this poll, never from what was true at connect time.
+			const caps = await detectCapabilities(db);
+			if (JSON.stringify(caps) !== JSON.stringify(store.getState().caps)) store.setState({caps});
+			const value = await loader({db, caps, thresholds: s.thresholds, ownPid: s.connection.backendPid}, s.data[screen]?.value);
 			failures = 0;
 			store.setState(st => ({data: {...st.data, [screen]: {value, at: Date.now()}}}));
 		} catch (error) {
