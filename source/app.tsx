@@ -8,6 +8,7 @@ import {Header} from './components/header.js';
 import {Footer} from './components/footer.js';
 import {Rule, Tabs} from './components/tabs.js';
 import {HelpOverlay} from './components/help.js';
+import {useKeyBursts} from './hooks/use-key-bursts.js';
 import {DialogOverlay} from './components/dialog.js';
 
 /** Lines the shell itself takes: header (2), tabs (1), rule (1), footer (2). */
@@ -73,6 +74,7 @@ function useKeyDispatch() {
 }
 
 function Shell() {
+	useKeyBursts();
 	useTerminalSize();
 	useGlobalCommands();
 	useKeyDispatch();
