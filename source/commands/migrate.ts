@@ -52,7 +52,8 @@ function printStatus(c: Context, inspection: Inspection) {
 	out(`Migration ${plan(c).revision} (${c.settings.planSource} plan) on ${c.opened.redacted}: ${status.applied ? 'APPLIED' : 'NOT APPLIED'}`);
 	out(`alembic_version  ${inspection.alembicVersion === undefined ? '(no table)' : (inspection.alembicVersion ?? '(empty)')} (target ${plan(c).revision})`);
 	const count = (s: string) => status.objects.filter(o => o.state === s).length;
-	out(`objects          ${count('valid')} of ${status.objects.length} valid, ${count('missing')} missing, ${count('invalid')} invalid, ${count('building')} building`);
+	const differ = status.objects.filter(o => o.differs).length;
+	out(`objects          ${count('valid')} of ${status.objects.length} valid, ${count('missing')} missing, ${count('invalid') - differ} invalid, ${differ} present with a different definition, ${count('building')} building`);
 	out('');
 	for (const i of inspection.objects) {
 		const kind = i.object.unique ? 'unique' : 'index';
@@ -85,9 +86,17 @@ function printPlanSql(c: Context, inspection: Inspection) {
 	for (const s of stepsFor('apply', inspection)) {
 		const o = p.objects.find(x => x.name === s.name)!;
 		out('');
-		out(`-- ${o.name} on ${o.table}: ${s.action === 'skip' ? 'valid, nothing to do' : actionLabels[s.action]}`);
+		const differs = inspection.objects.find(i => i.object.name === o.name)?.mismatch;
+		out(`-- ${o.name} on ${o.table}: ${s.action === 'skip' ? 'valid, nothing to do' : differs ? 'present with a different definition' : actionLabels[s.action]}`);
 		out(`--   serves ${o.serves}`);
 		if (s.action === 'skip') continue;
+		if (differs) {
+			// the apply refuses while it is there: the statement below would fail on the name
+			out(`--   ${differs}`);
+			out(`--   fix first: ${inspection.objects.find(i => i.object.name === o.name)?.fix}`);
+			out(`-- then: ${createIndexSql(p, o)};`);
+			continue;
+		}
 		if (s.action === 'rebuild') out(`${dropIndexSql(p, o)};`);
 		if (s.action !== 'attach') out(`${createIndexSql(p, o)};`);
 		if (o.unique) {
