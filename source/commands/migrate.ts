@@ -10,6 +10,7 @@ import {
 	planDocument,
 	type MigrationPlan,
 } from '../actions/migration/plan.js';
+import {readCreated} from '../actions/migration/created.js';
 import {backupCheck, evaluatePreflight, readFastChecks, readSlowChecks, type PreflightReport} from '../actions/migration/preflight.js';
 import {actionLabels, MigrationRun, startApply, startDowngrade, stepsFor, type RunKind, type RunStep, type RunView} from '../actions/migration/run.js';
 import {auditContext, targetKey} from '../actions/backup/session.js';
@@ -75,6 +76,7 @@ function printSteps(c: Context, steps: readonly RunStep[]) {
 	c.ctx.out('');
 	c.ctx.out(todo.length ? `Would do, in this order (${todo.length} of ${steps.length} objects):` : 'Nothing to do for the objects.');
 	for (const s of todo) c.ctx.out(`  ${actionLabels[s.action].padEnd(22)} ${s.name} on ${s.table}`);
+	for (const s of steps) if (s.action === 'leave' && s.note) c.ctx.out(`  would leave            ${s.name} on ${s.table}: ${s.note}`);
 }
 
 /** The statements an apply would run here, in order; the engine builds them with the same functions. */
@@ -155,7 +157,7 @@ async function runChange(c: Context, kind: RunKind): Promise<number> {
 	if (!c.ctx.flags.yes) {
 		printStatus(c, inspection);
 		printPreflight(c, report, `Pre-flight for ${kind === 'apply' ? 'an apply' : 'a downgrade'}:`);
-		printSteps(c, stepsFor(kind, inspection));
+		printSteps(c, stepsFor(kind, inspection, kind === 'downgrade' ? await readCreated(c.opened.monitor, plan(c)) : undefined));
 		const refused = report.blocked || (report.needsOverride && !allowNoBackup);
 		c.ctx.out('');
 		c.ctx.out(refused ? `The pre-flight blocks ${kind === 'apply' ? 'the apply' : 'the downgrade'}. Nothing was changed.` : `Nothing was changed: add --yes to ${kind}.`);
