@@ -6,7 +6,7 @@ import meow from 'meow';
 import chalk from 'chalk';
 import {App} from './source/app.js';
 import {globalFlags, globalHelp, readGlobalFlags, type GlobalFlags} from './source/cli-flags.js';
-import {subcommands} from './source/commands/index.js';
+import {runSubcommand, subcommands} from './source/commands/index.js';
 import {printer} from './source/commands/print.js';
 import {UsageError} from './source/errors.js';
 import {formatFatal} from './source/fatal.js';
@@ -15,9 +15,9 @@ import {startPoller} from './source/store/poller.js';
 import {createAppStore} from './source/store/store.js';
 import {loaders} from './source/screens/registry.js';
 import {detectCapabilities} from './source/db/capabilities.js';
-import {redactDsn} from './source/db/dsn.js';
 import {JobRegistry} from './source/jobs/registry.js';
 import {recordJob} from './source/jobs/record.js';
+import {sanitize} from './source/sanitize.js';
 
 const commandList = subcommands.map(c => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n');
 
@@ -47,7 +47,8 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		thresholds: global.thresholds,
 		caps: opened.caps,
 		connection: opened.monitor.state,
-		demoDsn: opened.demo ? redactDsn(opened.demo.url) : undefined,
+		// the demo's password is published (the readme prints it), so its DSN is shown whole, to paste into psql
+		demoDsn: opened.demo ? sanitize(opened.demo.url, 500) : undefined,
 		ui: global.pgBin ? {backups: {pgBin: global.pgBin}} : {},
 	});
 	opened.monitor.on('state', connection => store.setState({connection}));
@@ -120,9 +121,30 @@ function unknownFlags(args: string[], spec: Record<string, {type: string; shortF
 	return unknown;
 }
 
+/**
+ * `--interval -5s` is one option and its (bad) value: meow would read `-5s` as the short flags -5 and -s,
+ * the next argument (the DSN) as the value of -s, and keep the default interval.
+ */
+function attachDashValues(args: string[], spec: Record<string, {type: string; shortFlag?: string}>): string[] {
+	const takesValue = new Set(Object.entries(spec).flatMap(([k, v]) => (v.type === 'string' ? [`--${kebab(k)}`] : [])));
+	const short = new Set(Object.values(spec).flatMap(v => (v.shortFlag ? [`-${v.shortFlag}`] : [])));
+	const out: string[] = [];
+	for (let i = 0; i < args.length; i++) {
+		const arg = args[i]!;
+		const next = args[i + 1];
+		if (arg === '--') return [...out, ...args.slice(i)];
+		if (takesValue.has(arg) && next !== undefined && /^-(?!-)/.test(next) && !short.has(next)) {
+			out.push(`${arg}=${next}`);
+			i++;
+		} else out.push(arg);
+	}
+	return out;
+}
+
 async function main(): Promise<number> {
-	const argv = process.argv.slice(2);
-	const sub = subcommands.find(c => c.name === argv[0]);
+	const raw = process.argv.slice(2);
+	const sub = subcommands.find(c => c.name === raw[0]);
+	const argv = attachDashValues(raw, {...globalFlags, ...sub?.flags});
 	const cli = meow(help, {
 		importMeta: import.meta,
 		argv: sub ? argv.slice(1) : argv,
@@ -145,7 +167,7 @@ async function main(): Promise<number> {
 	if (!sub && cli.input.length > 1) throw new UsageError(`unexpected argument "${cli.input[1]}": give one DSN, or a command (${subcommands.map(c => c.name).join(', ') || 'none yet'})`);
 	const global = readGlobalFlags(sub ? [] : cli.input, cli.flags);
 	if (global.demo && global.dsn) throw new UsageError('--demo starts its own database: give either a DSN or --demo');
-	if (sub) return sub.run({input: cli.input, flags: cli.flags, global, out: printer(process.stdout)});
+	if (sub) return runSubcommand(sub, {input: cli.input, flags: cli.flags, global, out: printer(process.stdout)});
 	return runConsole(global);
 }
 

@@ -8,6 +8,7 @@ import {Header} from './components/header.js';
 import {Footer} from './components/footer.js';
 import {Rule, Tabs} from './components/tabs.js';
 import {HelpOverlay} from './components/help.js';
+import {useKeyBursts} from './hooks/use-key-bursts.js';
 import {DialogOverlay} from './components/dialog.js';
 import {JobStrip} from './components/job-strip.js';
 import {requestQuit} from './jobs/quit.js';
@@ -72,6 +73,7 @@ function useKeyDispatch() {
 }
 
 function Shell() {
+	useKeyBursts();
 	useTerminalSize();
 	useGlobalCommands();
 	useKeyDispatch();

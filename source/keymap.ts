@@ -1,4 +1,5 @@
 import type {Key} from 'ink';
+import {readOnlyRefusal} from './read-only.js';
 
 export const screenIds = ['overview', 'connections', 'statements', 'cache', 'tables', 'migration', 'backups', 'checklist', 'activity'] as const;
 export type ScreenId = (typeof screenIds)[number];
@@ -116,7 +117,7 @@ export function keyName(input: string, key: Key): string {
 }
 
 export function activeCommands(scope: Scope, readOnly: boolean): Command[] {
-	return commands.filter(c => c.scope === scope && !(readOnly && c.dangerous));
+	return commands.filter(c => c.scope === scope && !readOnlyRefusal(readOnly, c.dangerous ? c.description : undefined));
 }
 
 /**

@@ -57,6 +57,24 @@ test('bad input: one line, exit 2', async () => {
 	await expectFailure(['a', 'b'], 2, /unexpected argument "b"/);
 });
 
+test('a negative --interval is exit 2 whatever its spelling, and never swallows the DSN', async () => {
+	// a DSN that would connect (exit 0 is impossible here: the console needs a terminal) must not be reached
+	const dsn = urlFor(info, 'no_such_db');
+	for (const args of [
+		['--interval', '-5s', dsn],
+		['--interval', '-5s', '--dsn', dsn],
+		['--interval=-5s', dsn],
+		['--interval', '-5', dsn],
+		['--interval', '-0.5s', dsn],
+		[dsn, '--interval', '-5s'],
+		['check', '--interval', '-5s', dsn],
+	]) {
+		const line = await expectFailure(args, 2, /^--interval: /);
+		assert.match(line, /-5|-0\.5/, `names the value given: ${line}`);
+	}
+	await expectFailure(['--app-pool', '-3', dsn], 2, /^--app-pool: "-3"/);
+});
+
 test('--help lists the options and exit codes', async () => {
 	const r = await runCli(['--help']);
 	assert.equal(r.code, 0);

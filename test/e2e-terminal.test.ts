@@ -302,6 +302,8 @@ test('80x24: every screen and the help fit the terminal', {timeout: 75_000}, asy
 		}
 		let screen = await press(term, '?', [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /Everywhere/, /quit and restore the terminal/]);
 		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'help'});
+		// the demo's own DSN in full, password included, ready to paste
+		assert.ok(screen.includes(`  psql "postgresql://postgres:postgres@127.0.0.1:${port}/intowork"`), `the demo's psql line:\n${screen}`);
 		term.send('Escape');
 		screen = await see(term, signatures['1']!, screenMs, [/Help \(/]);
 		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'overview'});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {executeKill, signalSql, stillRunning, toKillTarget, type KillTarget} from '../source/actions/kill.js';
+import {executeKill, protection, signalSql, stillRunning, toKillTarget, type KillTarget} from '../source/actions/kill.js';
 import {readAudit} from '../source/audit.js';
 import {connectionsSql, loadConnections, type Backend} from '../source/db/connections.js';
 import {detectCapabilities} from '../source/db/capabilities.js';
@@ -107,7 +107,30 @@ test("a role without pg_signal_backend gets 'permission denied' with the GRANT, 
 	const su = await pool.sleeper('act-superuser');
 	const [s] = await executeKill(actor.target, 'cancel', [toKillTarget(await seen(su.pid))], actor.options);
 	assert.equal(s!.result, 'denied');
-	assert.equal(s!.detail, "only a superuser may signal a superuser's session");
+	assert.equal(s!.detail, "a superuser's session: only a superuser may cancel or terminate it (connect as a superuser to do it)");
+	assert.equal((await pool.stateOf(su.pid))?.state, 'active');
+
+	// without pg_monitor a superuser's session is hidden, yet granting pg_monitor would not allow a signal: say what would
+	const blindSuUrl = await plainRole(db, 'kill_act_blind_su', 'kill_act_blind_su');
+	const blindTarget = resolveTarget({dsn: blindSuUrl, env: {}});
+	const blindMonitor = new Monitor(blindTarget);
+	await blindMonitor.connect();
+	try {
+		const blindCaps = await detectCapabilities(blindMonitor);
+		const data = await loadConnections({db: blindMonitor, caps: blindCaps, thresholds: defaultThresholds, config: defaultConfig, ownPid: blindMonitor.state.backendPid}, undefined);
+		const hiddenSu = data.backends.find(x => x.pid === su.pid)!;
+		assert.equal(hiddenSu.hidden, true);
+		const refusal = protection(hiddenSu, 'kill_act_blind_su');
+		assert.equal(refusal?.level, 'refuse');
+		assert.doesNotMatch(refusal!.reason, /pg_monitor/);
+		assert.match(refusal!.reason, /only a superuser may cancel or terminate it \(connect as a superuser/);
+		const [h] = await executeKill(blindTarget, 'cancel', [toKillTarget(hiddenSu)], {via: 'console', role: 'kill_act_blind_su'});
+		assert.equal(h!.result, 'denied');
+		assert.doesNotMatch(h!.detail ?? '', /pg_monitor/);
+		assert.match(h!.detail ?? '', /connect as a superuser/);
+	} finally {
+		await blindMonitor.close();
+	}
 	assert.equal((await pool.stateOf(su.pid))?.state, 'active');
 
 	// without pg_monitor the session cannot even be checked: nothing is sent

@@ -67,7 +67,7 @@ test('PostgreSQL 18: the list, the identity-checked signals and both kinds of pe
 			denied.map(o => [o.result, o.detail?.split(';')[0]]),
 			[
 				['denied', 'GRANT pg_signal_backend TO "watcher"'],
-				['denied', "only a superuser may signal a superuser's session"],
+				['denied', "a superuser's session: only a superuser may cancel or terminate it (connect as a superuser to do it)"],
 			],
 		);
 		const own = {via: 'cli' as const, role: 'postgres'};

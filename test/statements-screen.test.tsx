@@ -181,7 +181,8 @@ test('read-only: R does not exist', async () => {
 
 test('without pg_read_all_stats: other roles\' statements summed per role, and the GRANT that shows them', async () => {
 	const plainUrl = await plainRole(db);
-	const app2 = await renderApp(plainUrl, {screen: 'statements', state: {intervalMs: 60_000, ui: {statements: {mode: 'cumulative'}}}});
+	// wide enough for the summed row's text beside plain_user's own rows (each poll re-reads its capabilities)
+	const app2 = await renderApp(plainUrl, {screen: 'statements', size: {columns: 160, rows: 40}, state: {intervalMs: 60_000, ui: {statements: {mode: 'cumulative'}}}});
 	try {
 		const frame = plain(await waitPlain(app2, /\(\d+ statements of postgres: text h/));
 		assert.match(frame, /\d+ statements of other roles without their text: GRANT pg_read_all_stats TO "plain_user";/);

@@ -65,12 +65,15 @@ export type KillGuards = {
 };
 
 export const isConsoleOperation = (b: Pick<Backend, 'application'>) => b.application.startsWith(consoleOperationPrefix);
+// pg_monitor or pg_signal_backend would not help here: no grant lets another role signal a superuser's session.
+const superuserOnly = "a superuser's session: only a superuser may cancel or terminate it (connect as a superuser to do it)";
 
 /** Why a backend must not be signalled, or needs an extra confirmation; undefined for an ordinary session. */
 export function protection(b: Backend, role: string, guards: KillGuards = {}): Protection | undefined {
 	if (b.own) return {level: 'refuse', reason: "this console's own monitoring session"};
 	const job = guards.ownerOf?.(b.pid);
 	if (job) return {level: 'refuse', reason: `this console's own ${job.title}: stop it with its own cancel (select it alone, or c on its screen)`};
+	if (b.hidden && b.superuser) return {level: 'refuse', reason: superuserOnly};
 	if (b.hidden)
 		return {level: 'refuse', reason: `this role cannot see the session, so cannot check it is still the same one (GRANT pg_monitor TO ${quoteIdent(role)};)`};
 	if (b.backendType === 'parallel worker')
@@ -157,6 +160,7 @@ type SignalRow = {
 	query: string | null;
 	backend_start: string | null;
 	signalled: boolean | null;
+	superuser: boolean | null;
 };
 
 /**
@@ -176,18 +180,20 @@ export function signalSql(mode: KillMode, waitForExit: boolean): string {
 	${sameQuery} AS same_query,
 	s.state, s.query,
 	${isoMicros('s.backend_start')} AS backend_start,
+	(SELECT r.rolsuper FROM pg_roles r WHERE r.oid = s.usesysid) AS superuser,
 	CASE WHEN ${condition} AND s.pid <> pg_backend_pid() THEN ${signal} END AS signalled
 FROM (SELECT $1::int AS pid) t
 LEFT JOIN LATERAL pg_stat_get_activity(t.pid) s ON true`;
 }
 
 function deniedDetail(error: {message: string; detail?: string}, role: string): string {
-	if (/superuser/i.test(`${error.message} ${error.detail ?? ''}`)) return "only a superuser may signal a superuser's session";
+	if (/superuser/i.test(`${error.message} ${error.detail ?? ''}`)) return superuserOnly;
 	return `GRANT pg_signal_backend TO ${quoteIdent(role)};  -- lets this role cancel and terminate other roles' sessions`;
 }
 
 function judge(mode: KillMode, t: KillTarget, row: SignalRow | undefined, role: string): KillOutcome {
 	if (!row?.present) return {target: t, result: 'gone', detail: 'the session has ended'};
+	if (row.hidden && row.superuser) return {target: t, result: 'denied', detail: superuserOnly};
 	if (row.hidden) return {target: t, result: 'denied', detail: `this role cannot see the session to check it is the same one: GRANT pg_monitor TO ${quoteIdent(role)};`};
 	if (!row.same_backend) return {target: t, result: 'changed', detail: `pid ${t.pid} is now another session (started ${row.backend_start ?? 'at an unknown time'})`};
 	if (mode === 'cancel' && !row.same_query) return {target: t, result: 'changed', detail: 'it has moved on to another query'};

@@ -34,8 +34,9 @@ export function judgeMigration(e: MigrationEvidence): {verdict: Verdict; evidenc
 	else evidence.push(`alembic_version ${version}, needs ${s.targetRevision} or later`);
 	evidence.push(`${valid.length} of ${s.objects.length} objects of the plan present and valid`);
 	for (const state of ['missing', 'invalid', 'building'] as const) {
-		const names = s.objects.filter(o => o.state === state).map(o => o.name);
+		const names = s.objects.filter(o => o.state === state && !o.differs).map(o => o.name);
 		if (names.length) evidence.push(`${state}: ${names.join(', ')}`);
 	}
+	for (const o of s.objects) if (o.differs) evidence.push(`${o.name} present with a different definition (${o.differs.mismatch}); fix: ${o.differs.fix}`);
 	return {verdict: (at || past) && allValid ? 'pass' : 'fail', evidence};
 }

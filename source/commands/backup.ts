@@ -50,9 +50,7 @@ function interruptible(): {signal: AbortSignal; dispose(): void} {
 	};
 }
 
-function refuseReadOnly(ctx: SubcommandContext, name: string): void {
-	if (ctx.global.readOnly) throw new UsageError(`${name} changes the disk or the server, and --read-only was given`);
-}
+const changesDisk = (name: string) => () => `${name} changes the disk or the server, and --read-only was given`;
 
 function noArguments(ctx: SubcommandContext, name: string, max = 0): void {
 	if (ctx.input.length > max) throw new UsageError(`${name}: unexpected argument "${ctx.input[max]}" (give the target with --dsn or DATABASE_URL)`);
@@ -106,8 +104,8 @@ export const backupCommand: Subcommand = {
 		keepDays: {type: 'string'},
 		verify: {type: 'boolean', default: false},
 	},
+	readOnlyRefusal: changesDisk('backup'),
 	async run(ctx) {
-		refuseReadOnly(ctx, 'backup');
 		noArguments(ctx, 'backup');
 		const format = readFormat(ctx.flags.format);
 		const policy = readPolicy(ctx.flags);
@@ -151,8 +149,8 @@ export const restoreTestCommand: Subcommand = {
 	summary: 'restore a backup into a scratch database and compare every row count (latest by default)',
 	usage: ['restore-test [FILE]'],
 	flags: {},
+	readOnlyRefusal: changesDisk('restore-test'),
 	async run(ctx) {
-		refuseReadOnly(ctx, 'restore-test');
 		noArguments(ctx, 'restore-test', 1);
 		const file = ctx.input[0];
 		return withTarget(ctx, async target => {
@@ -182,8 +180,8 @@ export const restoreCommand: Subcommand = {
 		into: {type: 'string'},
 		force: {type: 'boolean', default: false},
 	},
+	readOnlyRefusal: changesDisk('restore'),
 	async run(ctx) {
-		refuseReadOnly(ctx, 'restore');
 		noArguments(ctx, 'restore', 1);
 		const file = ctx.input[0];
 		const into = ctx.flags.into as string | undefined;

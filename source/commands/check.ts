@@ -38,12 +38,12 @@ export const checkCommand: Subcommand = {
 		samples: {type: 'string'},
 		seqScanRows: {type: 'string'},
 	},
+	readOnlyRefusal: flags => (flags.loadTest ? '--load-test opens many sessions and records its result: not under --read-only' : undefined),
 	async run(ctx) {
 		const {flags, global} = ctx;
 		if (ctx.input.length > 0) throw new UsageError(`check: unexpected argument "${ctx.input[0]}" (give the target with --dsn or DATABASE_URL)`);
 		if (flags.json && flags.markdown) throw new UsageError('give one of --json and --markdown');
 		if (!flags.loadTest && (flags.clients !== undefined || flags.duration !== undefined)) throw new UsageError('--clients and --duration are for --load-test');
-		if (flags.loadTest && global.readOnly) throw new UsageError('--load-test opens many sessions and records its result: not under --read-only');
 		const options = checklistOptions(flags, global.config);
 		const loadTest = flags.loadTest
 			? {

@@ -20,13 +20,13 @@ export const killCommand: Subcommand = {
 		dryRun: {type: 'boolean', default: false},
 		yes: {type: 'boolean', default: false},
 	},
+	readOnlyRefusal: () => 'kill signals sessions on the server: not under --read-only',
 	async run(ctx) {
 		const {flags, global} = ctx;
 		// Everything is checked before connecting: bad input changes nothing.
 		if (ctx.input.length > 1 || (ctx.input.length === 1 && global.dsn)) throw new UsageError('give the target once: one DSN argument, or --dsn');
 		if (ctx.input.length === 1 && global.demo) throw new UsageError('--demo starts its own database: give either a DSN or --demo');
 		if (!flags.hanging) throw new UsageError('kill: say which sessions: --hanging (active or idle in transaction past the thresholds)');
-		if (global.readOnly) throw new UsageError('kill signals sessions on the server: not under --read-only');
 		const state = flags.state === undefined ? undefined : states[String(flags.state)];
 		if (flags.state !== undefined && !state) throw new UsageError(`--state: "${String(flags.state)}" is not active or idle-in-transaction`);
 		const olderThan = flags.olderThan === undefined ? undefined : parseDuration(flags.olderThan, 'older-than');
@@ -73,7 +73,11 @@ export const killCommand: Subcommand = {
 			];
 			for (const o of outcomes) ctx.out(`  ${outcomeLine(o)}`);
 			ctx.out(`${mode === 'cancel' ? 'Cancel' : 'Terminate'}: ${tally(outcomes)}.`);
-			return outcomes.every(o => settledResults.has(o.result)) ? ExitCode.ok : ExitCode.failed;
+			// Idle in transaction, there is no query for a cancel to stop: that is what cancel means, not a failure.
+			const unreachable = outcomes.filter(o => o.result === 'not-running');
+			if (unreachable.length > 0)
+				ctx.out(`Left as they were: pid ${unreachable.map(o => o.target.pid).join(', ')} idle in transaction, which a cancel cannot reach; --terminate ends them and rolls their transactions back.`);
+			return outcomes.every(o => settledResults.has(o.result) || o.result === 'not-running') ? ExitCode.ok : ExitCode.failed;
 		} finally {
 			await opened.close();
 		}

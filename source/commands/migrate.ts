@@ -10,6 +10,7 @@ import {
 	planDocument,
 	type MigrationPlan,
 } from '../actions/migration/plan.js';
+import {readCreated} from '../actions/migration/created.js';
 import {backupCheck, evaluatePreflight, readFastChecks, readSlowChecks, type PreflightReport} from '../actions/migration/preflight.js';
 import {actionLabels, MigrationRun, startApply, startDowngrade, stepsFor, type RunKind, type RunStep, type RunView} from '../actions/migration/run.js';
 import {auditContext} from '../audit.js';
@@ -53,7 +54,8 @@ function printStatus(c: Context, inspection: Inspection) {
 	out(`Migration ${plan(c).revision} (${c.settings.planSource} plan) on ${c.opened.redacted}: ${status.applied ? 'APPLIED' : 'NOT APPLIED'}`);
 	out(`alembic_version  ${inspection.alembicVersion === undefined ? '(no table)' : (inspection.alembicVersion ?? '(empty)')} (target ${plan(c).revision})`);
 	const count = (s: string) => status.objects.filter(o => o.state === s).length;
-	out(`objects          ${count('valid')} of ${status.objects.length} valid, ${count('missing')} missing, ${count('invalid')} invalid, ${count('building')} building`);
+	const differ = status.objects.filter(o => o.differs).length;
+	out(`objects          ${count('valid')} of ${status.objects.length} valid, ${count('missing')} missing, ${count('invalid') - differ} invalid, ${differ} present with a different definition, ${count('building')} building`);
 	out('');
 	for (const i of inspection.objects) {
 		const kind = i.object.unique ? 'unique' : 'index';
@@ -75,6 +77,7 @@ function printSteps(c: Context, steps: readonly RunStep[]) {
 	c.ctx.out('');
 	c.ctx.out(todo.length ? `Would do, in this order (${todo.length} of ${steps.length} objects):` : 'Nothing to do for the objects.');
 	for (const s of todo) c.ctx.out(`  ${actionLabels[s.action].padEnd(22)} ${s.name} on ${s.table}`);
+	for (const s of steps) if (s.action === 'leave' && s.note) c.ctx.out(`  would leave            ${s.name} on ${s.table}: ${s.note}`);
 }
 
 /** The statements an apply would run here, in order; the engine builds them with the same functions. */
@@ -86,9 +89,17 @@ function printPlanSql(c: Context, inspection: Inspection) {
 	for (const s of stepsFor('apply', inspection)) {
 		const o = p.objects.find(x => x.name === s.name)!;
 		out('');
-		out(`-- ${o.name} on ${o.table}: ${s.action === 'skip' ? 'valid, nothing to do' : actionLabels[s.action]}`);
+		const differs = inspection.objects.find(i => i.object.name === o.name)?.mismatch;
+		out(`-- ${o.name} on ${o.table}: ${s.action === 'skip' ? 'valid, nothing to do' : differs ? 'present with a different definition' : actionLabels[s.action]}`);
 		out(`--   serves ${o.serves}`);
 		if (s.action === 'skip') continue;
+		if (differs) {
+			// the apply refuses while it is there: the statement below would fail on the name
+			out(`--   ${differs}`);
+			out(`--   fix first: ${inspection.objects.find(i => i.object.name === o.name)?.fix}`);
+			out(`-- then: ${createIndexSql(p, o)};`);
+			continue;
+		}
 		if (s.action === 'rebuild') out(`${dropIndexSql(p, o)};`);
 		if (s.action !== 'attach') out(`${createIndexSql(p, o)};`);
 		if (o.unique) {
@@ -147,7 +158,7 @@ async function runChange(c: Context, kind: RunKind): Promise<number> {
 	if (!c.ctx.flags.yes) {
 		printStatus(c, inspection);
 		printPreflight(c, report, `Pre-flight for ${kind === 'apply' ? 'an apply' : 'a downgrade'}:`);
-		printSteps(c, stepsFor(kind, inspection));
+		printSteps(c, stepsFor(kind, inspection, kind === 'downgrade' ? await readCreated(c.opened.monitor, plan(c)) : undefined));
 		const refused = report.blocked || (report.needsOverride && !allowNoBackup);
 		c.ctx.out('');
 		c.ctx.out(refused ? `The pre-flight blocks ${kind === 'apply' ? 'the apply' : 'the downgrade'}. Nothing was changed.` : `Nothing was changed: add --yes to ${kind}.`);
@@ -267,6 +278,10 @@ export const migrateCommand: Subcommand = {
 		yes: {type: 'boolean', default: false},
 		json: {type: 'boolean', default: false},
 		withoutBackup: {type: 'boolean', default: false},
+	},
+	readOnlyRefusal: flags => {
+		const changing = modes.filter(m => flags[m] && m !== 'status' && m !== 'plan');
+		return changing.length ? `migrate ${changing.map(flagName).join(' ')} changes the database, and --read-only was given` : undefined;
 	},
 	run,
 };

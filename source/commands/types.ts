@@ -16,6 +16,11 @@ export type Subcommand = {
 	/** usage lines for --help, without the program name */
 	usage: string[];
 	flags: AnyFlags;
+	/**
+	 * Why this invocation cannot run under --read-only (it changes the server or the disk), as the one-line
+	 * refusal; undefined when it only reads. Required, so no command can forget to answer.
+	 */
+	readOnlyRefusal(flags: Record<string, unknown>): string | undefined;
 	/** resolves to the process exit code */
 	run(ctx: SubcommandContext): Promise<number>;
 };

@@ -40,7 +40,8 @@ export function HelpOverlay() {
 		scroll: st.ui.overview?.helpScroll ?? 0,
 	}));
 	const about: string[] = [`Target: ${s.target}`];
-	if (s.demoDsn) about.push(`Demo database, for psql in another terminal: psql "${s.demoDsn}"`);
+	// on a line of its own, so a narrow terminal does not truncate what is meant to be pasted
+	if (s.demoDsn) about.push('Demo database, for psql in another terminal:', `  psql "${s.demoDsn}"`);
 	if (s.caps) {
 		about.push(`Server PostgreSQL ${s.caps.serverVersion}, role ${s.caps.role} (${privilegeSummary(s.caps)})`);
 		about.push(...privilegeFixes(s.caps).map(f => `  to see everything: ${f}`));

@@ -50,6 +50,8 @@ export type Backend = {
 	/** the console's own monitoring session */
 	own: boolean;
 	hidden: boolean;
+	/** the session's role is a superuser (readable without pg_monitor): only a superuser may signal it */
+	superuser?: boolean;
 	hanging?: HangingKind;
 };
 
@@ -151,6 +153,7 @@ type Row = {
 	query: string | null;
 	blocked_by: number[] | null;
 	leader_pid: number | null;
+	superuser: boolean | null;
 };
 
 const ms = (column: string) => `extract(epoch FROM now() - ${column}) * 1000`;
@@ -179,7 +182,8 @@ SELECT a.pid, a.datname, a.usename, a.application_name,
 	CASE WHEN a.wait_event_type = 'Lock' THEN ${major >= 14 ? `${ms('coalesce(w.wait_start, a.state_change)')}` : ms('a.state_change')} END AS lock_wait_ms,
 	left(a.query, ${listQueryChars}) AS query,
 	CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blocked_by,
-	${major >= 13 ? 'a.leader_pid' : 'NULL::int AS leader_pid'}
+	${major >= 13 ? 'a.leader_pid' : 'NULL::int AS leader_pid'},
+	(SELECT r.rolsuper FROM pg_roles r WHERE r.oid = a.usesysid) AS superuser
 FROM pg_stat_activity a
 ${waitStart}`;
 }
@@ -220,6 +224,7 @@ function toBackend(r: Row, ownPid: number | undefined, t: Pick<Thresholds, 'hang
 		leaderPid: r.leader_pid,
 		own: r.pid === ownPid,
 		hidden: r.backend_type === null,
+		superuser: r.superuser === true,
 	};
 	b.hanging = hangingKind(b, t);
 	return b;

@@ -1,4 +1,5 @@
-import type {Loader} from '../store/poller.js';
+import {quoteIdent} from './sql.js';
+import type {LoadContext, Loader} from '../store/poller.js';
 
 export type TableSizes = {total: number; heap: number; indexes: number; toast: number};
 
@@ -38,8 +39,12 @@ export type IndexStat = {
 	valid: boolean;
 	/** the CREATE INDEX / REINDEX phase while a build is in progress */
 	building?: string;
-	/** never scanned since the stats reset, and enforcing nothing: a candidate for DROP INDEX */
+	/** never scanned since the stats reset, enforcing nothing, not the migration's, not younger than the stats: a candidate for DROP INDEX */
 	unused: boolean;
+	/** an object of the active migration plan: never judged on its scans */
+	planned?: boolean;
+	/** when an apply created it (PostgreSQL keeps no creation time; the migration's own record does) */
+	createdAt?: number;
 	/** left invalid by a failed CREATE INDEX CONCURRENTLY: costs writes, serves no reads */
 	invalid: boolean;
 	definition: string;
@@ -208,14 +213,37 @@ function indexStat(r: IndexRow): IndexStat {
 	};
 }
 
+/** The migration's objects, and when its applies created them (their record next to the archive). */
+async function migrationIndexes(ctx: LoadContext): Promise<{schema: string; names: Set<string>; createdAt: Map<string, number>}> {
+	const {db} = ctx;
+	const {plan} = ctx.config.migration;
+	const record = `${quoteIdent(plan.archiveSchema)}.migration_created`;
+	const createdAt = new Map<string, number>();
+	const exists = await db.query<{ok: boolean}>('SELECT to_regclass($1) IS NOT NULL AND has_table_privilege(to_regclass($1), \'SELECT\') AS ok', [record]);
+	if (exists.rows[0]?.ok) {
+		const r = await db.query<{object: string; created_at: Date}>(`SELECT object, max(created_at) AS created_at FROM ${record} GROUP BY object`);
+		for (const row of r.rows) createdAt.set(row.object, new Date(row.created_at).getTime());
+	}
+	return {schema: plan.schema, names: new Set(plan.objects.map(o => o.name)), createdAt};
+}
+
 export const loadTables: Loader<TablesData> = async ctx => {
 	const reset = await ctx.db.query<{server_time: Date; stats_reset: Date | null}>(resetSql);
 	const tables = await ctx.db.query<TableRow>(tablesSql);
 	const indexes = await ctx.db.query<IndexRow>(indexesSql);
+	const statsReset = reset.rows[0]?.stats_reset ? new Date(reset.rows[0].stats_reset).getTime() : null;
+	const migration = await migrationIndexes(ctx);
 	return {
 		at: new Date(reset.rows[0]!.server_time).getTime(),
-		statsReset: reset.rows[0]?.stats_reset ? new Date(reset.rows[0].stats_reset).getTime() : null,
+		statsReset,
 		tables: tables.rows.map(tableStat),
-		indexes: indexes.rows.map(indexStat),
+		indexes: indexes.rows.map(r => {
+			const i = indexStat(r);
+			const planned = i.schema === migration.schema && migration.names.has(i.name);
+			const createdAt = migration.createdAt.get(i.name);
+			// zero scans over a window it was not there for says nothing; neither does it for the migration's own indexes
+			const young = createdAt !== undefined && (statsReset === null || createdAt > statsReset);
+			return {...i, ...(planned && {planned}), ...(createdAt !== undefined && {createdAt}), unused: i.unused && !planned && !young};
+		}),
 	};
 };

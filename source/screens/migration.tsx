@@ -87,8 +87,10 @@ function detachable(view: RunView, plan: MigrationPlan, demo: boolean): string |
 function rereadMigration(services: Services): void {
 	const {store, db, refreshNow, config} = services;
 	requestMigrationRecheck();
+	// the visible screen's poll too, with privileges and alembic_version read again (Overview's migration line)
+	refreshNow();
 	const st = store.getState();
-	if (!st.caps) return refreshNow();
+	if (!st.caps) return;
 	const previous = st.data.migration?.value;
 	void loadMigration({db, caps: st.caps, thresholds: st.thresholds, config, ownPid: st.connection.backendPid}, previous)
 		.then(value => store.setState(x => ({data: {...x.data, migration: {value, at: Date.now()}}})))

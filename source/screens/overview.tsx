@@ -50,10 +50,14 @@ export function OverviewScreen() {
 						<Row label="Transactions/s">{o.transactionsPerSecond === undefined ? '- (needs two samples)' : o.transactionsPerSecond.toFixed(1)}</Row>
 						<Row label="Database size">{formatBytes(o.databaseSize)}</Row>
 						<Row label="Longest running">
+							{o.longest && o.unknownState > 0 ? <Text color="yellow">(of what this role sees; {o.unknownState} of other roles hidden) </Text> : null}
 							{o.longest ? (
 								<Text color={o.longest.ms > thresholds.hangingActiveMs ? 'red' : undefined}>
 									{formatDuration(o.longest.ms)} pid {o.longest.pid} {sanitize(o.longest.application, 40)}: {sanitize(o.longest.query, 200)}
 								</Text>
+							) : o.unknownState > 0 ? (
+								// other roles' queries are invisible without pg_monitor: one of them may be the longest
+								<Text color="yellow">none this role can see; {o.unknownState} sessions of other roles hidden (GRANT pg_monitor to see their queries)</Text>
 							) : (
 								'no active query'
 							)}

@@ -65,18 +65,21 @@ function flag(i: IndexStat): string {
 	if (i.invalid) return 'INVALID';
 	if (i.building) return 'building';
 	if (i.unused) return 'unused';
+	if (i.planned) return 'plan';
 	if (i.primary) return 'primary';
 	if (i.unique) return 'unique';
 	if (i.constraint) return 'exclude';
 	return '';
 }
 
-const indexColumns: Column<IndexStat>[] = [
+const indexColumns = (at: number): Column<IndexStat>[] => [
 	{key: 'flag', title: 'state', width: 8, value: flag},
 	{key: 'name', title: 'index', width: 16, grow: 1, value: i => qualified(i.schema, i.name)},
 	{key: 'table', title: 'table', width: 14, priority: 3, value: i => sanitize(i.table, 200)},
 	{key: 'size', title: 'size', width: 9, align: 'right', value: i => size(i.bytes, i.estimated)},
 	{key: 'scans', title: 'scans', width: 10, align: 'right', value: i => formatNumber(i.scans)},
+	// PostgreSQL keeps no creation time: known only for what a migration apply recorded creating
+	{key: 'age', title: 'age', width: 7, align: 'right', priority: 2, value: i => (i.createdAt === undefined ? '?' : ago(i.createdAt, at))},
 	{key: 'def', title: 'definition', width: 20, grow: 2, priority: 1, value: i => sanitize(i.definition.replace(/^CREATE (UNIQUE )?INDEX \S+ ON /, ''), 400)},
 ];
 
@@ -84,11 +87,15 @@ const indexStyle = (i: IndexStat): RowStyle | undefined => (i.invalid ? {color: 
 const tableStyle = (t: TableStat): RowStyle | undefined => (deadShare(t) > 0.2 && t.deadRows > 1000 ? {color: 'yellow'} : undefined);
 
 /** What to run about the selected index, for the line under the list. */
-function indexAdvice(i: IndexStat): string {
+function indexAdvice(i: IndexStat, reset: string, at: number): string {
 	const name = `${quoteIdent(i.schema)}.${quoteIdent(i.name)}`;
+	const created = i.createdAt === undefined ? '' : `created ${dateTime(i.createdAt)} (${ago(i.createdAt, at)}); `;
 	if (i.invalid) return `invalid, a failed concurrent build: REINDEX INDEX CONCURRENTLY ${name}; or DROP INDEX CONCURRENTLY ${name};`;
 	if (i.building) return `being built (${i.building}): it turns valid when the build finishes`;
-	if (i.unused) return `never scanned here since the stats reset: check replicas, then DROP INDEX CONCURRENTLY ${name};`;
+	if (i.unused)
+		return `never scanned here since the stats reset (${reset}); its age is not recorded: check it is older than that and unused on replicas, then DROP INDEX CONCURRENTLY ${name};`;
+	if (i.planned) return `${created}an index of the migration plan: kept whatever its scans (${formatNumber(i.scans)} ${reset}). ${i.definition}`;
+	if (i.createdAt !== undefined && i.scans === 0) return `${created}younger than the stats window (${reset}): 0 scans says nothing yet. ${i.definition}`;
 	return i.definition;
 }
 
@@ -142,7 +149,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 				Scans counted {reset}, on this server only.
 			</Text>
 			<Table
-				columns={indexColumns}
+				columns={indexColumns(data.at)}
 				rows={indexes}
 				rowKey={i => String(i.indexrelid)}
 				width={width}
@@ -154,7 +161,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 			{/* two lines: the statements to run must be readable whole, even at 80 columns */}
 			<Box height={2}>
 				<Text wrap="wrap" color={selected?.invalid ? 'red' : selected?.unused ? 'yellow' : undefined}>
-					{selected ? sanitize(indexAdvice(selected), 1000) : ' '}
+					{selected ? sanitize(indexAdvice(selected, reset, data.at), 1000) : ' '}
 				</Text>
 			</Box>
 		</Box>

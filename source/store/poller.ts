@@ -1,5 +1,5 @@
 import type {Config} from '../config.js';
-import type {Capabilities} from '../db/capabilities.js';
+import {detectCapabilities, type Capabilities} from '../db/capabilities.js';
 import type {Queryable} from '../db/monitor.js';
 import type {ScreenId} from '../keymap.js';
 import type {AppState, AppStore, DataSlot, Thresholds} from './store.js';
@@ -27,6 +27,7 @@ export type Poller = {
 };
 
 const maxBackoffMs = 30_000;
+const capsEveryMs = 15_000;
 
 /** a moving average over the last few periods: one slow poll does not flip the header */
 function smooth(previous: number | undefined, period: number): number {
@@ -75,10 +76,11 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Loaders, co
 		const period = lastScreen === screen && failures === 0 ? started - lastStart : undefined;
 		lastStart = started;
 		lastScreen = screen;
-		const ctx = {db, caps: s.caps, thresholds: s.thresholds, config, ownPid: s.connection.backendPid};
 		inFlight = true;
 		// One store update per poll: every update redraws the whole terminal frame, the console's main CPU cost.
 		try {
+			const caps = await currentCaps(s.caps, started);
+			const ctx = {db, caps, thresholds: s.thresholds, config, ownPid: s.connection.backendPid};
 			await load(screen, ctx, period);
 			failures = 0;
 		} catch (error) {
@@ -106,8 +108,25 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Loaders, co
 		}));
 	}
 
+	// Privileges, extensions and alembic_version change under a running console (a GRANT, an apply). They
+	// are read again with the poll every capsEveryMs, and at once on Ctrl-R or when a job has changed
+	// something, so no line stays as it was at connect time; not on every poll, which would triple the
+	// statements each refresh costs the server.
+	let capsReadAt = Date.now();
+	let capsStale = false;
+	async function currentCaps(caps: Capabilities, now: number): Promise<Capabilities> {
+		if (!capsStale && now - capsReadAt < capsEveryMs) return caps;
+		const fresh = await detectCapabilities(db);
+		capsReadAt = now;
+		capsStale = false;
+		if (JSON.stringify(fresh) === JSON.stringify(caps)) return caps;
+		store.setState({caps: fresh});
+		return fresh;
+	}
+
 	function refreshNow() {
 		if (stopped) return;
+		capsStale = true;
 		if (inFlight) {
 			again = true;
 			return;

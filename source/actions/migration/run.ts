@@ -36,6 +36,7 @@ import {
 	takeMigrationLock,
 	type ActionContext,
 } from './session.js';
+import {forgetCreated, readCreated, recordCreated} from './created.js';
 import {inspectMigration, type Inspection, type ObjectInspection} from './status.js';
 
 export type RunKind = 'apply' | 'downgrade';
@@ -193,7 +194,8 @@ function progressOf(row: ProgressRow): BuildProgress {
 }
 
 /** What to do with each object, in plan order for an apply and the reverse for a downgrade. */
-export function stepsFor(kind: RunKind, inspection: Inspection): RunStep[] {
+/** created: what the applies recorded creating (downgrade drops only those); undefined when nothing was recorded. */
+export function stepsFor(kind: RunKind, inspection: Inspection, created?: ReadonlySet<string>): RunStep[] {
 	const step = (i: ObjectInspection, action: StepAction): RunStep => ({
 		name: i.object.name,
 		table: i.object.table,
@@ -211,6 +213,7 @@ export function stepsFor(kind: RunKind, inspection: Inspection): RunStep[] {
 	return [...inspection.objects].reverse().map(i => {
 		if (!i.present) return step(i, 'skip');
 		if (i.mismatch) return step(i, 'leave');
+		if (created && !created.has(i.object.name)) return {...step(i, 'leave'), note: 'there before the apply: left in place'};
 		return step(i, i.object.unique && i.constraintAttached ? 'drop-constraint' : 'drop');
 	});
 }
@@ -344,7 +347,10 @@ export class MigrationRun extends EventEmitter<{change: [RunView]; line: [string
 			await takeMigrationLock(this.control);
 			this.update({buildPid: backendPid(this.build), controlPid: backendPid(this.control)});
 			const inspection = await inspectMigration(this.control, plan);
-			this.update({steps: stepsFor(this.kind, inspection), alembicFrom: inspection.alembicVersion});
+			const created = this.kind === 'downgrade' ? await readCreated(this.control, plan) : undefined;
+			if (this.kind === 'downgrade' && !created && inspection.objects.some(i => i.present && !i.mismatch))
+				this.say('no record of what an apply created here (applied by Alembic or by hand): every object of the plan is dropped');
+			this.update({steps: stepsFor(this.kind, inspection, created), alembicFrom: inspection.alembicVersion});
 			const report = await this.preflight(inspection);
 			if (report.blocked || (report.needsOverride && !this.options.allowNoBackup)) throw new Refused(blockingLines(report));
 			if (report.needsOverride) this.say(`pre-flight override: ${blockingLines(report).join('; ')}`);
@@ -409,8 +415,11 @@ export class MigrationRun extends EventEmitter<{change: [RunView]; line: [string
 	private summary(): string {
 		const took = formatDuration(Date.now() - this.current.startedAt);
 		const count = (a: StepAction) => this.current.steps.filter(s => s.action === a && s.status === 'done').length;
-		if (this.kind === 'downgrade')
-			return `downgraded to ${this.plan.previousRevision} in ${took}: ${count('drop') + count('drop-constraint')} objects dropped; alembic_version ${this.current.alembicFrom ?? '-'} → ${this.current.alembicTo ?? '-'}`;
+		if (this.kind === 'downgrade') {
+			const kept = this.current.steps.filter(s => s.action === 'leave' && s.note?.startsWith('there before')).map(s => s.name);
+			const leaves = kept.length ? `; left ${kept.length} that were there before the apply: ${kept.join(', ')}` : '';
+			return `downgraded to ${this.plan.previousRevision} in ${took}: ${count('drop') + count('drop-constraint')} objects dropped${leaves}; alembic_version ${this.current.alembicFrom ?? '-'} → ${this.current.alembicTo ?? '-'}`;
+		}
 		const done = this.current.via === 'alembic' ? `alembic upgrade ${this.plan.revision}, every object verified` : `${count('build')} built, ${count('rebuild')} rebuilt, ${count('attach')} attached, ${this.current.steps.filter(s => s.action === 'skip').length} already valid`;
 		return `applied ${this.plan.revision} in ${took}: ${done}; alembic_version ${this.current.alembicFrom ?? '-'} → ${this.current.alembicTo ?? '-'}`;
 	}
@@ -491,6 +500,9 @@ export class MigrationRun extends EventEmitter<{change: [RunView]; line: [string
 				default:
 					break;
 			}
+			// recorded at once, so a downgrade after a failed or cancelled apply still knows
+			if (this.kind === 'apply') await recordCreated(this.build!, this.plan, [o.name]);
+			else await forgetCreated(this.build!, this.plan, [o.name]);
 			const size = this.kind === 'apply' ? await this.indexSize(o) : undefined;
 			this.updateStep(s.name, {status: 'done', finishedAt: Date.now(), progress: undefined});
 			this.say(`✓ ${s.name} ${this.kind === 'apply' ? 'valid' : 'dropped'} in ${formatDuration(Date.now() - this.step(s.name).startedAt!)}${size ? ` (${formatBytes(size)})` : ''}`);
@@ -595,8 +607,10 @@ export class MigrationRun extends EventEmitter<{change: [RunView]; line: [string
 		const left =
 			this.kind === 'apply'
 				? inspection.objects.filter(i => i.state !== 'valid').map(i => `${i.object.name} ${i.state}`)
-				: inspection.objects.filter(i => i.present && !i.mismatch).map(i => `${i.object.name} still present`);
+				: inspection.objects.filter(i => i.present && !i.mismatch && this.step(i.object.name)?.action !== 'leave').map(i => `${i.object.name} still present`);
 		if (left.length) throw new MigrationError(`not done: ${left.join(', ')}; alembic_version left at ${inspection.alembicVersion}`);
+		// under Alembic the steps were not run one by one: what was not valid before, it created
+		if (this.kind === 'apply') await recordCreated(this.build!, this.plan, this.current.steps.filter(s => s.action !== 'skip').map(s => s.name));
 		if (inspection.alembicVersion !== to) {
 			const r = await this.build!.query(alembicUpdateSql(this.plan), [to, from]);
 			if (r.rowCount !== 1) throw new MigrationError(`alembic_version is no longer ${from} (someone ran Alembic meanwhile?); not updated`);

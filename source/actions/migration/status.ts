@@ -1,4 +1,5 @@
 import type {Queryable} from '../../db/monitor.js';
+import {quoteIdent} from '../../db/sql.js';
 import {builtinPlan, objectKind, qualified, type MigrationPlan, type PlanObject} from './plan.js';
 
 export type ObjectState = 'valid' | 'missing' | 'invalid' | 'building';
@@ -8,7 +9,7 @@ export type MigrationStatus = {
 	alembicVersion: string | null | undefined;
 	/** alembic at target AND every object valid */
 	applied: boolean;
-	objects: Array<{name: string; table: string; kind: 'index' | 'unique'; state: ObjectState}>;
+	objects: Array<{name: string; table: string; kind: 'index' | 'unique'; state: ObjectState; differs?: {mismatch: string; fix: string}}>;
 };
 
 /** What the catalog says about one plan object, beyond its state. */
@@ -23,6 +24,8 @@ export type ObjectInspection = {
 	constraintAttached: boolean;
 	/** present but not what the plan describes; never dropped or rebuilt automatically */
 	mismatch?: string;
+	/** with a mismatch: what the operator runs so an apply can build the plan's own */
+	fix?: string;
 	/** one line for the operator: why the state is what it is */
 	detail?: string;
 	definition?: string;
@@ -50,6 +53,8 @@ type Row = {
 	method: string | null;
 	columns: string[] | null;
 	predicate: string | null;
+	/** per key column: DESC, NULLS FIRST (the plan's are all ascending, nulls last) */
+	sorted: boolean | null;
 	definition: string | null;
 	constraint_type: string | null;
 	size: string | null;
@@ -67,6 +72,7 @@ SELECT o.name, c.relkind::text AS relkind, t.relname::text AS on_table,
 		FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
 		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) AS columns,
 	pg_get_expr(i.indpred, i.indrelid) AS predicate,
+	0 <> ANY (i.indoption::int2[]) AS sorted,
 	CASE WHEN c.relkind = 'i' THEN pg_get_indexdef(c.oid) END AS definition,
 	con.contype::text AS constraint_type,
 	CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) END AS size,
@@ -93,17 +99,40 @@ function mismatchOf(o: PlanObject, row: Row): string | undefined {
 	if (Boolean(row.is_unique) !== o.unique) return `the existing "${o.name}" is ${row.is_unique ? '' : 'not '}unique, the plan says it is ${o.unique ? '' : 'not '}unique`;
 	if (Boolean(row.partial) !== Boolean(o.where))
 		return row.partial ? `the existing "${o.name}" is partial (WHERE ${row.predicate}), the plan's is not` : `the existing "${o.name}" is not partial, the plan's has WHERE ${o.where}`;
+	if (o.where && normalisePredicate(row.predicate ?? '') !== normalisePredicate(o.where))
+		return `the existing "${o.name}" has WHERE ${row.predicate}, the plan's has WHERE ${o.where}`;
+	if (row.sorted) return `the existing "${o.name}" sorts a column DESC or NULLS FIRST, the plan's does not`;
 	if (row.constraint_type && row.constraint_type !== 'u') return `the existing "${o.name}" backs a ${row.constraint_type === 'p' ? 'primary key' : 'exclusion constraint'}`;
 	if (!o.unique && row.constraint_type) return `the existing "${o.name}" backs a unique constraint`;
 	return undefined;
 }
 
-function inspectRow(o: PlanObject, row: Row): ObjectInspection {
+// pg_get_expr spells a predicate its own way: casts it adds ((status)::text = 'published'::text), parentheses,
+// spacing and keyword case. Without them two predicates compare as the server would write them; literals
+// keep their case ('Published' is not 'published').
+const casts = /::\s*(?:"[^"]+"|timestamp with(?:out)? time zone|time with(?:out)? time zone|character varying|double precision|[a-z_][a-z0-9_]*)(?:\(\d+(?:,\d+)?\))?(?:\[\])?/g;
+
+/** A predicate as compared: outside string literals, no casts, parentheses, whitespace or quotes on plain names, lower case. */
+export function normalisePredicate(sql: string): string {
+	return sql
+		.split(/('(?:[^']|'')*')/)
+		.map((part, i) => (i % 2 === 1 ? part : part.toLowerCase().replace(casts, '').replace(/"([a-z_][a-z0-9_]*)"/g, '$1').replace(/[()\s]/g, '')))
+		.join('');
+}
+
+/** Out of the way under a name of its own, so the apply can build the plan's; dropped by hand once nothing needs it. */
+const renameFix = (plan: MigrationPlan, o: PlanObject) =>
+	`ALTER INDEX ${qualified(plan, o.name)} RENAME TO ${quoteIdent(`${o.name}_old`.slice(0, 63))}; then apply (and DROP INDEX CONCURRENTLY the old one once nothing needs it)`;
+
+function inspectRow(plan: MigrationPlan, o: PlanObject, row: Row): ObjectInspection {
 	const base = {object: o, present: row.relkind !== null, indexValid: false, constraintAttached: false};
 	if (row.relkind === null) return {...base, state: 'missing', detail: 'not created yet'};
 	const sized = {...base, definition: row.definition ?? undefined, sizeBytes: row.size === null ? undefined : Number(row.size)};
 	const mismatch = mismatchOf(o, row);
-	if (mismatch) return {...sized, state: 'invalid', mismatch, detail: `${mismatch}: rename or drop it by hand`};
+	if (mismatch) {
+		const fix = row.relkind === 'i' ? renameFix(plan, o) : `rename or drop that ${relkinds[row.relkind ?? ''] ?? 'relation'} by hand, then apply`;
+		return {...sized, state: 'invalid', mismatch, fix, detail: `present with a different definition: ${mismatch}; fix: ${fix}`};
+	}
 	const indexValid = Boolean(row.valid);
 	const constraintAttached = row.constraint_type === 'u';
 	const inspected = {...sized, indexValid, constraintAttached};
@@ -124,12 +153,18 @@ async function readAlembicVersion(db: Queryable, plan: MigrationPlan): Promise<s
 
 export async function inspectMigration(db: Queryable, plan: MigrationPlan = builtinPlan): Promise<Inspection> {
 	const r = await db.query<Row>(inspectSql, [plan.objects.map(o => o.name), plan.schema]);
-	const objects = plan.objects.map((o, i) => inspectRow(o, r.rows[i]!));
+	const objects = plan.objects.map((o, i) => inspectRow(plan, o, r.rows[i]!));
 	return {alembicVersion: await readAlembicVersion(db, plan), objects};
 }
 
 export function statusOf(plan: MigrationPlan, inspection: Inspection): MigrationStatus {
-	const objects = inspection.objects.map(i => ({name: i.object.name, table: i.object.table, kind: objectKind(i.object), state: i.state}));
+	const objects = inspection.objects.map(i => ({
+		name: i.object.name,
+		table: i.object.table,
+		kind: objectKind(i.object),
+		state: i.state,
+		...(i.mismatch && {differs: {mismatch: i.mismatch, fix: i.fix ?? ''}}),
+	}));
 	return {
 		targetRevision: plan.revision,
 		alembicVersion: inspection.alembicVersion,
