@@ -30,6 +30,58 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
 	return align === 'right' ? pad + out : out + pad;
 }
 
+/** Separators an identifier's shared prefix is cut back to: `intowork-` of `intowork-reports`. */
+const prefixEnd = /[-_.:/ ]/;
+
+/** The prefix every value starts with, up to and including its last separator; '' when there is none worth dropping. */
+export function sharedPrefix(values: readonly string[]): string {
+	if (values.length < 2) return '';
+	let prefix = values[0]!;
+	for (const v of values) {
+		let i = 0;
+		while (i < prefix.length && i < v.length && prefix[i] === v[i]) i++;
+		prefix = prefix.slice(0, i);
+		if (!prefix) return '';
+	}
+	let end = prefix.length - 1;
+	while (end >= 0 && !prefixEnd.test(prefix[end]!)) end--;
+	return end >= 2 ? prefix.slice(0, end + 1) : '';
+}
+
+/**
+ * An identifier in `width` columns that keeps what tells it apart: whole when it fits, else
+ * without the prefix the column's rows share (`…-reports`), else cut in the middle (`intow…ports`).
+ */
+export function fitIdent(text: string, width: number, prefix = ''): string {
+	if (width <= 0) return '';
+	if (stringWidth(text) <= width) return fit(text, width);
+	if (prefix && text.startsWith(prefix) && text.length > prefix.length) {
+		// the separator stays: '…-admin' reads as a suffix
+		const rest = `…${text.slice(prefix.length - 1)}`;
+		if (stringWidth(rest) <= width) return fit(rest, width);
+	}
+	if (width < 3) return fit(text, width);
+	const chars = [...text];
+	const headWidth = Math.floor((width - 1) / 2);
+	let head = '';
+	let w = 0;
+	for (const ch of chars) {
+		const cw = stringWidth(ch);
+		if (w + cw > headWidth) break;
+		head += ch;
+		w += cw;
+	}
+	let tail = '';
+	let tw = 0;
+	for (let i = chars.length - 1; i >= 0; i--) {
+		const cw = stringWidth(chars[i]!);
+		if (w + 1 + tw + cw > width) break;
+		tail = chars[i]! + tail;
+		tw += cw;
+	}
+	return fit(`${head}…${tail}`, width);
+}
+
 export function formatDuration(ms: number | null | undefined): string {
 	if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
 	if (ms < 0) ms = 0;

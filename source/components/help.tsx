@@ -1,10 +1,9 @@
-import React from 'react';
+import React, {useState} from 'react';
 import {Box, Text} from 'ink';
 import {useAppState, useCommands, useServices} from '../context.js';
 import {privilegeFixes} from '../db/capabilities.js';
 import {activeCommands, commands, keyLabel, type Scope} from '../keymap.js';
 import {screens, screenOrder} from '../screens/registry.js';
-import {setUi} from '../store/store.js';
 import {privilegeSummary} from './header.js';
 
 function scopeTitle(scope: Scope): string {
@@ -37,8 +36,9 @@ export function HelpOverlay() {
 		demoDsn: st.demoDsn,
 		caps: st.caps,
 		rows: st.size.rows,
-		scroll: (st.ui.overview?.helpScroll as number | undefined) ?? 0,
 	}));
+	// Local to this opening: the help opens at its top every time.
+	const [wanted, setScroll] = useState(0);
 	const about: string[] = [`Target: ${s.target}`];
 	if (s.demoDsn) about.push(`Demo database, for psql in another terminal: psql "${s.demoDsn}"`);
 	if (s.caps) {
@@ -49,14 +49,15 @@ export function HelpOverlay() {
 	const lines = [...about, '', ...helpLines(s.readOnly)];
 	const height = Math.max(3, s.rows - 8);
 	const maxScroll = Math.max(0, lines.length - height);
-	const scroll = Math.min(s.scroll, maxScroll);
-	const scrollTo = (n: number) => setUi(store, 'overview', {helpScroll: Math.min(Math.max(0, n), maxScroll)});
+	const scroll = Math.min(wanted, maxScroll);
+	// from the latest value, not this render's: keys that arrive faster than frames all count
+	const scrollBy = (delta: number) => setScroll(v => Math.min(Math.max(0, Math.min(v, maxScroll) + delta), maxScroll));
 	useCommands({
 		'help.close': () => store.setState({overlay: undefined}),
-		'help.up': () => scrollTo(scroll - 1),
-		'help.down': () => scrollTo(scroll + 1),
-		'help.pageUp': () => scrollTo(scroll - height),
-		'help.pageDown': () => scrollTo(scroll + height),
+		'help.up': () => scrollBy(-1),
+		'help.down': () => scrollBy(1),
+		'help.pageUp': () => scrollBy(-height),
+		'help.pageDown': () => scrollBy(height),
 	});
 	return (
 		<Box flexDirection="column">

@@ -27,8 +27,8 @@ const columns: Column<Row>[] = [
 	{key: 'action', title: 'action', width: 10, value: r => sanitize(r.entry.action, 40)},
 	{key: 'result', title: 'result', width: 16, grow: 1, value: r => sanitize(r.entry.result, 300)},
 	{key: 'pids', title: 'pids', width: 8, priority: 3, value: r => r.entry.pids?.join(',') ?? ''},
-	{key: 'role', title: 'role', width: 10, priority: 2, value: r => sanitize(r.entry.role, 60)},
-	{key: 'os', title: 'os user', width: 10, priority: 1, value: r => sanitize(r.entry.osUser, 60)},
+	{key: 'role', title: 'role', width: 10, priority: 2, ident: true, value: r => sanitize(r.entry.role, 60)},
+	{key: 'os', title: 'os user', width: 10, priority: 1, ident: true, value: r => sanitize(r.entry.osUser, 60)},
 	{key: 'query', title: 'query', width: 16, grow: 2, priority: 4, value: r => sanitize(r.entry.query, 300)},
 ];
 

@@ -121,7 +121,7 @@ function restoreTestText(r: Row, now: number): string {
 function columns(now: number): Column<Row>[] {
 	return [
 		// wide enough for <database>_<UTC time>.dump of a typical name, the part that tells backups apart
-		{key: 'file', title: 'File', width: 30, grow: 1, value: r => path.basename(r.file)},
+		{key: 'file', title: 'File', width: 30, grow: 1, ident: true, value: r => path.basename(r.file)},
 		{key: 'size', title: 'Size', width: 9, align: 'right', value: r => formatBytes(r.sizeBytes)},
 		{key: 'started', title: 'Started', width: 16, priority: 2, value: r => localTime(r.startedAt)},
 		{key: 'took', title: 'Took', width: 7, align: 'right', priority: 3, value: r => formatDuration(r.durationMs)},

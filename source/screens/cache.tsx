@@ -24,7 +24,7 @@ const tableName = (t: TableCacheRow) => sanitize(t.schema === 'public' ? t.name 
 const pct = (hit: number, read: number) => formatPercent(hitRatio({hit, read}), 1);
 
 const columns: Column<TableCacheRow>[] = [
-	{key: 'table', title: 'table', width: 16, grow: 1, value: tableName},
+	{key: 'table', title: 'table', width: 16, grow: 1, ident: true, value: tableName},
 	{key: 'reads', title: 'reads', width: 8, align: 'right', value: t => (t.intervalReads === undefined ? '-' : formatNumber(t.intervalReads))},
 	{key: 'heap', title: 'heap%', width: 7, align: 'right', priority: 4, value: t => (t.intervalHeap ? pct(t.intervalHeap.hit, t.intervalHeap.read) : '-')},
 	{key: 'idx', title: 'idx%', width: 7, align: 'right', priority: 4, value: t => (t.intervalIndex ? pct(t.intervalIndex.hit, t.intervalIndex.read) : '-')},

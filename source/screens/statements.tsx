@@ -86,7 +86,7 @@ const queryText = (s: Statement) =>
 	s.hidden ? `(${s.hidden} statements of ${sanitize(s.role ?? String(s.userid), 63)}: text hidden)` : `${s.toplevel ? '' : '(nested) '}${sanitize(s.text, 400)}`;
 
 function columns(mode: Mode, ioTiming: boolean, interval: {seconds: number; totalMs: number}): Column<StatementRow>[] {
-	const role: Column<StatementRow> = {key: 'role', title: 'role', width: 10, priority: 2, value: r => sanitize(r.s.role ?? String(r.s.userid), 40)};
+	const role: Column<StatementRow> = {key: 'role', title: 'role', width: 10, priority: 2, ident: true, value: r => sanitize(r.s.role ?? String(r.s.userid), 40)};
 	const query: Column<StatementRow> = {key: 'query', title: 'query', width: 20, grow: 1, value: r => queryText(r.s)};
 	if (mode === 'interval') {
 		const i = (r: StatementRow) => r.i!;

@@ -45,7 +45,7 @@ const sortLabels: Record<TableSort | IndexSort, string> = {
 function tableColumns(now: number): Column<TableStat>[] {
 	const when = (t?: number) => (t === undefined ? 'never' : ago(t, now).replace(' ago', ''));
 	return [
-		{key: 'table', title: 'table', width: 14, grow: 1, value: t => qualified(t.schema, t.name)},
+		{key: 'table', title: 'table', width: 14, grow: 1, ident: true, value: t => qualified(t.schema, t.name)},
 		{key: 'total', title: 'total', width: 9, align: 'right', value: t => size(t.sizes.total, t.estimated)},
 		{key: 'heap', title: 'heap', width: 9, align: 'right', priority: 3, value: t => size(t.sizes.heap, t.estimated)},
 		{key: 'indexes', title: 'indexes', width: 9, align: 'right', priority: 3, value: t => size(t.sizes.indexes, t.estimated)},
@@ -73,8 +73,8 @@ function flag(i: IndexStat): string {
 
 const indexColumns: Column<IndexStat>[] = [
 	{key: 'flag', title: 'state', width: 8, value: flag},
-	{key: 'name', title: 'index', width: 16, grow: 1, value: i => qualified(i.schema, i.name)},
-	{key: 'table', title: 'table', width: 14, priority: 3, value: i => sanitize(i.table, 200)},
+	{key: 'name', title: 'index', width: 16, grow: 1, ident: true, value: i => qualified(i.schema, i.name)},
+	{key: 'table', title: 'table', width: 14, priority: 3, ident: true, value: i => sanitize(i.table, 200)},
 	{key: 'size', title: 'size', width: 9, align: 'right', value: i => size(i.bytes, i.estimated)},
 	{key: 'scans', title: 'scans', width: 10, align: 'right', value: i => formatNumber(i.scans)},
 	{key: 'def', title: 'definition', width: 20, grow: 2, priority: 1, value: i => sanitize(i.definition.replace(/^CREATE (UNIQUE )?INDEX \S+ ON /, ''), 400)},
