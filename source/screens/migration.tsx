@@ -194,7 +194,7 @@ function MigrationView({data}: {data: MigrationData}) {
 						'The INVALID index it leaves is dropped. Finished objects stay; m resumes from there.',
 					],
 					confirmLabel: 'cancel it',
-					onConfirm: () => void run.cancel(),
+					onConfirm: () => run.cancel(),
 				},
 			});
 		},

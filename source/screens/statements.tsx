@@ -439,7 +439,7 @@ function confirmReset(services: Services, data: StatementsData | undefined) {
 				`Runs ${data.schema === 'public' ? '' : `${sanitize(data.schema, 63)}.`}pg_stat_statements_reset(0, ${data.probe.dbid}, 0).`,
 			],
 			confirmLabel: 'reset',
-			onConfirm: () => void run(),
+			onConfirm: () => run(),
 		},
 	});
 }
