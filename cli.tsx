@@ -1,20 +1,13 @@
 #!/usr/bin/env node
 import './source/runtime-env.js';
-import React from 'react';
-import {render} from 'ink';
 import meow from 'meow';
 import chalk from 'chalk';
-import {App} from './source/app.js';
 import {globalFlags, globalHelp, readGlobalFlags, type GlobalFlags} from './source/cli-flags.js';
 import {subcommands} from './source/commands/index.js';
 import {formatFatal, UsageError} from './source/errors.js';
 import {openFromFlags} from './source/session.js';
-import {startPoller} from './source/store/poller.js';
-import {createAppStore} from './source/store/store.js';
-import {loaders} from './source/screens/registry.js';
 import {detectCapabilities} from './source/db/capabilities.js';
 import {redactDsn} from './source/db/dsn.js';
-import {cancelBackupJob} from './source/screens/backups.js';
 
 const commandList = subcommands.map(c => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n');
 
@@ -36,6 +29,16 @@ ${commandList ? `  Commands (each also takes the target options; intowork-db COM
 `;
 
 async function runConsole(global: GlobalFlags): Promise<number> {
+	// Loaded here, not at the top: React and Ink take seconds on a busy machine, and a headless command must speak at once.
+	const [{default: React}, {render}, {App}, {startPoller}, {createAppStore}, {loaders}, {cancelBackupJob}] = await Promise.all([
+		import('react'),
+		import('ink'),
+		import('./source/app.js'),
+		import('./source/store/poller.js'),
+		import('./source/store/store.js'),
+		import('./source/screens/registry.js'),
+		import('./source/screens/backups.js'),
+	]);
 	const opened = await openFromFlags(global, {workload: true});
 	const store = createAppStore({
 		target: opened.redacted,
