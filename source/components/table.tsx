@@ -15,6 +15,8 @@ export type Column<R> = {
 	priority?: number;
 	/** a name (application, role, object): shortened in the middle or by the prefix the rows share, never cut at its end */
 	ident?: boolean;
+	/** never dropped, not even a number that cannot fit (the sort key's column) */
+	pinned?: boolean;
 	value(row: R): string;
 };
 
@@ -52,7 +54,7 @@ export function fitColumns<R>(columns: readonly Column<R>[], width: number, rows
 		if (!isNumber(c)) want.set(c, Math.max(textFloor(c), want.get(c)! - (needed() - room())));
 	}
 	// the rightmost number goes first; the first column (the row's identity) stays
-	for (let i = kept.length - 1; i > 0 && needed() > room(); i--) if (isNumber(kept[i]!)) drop(kept[i]!);
+	for (let i = kept.length - 1; i > 0 && needed() > room(); i--) if (isNumber(kept[i]!) && !kept[i]!.pinned) drop(kept[i]!);
 	const spare = Math.max(0, room() - needed());
 	const growTotal = kept.reduce((n, c) => n + (c.grow ?? 0), 0);
 	const lastGrowing = kept.map(k => (k.grow ?? 0) > 0).lastIndexOf(true);
@@ -83,7 +85,7 @@ export type TableSort = {key: string; descending: boolean};
 
 export function sortedColumns<R>(columns: readonly Column<R>[], sort: TableSort | undefined): readonly Column<R>[] {
 	if (!sort) return columns;
-	return columns.map(c => (c.key === sort.key ? {...c, title: `${c.title}${sort.descending ? '↓' : '↑'}`, priority: undefined} : c));
+	return columns.map(c => (c.key === sort.key ? {...c, title: `${c.title}${sort.descending ? '↓' : '↑'}`, priority: undefined, pinned: true} : c));
 }
 
 export function Table<R>(props: {
