@@ -121,7 +121,7 @@ const signatures: Record<string, RegExp[]> = {
 	'1': [/Cache hit ratio\s+\S+ [\d.]+% since reset/, /Longest running\s+/, /pg_stat_statements\s+collecting/],
 	'2': [/\d+ sessions: \d+ active/, /sessions \(v\)/],
 	'3': [/This interval \([^)]*\) · \d+ of \d+ statements ran/],
-	'4': [/Database\s+[\d.]+%/, /history, a bar per refresh/],
+	'4': [/Database\s+[\d.]+%/, / {2}history\b/],
 	'5': [/\d+ tables, [\d.]+ [kMG]?B · by size \(s\) · i: indexes/, /job_applications/],
 	'6': [new RegExp(`${revision} \\(built-in plan, 17 objects\\)`), /Pre-flight for an apply: /],
 	'7': [/Backups in \/\S+/, /pg_dump 15\.\d+/],
@@ -151,7 +151,8 @@ const verdicts: Record<string, RegExp[]> = {
 	'4': [/^Database\s+[\d.]+%/m],
 	'6': [/^Pre-flight for an apply: (blocked|clear)/m, /^[✓!✗] Transactions\s+\S/m, /^[✓!✗] Backup\s+\S/m, /^[✓!✗] Space\s+\S/m, /^[✓!✗] Duplicates\s+\S/m],
 	'7': [/pg_dump 15\.\d+/],
-	'8': [/^Score \d+\/100/m, /^ +# item +verdict +evidence/m, /^ *1 Migration h8c2d6e5f4g3 applied\s+(PASS|FAIL) +\S/m],
+	// the evidence column stays: a verdict has its reason beside it
+	'8': [/^Score \d+\/100/m, /^ +# item +verdict .*\bevidence\b/m, /^[› ] +1 Migration h8c2d6e5f4g3 applied\s+(PASS|FAIL) +\S/m],
 };
 
 /** Nothing wrapped or drawn over: header, tabs, rule and footer where they belong, no line wider than the terminal. */

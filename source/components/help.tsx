@@ -2,6 +2,7 @@ import React, {useState} from 'react';
 import {Box, Text} from 'ink';
 import {useAppState, useCommands, useServices} from '../context.js';
 import {privilegeFixes} from '../db/capabilities.js';
+import {fit} from '../format.js';
 import {activeCommands, commands, keyLabel, type Scope} from '../keymap.js';
 import {screens, screenOrder} from '../screens/registry.js';
 import {privilegeSummary} from './header.js';
@@ -36,11 +37,12 @@ export function HelpOverlay() {
 		demoDsn: st.demoDsn,
 		caps: st.caps,
 		rows: st.size.rows,
+		columns: st.size.columns,
 	}));
 	// Local to this opening: the help opens at its top every time.
 	const [wanted, setScroll] = useState(0);
 	const about: string[] = [`Target: ${s.target}`];
-	if (s.demoDsn) about.push(`Demo database, for psql in another terminal: psql "${s.demoDsn}"`);
+	if (s.demoDsn) about.push('Demo database, for psql in another terminal:', `  psql "${s.demoDsn}"`);
 	if (s.caps) {
 		about.push(`Server PostgreSQL ${s.caps.serverVersion}, role ${s.caps.role} (${privilegeSummary(s.caps)})`);
 		about.push(...privilegeFixes(s.caps).map(f => `  to see everything: ${f}`));
@@ -64,7 +66,7 @@ export function HelpOverlay() {
 			<Text bold>Help{maxScroll ? ` (↑/↓ to scroll, ${scroll + 1}-${Math.min(lines.length, scroll + height)} of ${lines.length})` : ''}</Text>
 			{lines.slice(scroll, scroll + height).map((line, i) => (
 				<Text key={i} wrap="truncate-end" bold={line.startsWith('## ')}>
-					{line.startsWith('## ') ? line.slice(3) : line}
+					{fit(line.startsWith('## ') ? line.slice(3) : line, s.columns).trimEnd()}
 				</Text>
 			))}
 		</Box>

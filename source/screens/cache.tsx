@@ -33,6 +33,12 @@ const columns: Column<TableCacheRow>[] = [
 	{key: 'readsAll', title: 'reads all', width: 12, align: 'right', priority: 2, value: t => formatNumber(t.heap.read + t.index.read + t.toast.read)},
 ];
 
+/** The history's heading, shortened whole rather than cut inside its scale. */
+function historyLabel(floor: string, room: number): string {
+	const labels = [`  history, a bar per refresh (${floor}-100%)`, `  history (${floor}-100%)`, '  history'];
+	return labels.find(l => l.length <= room) ?? '';
+}
+
 function CacheView({data}: {data: CacheData}) {
 	const {width, target} = useAppState(s => ({width: s.size.columns, target: s.thresholds.cacheTarget}));
 	const screenRows = useFrameRows('cache');
@@ -52,7 +58,7 @@ function CacheView({data}: {data: CacheData}) {
 		<Box flexDirection="column">
 			<Text wrap="truncate-end">
 				<Text bold>{header}</Text>
-				<Text dimColor>{`  history, a bar per refresh (${formatPercent(floor, 0)}-100%)`}</Text>
+				<Text dimColor>{historyLabel(formatPercent(floor, 0), width - header.length)}</Text>
 			</Text>
 			{cacheKinds.map(kind => {
 				const r = data.ratios[kind];

@@ -34,6 +34,9 @@ const indexOrder: Record<IndexSort, (a: IndexStat, b: IndexStat) => number> = {
 	scans: (a, b) => a.scans - b.scans || b.bytes - a.bytes,
 };
 
+/** The column each sort key shows in, marked in the header. */
+const sortColumn: Record<TableSort | IndexSort, string> = {size: 'total', dead: 'dead', seq: 'seqRows', problems: 'flag', scans: 'scans'};
+
 const sortLabels: Record<TableSort | IndexSort, string> = {
 	size: 'size',
 	dead: 'dead rows',
@@ -45,7 +48,8 @@ const sortLabels: Record<TableSort | IndexSort, string> = {
 function tableColumns(now: number): Column<TableStat>[] {
 	const when = (t?: number) => (t === undefined ? 'never' : ago(t, now).replace(' ago', ''));
 	return [
-		{key: 'table', title: 'table', width: 14, grow: 1, ident: true, value: t => qualified(t.schema, t.name)},
+		// wide enough for the usual table name whole: a less important number column goes first
+		{key: 'table', title: 'table', width: 20, grow: 1, ident: true, value: t => qualified(t.schema, t.name)},
 		{key: 'total', title: 'total', width: 9, align: 'right', value: t => size(t.sizes.total, t.estimated)},
 		{key: 'heap', title: 'heap', width: 9, align: 'right', priority: 3, value: t => size(t.sizes.heap, t.estimated)},
 		{key: 'indexes', title: 'indexes', width: 9, align: 'right', priority: 3, value: t => size(t.sizes.indexes, t.estimated)},
@@ -120,6 +124,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 					width={width}
 					height={height}
 					selection={tableSel}
+					sort={{key: sortColumn[sort as TableSort], descending: true}}
 					rowStyle={tableStyle}
 					emptyText="No user tables in this database."
 				/>
@@ -148,6 +153,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 				width={width}
 				height={height - 2}
 				selection={indexSel}
+				sort={{key: sort === 'size' ? 'size' : sortColumn[sort as IndexSort], descending: sort !== 'scans'}}
 				rowStyle={indexStyle}
 				emptyText="No indexes on user tables in this database."
 			/>
