@@ -2,6 +2,7 @@ import React from 'react';
 import {Box, Text} from 'ink';
 import {useAppState} from '../context.js';
 import stringWidth from 'string-width';
+import {fit} from '../format.js';
 import {activeCommands, keyLabel, type Command} from '../keymap.js';
 
 export function hintText(cmds: readonly Command[]): string {
@@ -39,10 +40,10 @@ export function Footer() {
 	return (
 		<Box flexDirection="column" width={s.width}>
 			<Text wrap="truncate-end" color={color}>
-				{s.message?.text ?? ' '}
+				{s.message ? fit(s.message.text, s.width).trimEnd() : ' '}
 			</Text>
 			<Text wrap="truncate-end" dimColor>
-				{hints}
+				{hints || ' '}
 			</Text>
 		</Box>
 	);
