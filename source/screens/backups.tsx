@@ -15,7 +15,7 @@ import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
 import {useAppState, useCommands, useServices} from '../context.js';
 import type {Target} from '../db/dsn.js';
-import {formatBytes, formatDuration} from '../format.js';
+import {fitIdent, formatBytes, formatDuration} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
@@ -266,6 +266,7 @@ export function BackupsScreen() {
 	const now = useTicking(view.job !== undefined);
 	const records = local?.records ?? [];
 	const rows = useFrameRows('backups');
+	const termColumns = useAppState(st => st.size.columns);
 	const cron = cronLine({target, program: currentProgram(), format, pgBin: view.pgBin, keep: 7, stateDir: process.env.INTOWORK_DB_STATE});
 	const toolsLine = pg.error ? sanitize(pg.error, 400) : `pg_dump ${pg.tools ? `${pg.tools.version} in ${pg.tools.dir}` : '…'}`;
 	// dir, disk, the label over the cron line, the job line, the table's header
@@ -337,7 +338,8 @@ export function BackupsScreen() {
 					<Box flexDirection="column">
 						<Text wrap="truncate-end">
 							<Text dimColor>Backups in </Text>
-							{dir}
+							{/* shortened in the middle: the end names the directory */}
+							{fitIdent(dir, Math.max(8, termColumns - 'Backups in '.length)).trimEnd()}
 						</Text>
 						<Text wrap="truncate-end">
 							<Text dimColor>Disk </Text>
