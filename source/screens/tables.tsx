@@ -35,7 +35,7 @@ const indexOrder: Record<IndexSort, (a: IndexStat, b: IndexStat) => number> = {
 };
 
 /** The column each sort key shows in, marked in the header. */
-const sortColumn: Record<TableSort | IndexSort, string> = {size: 'total', dead: 'dead', seq: 'seqRows', problems: 'flag', scans: 'scans'};
+const sortColumn: Record<TableSort, string> = {size: 'total', dead: 'dead', seq: 'seqRows'};
 
 const sortLabels: Record<TableSort | IndexSort, string> = {
 	size: 'size',
@@ -153,7 +153,6 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 				width={width}
 				height={height - 2}
 				selection={indexSel}
-				sort={{key: sort === 'size' ? 'size' : sortColumn[sort as IndexSort], descending: sort !== 'scans'}}
 				rowStyle={indexStyle}
 				emptyText="No indexes on user tables in this database."
 			/>
