@@ -81,6 +81,10 @@ export function fitIdent(text: string, width: number, prefix = ''): string {
 		head += ch;
 		w += cw;
 	}
+	// the head never ends in a digit: '…' after it would read as a number cut short
+	const bare = head.replace(/[\d.,:]+$/, '');
+	w -= stringWidth(head) - stringWidth(bare);
+	head = bare;
 	let tail = '';
 	let tw = 0;
 	for (let i = chars.length - 1; i >= 0; i--) {
