@@ -1,19 +1,13 @@
 #!/usr/bin/env node
 import './source/runtime-env.js';
-import React from 'react';
-import {render} from 'ink';
 import meow from 'meow';
 import chalk from 'chalk';
-import {App} from './source/app.js';
 import {globalFlags, globalHelp, readGlobalFlags, type GlobalFlags} from './source/cli-flags.js';
 import {runSubcommand, subcommands} from './source/commands/index.js';
 import {printer} from './source/commands/print.js';
 import {UsageError} from './source/errors.js';
 import {formatFatal} from './source/fatal.js';
 import {openFromFlags} from './source/session.js';
-import {startPoller} from './source/store/poller.js';
-import {createAppStore} from './source/store/store.js';
-import {loaders} from './source/screens/registry.js';
 import {detectCapabilities} from './source/db/capabilities.js';
 import {JobRegistry} from './source/jobs/registry.js';
 import {recordJob} from './source/jobs/record.js';
@@ -39,6 +33,15 @@ ${commandList ? `  Commands (each also takes the target options; intowork-db COM
 `;
 
 async function runConsole(global: GlobalFlags): Promise<number> {
+	// Loaded here, not at the top: React and Ink take seconds on a busy machine, and a headless command must speak at once.
+	const [{default: React}, {render}, {App}, {startPoller}, {createAppStore}, {loaders}] = await Promise.all([
+		import('react'),
+		import('ink'),
+		import('./source/app.js'),
+		import('./source/store/poller.js'),
+		import('./source/store/store.js'),
+		import('./source/screens/registry.js'),
+	]);
 	const opened = await openFromFlags(global, {workload: true});
 	const store = createAppStore({
 		target: opened.redacted,

@@ -6,8 +6,8 @@ import {screenOrder, screens} from '../source/screens/registry.js';
 import {ansiToSvg} from './ansi-svg.js';
 import {openTerminal, type Terminal} from './terminal.js';
 
-// Real captures of the running demo: the built CLI in tmux, every screen at
-// 120x36 and the overview at 80x24, saved as text and as SVG.
+// Real captures of the running demo: the built CLI in tmux, every screen and the help
+// at 80x24 (over SSH) and at 200x50 (a wide terminal), saved as text and as SVG.
 const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'screenshots');
 const settle = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
@@ -18,7 +18,8 @@ function save(term: Terminal, name: string, title: string, columns: number) {
 	process.stderr.write(`screenshots: ${name}\n`);
 }
 
-async function capture(columns: number, rows: number, names: (id: string, i: number) => string, only?: readonly string[]) {
+async function capture(columns: number, rows: number) {
+	const size = `${columns}x${rows}`;
 	const env = {INTOWORK_DB_CACHE: path.join(cacheRoot(), 'screenshots'), INTOWORK_DB_STATE: path.join(cacheRoot(), 'screenshots-state')};
 	const term = openTerminal(['--demo', '--demo-port', String(await freePort())], {columns, rows, env});
 	try {
@@ -26,17 +27,14 @@ async function capture(columns: number, rows: number, names: (id: string, i: num
 		// past the 30 s hanging threshold, so the demo's stuck sessions show as they would in an incident
 		await settle(35_000);
 		for (const [i, id] of screenOrder.entries()) {
-			if (only && !only.includes(id)) continue;
 			term.send(String(i + 1));
 			await settle(4500);
-			save(term, names(id, i), `intowork-db: ${screens[id].title}`, columns);
+			save(term, `${i + 1}-${id}-${size}`, `intowork-db: ${screens[id].title} (${size})`, columns);
 		}
-		if (!only) {
-			term.send('?');
-			await settle(800);
-			save(term, 'help', 'intowork-db: help', columns);
-			term.send('Escape');
-		}
+		term.send('?');
+		await settle(800);
+		save(term, `help-${size}`, `intowork-db: help (${size})`, columns);
+		term.send('Escape');
 		term.send('q');
 		await term.waitFor(/\[exit 0\]/, 30_000);
 	} finally {
@@ -45,5 +43,7 @@ async function capture(columns: number, rows: number, names: (id: string, i: num
 }
 
 fs.mkdirSync(out, {recursive: true});
-await capture(120, 36, (id, i) => `${i + 1}-${id}`);
-await capture(80, 24, id => `${id}-80x24`, ['overview', 'connections']);
+// the previous set goes: a screenshot of an old layout misleads
+for (const f of fs.readdirSync(out)) if (/\.(txt|svg)$/.test(f)) fs.rmSync(path.join(out, f));
+await capture(80, 24);
+await capture(200, 50);

@@ -6,12 +6,22 @@ const pad2 = (n: number) => String(n).padStart(2, '0');
 
 const printableAscii = /^[\x20-\x7e]*$/;
 
+/**
+ * Where a cut would split a word with digits in it ('p95 17.4ms', 'g7b1c5d4e3f2'), the word goes
+ * whole: '17…' would read as a number that is wrong, not one that is cut.
+ */
+function cleanCut(kept: string, rest: string): string {
+	if (!/\d$/.test(kept) || !/^[\w.,:%+-]/.test(rest)) return kept;
+	const trimmed = kept.replace(/[\w.,:%+-]*$/, '');
+	return trimmed.trim() ? trimmed : kept.replace(/[\d.,:%+-]+$/, '');
+}
+
 export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
 	if (width <= 0) return '';
 	// Most cells are plain ASCII: one column per character, no width tables needed on the hot path.
 	if (printableAscii.test(text)) {
-		const cut = text.length > width ? `${text.slice(0, width - 1)}…` : text;
-		const pad = ' '.repeat(width - Math.min(text.length, width));
+		const cut = text.length > width ? `${cleanCut(text.slice(0, width - 1), text.slice(width - 1))}…` : text;
+		const pad = ' '.repeat(Math.max(0, width - cut.length));
 		return align === 'right' ? pad + cut : cut + pad;
 	}
 	// Every cell and padded field passes here: whatever a caller forgot, no control reaches the terminal.
@@ -26,10 +36,66 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
 			if (w + cw > width - 1) break;
 			w += cw;
 		}
-		out = `${chars.slice(0, i).join('')}…`;
+		out = `${cleanCut(chars.slice(0, i).join(''), chars.slice(i).join(''))}…`;
 	}
 	const pad = ' '.repeat(Math.max(0, width - stringWidth(out)));
 	return align === 'right' ? pad + out : out + pad;
+}
+
+/** Separators an identifier's shared prefix is cut back to: `intowork-` of `intowork-reports`. */
+const prefixEnd = /[-_.:/ ]/;
+
+/** The prefix every value starts with, up to and including its last separator; '' when there is none worth dropping. */
+export function sharedPrefix(values: readonly string[]): string {
+	if (values.length < 2) return '';
+	let prefix = values[0]!;
+	for (const v of values) {
+		let i = 0;
+		while (i < prefix.length && i < v.length && prefix[i] === v[i]) i++;
+		prefix = prefix.slice(0, i);
+		if (!prefix) return '';
+	}
+	let end = prefix.length - 1;
+	while (end >= 0 && !prefixEnd.test(prefix[end]!)) end--;
+	return end >= 2 ? prefix.slice(0, end + 1) : '';
+}
+
+/**
+ * An identifier in `width` columns that keeps what tells it apart: whole when it fits, else
+ * without the prefix the column's rows share (`…-reports`), else cut in the middle (`intow…ports`).
+ */
+export function fitIdent(text: string, width: number, prefix = ''): string {
+	if (width <= 0) return '';
+	if (stringWidth(text) <= width) return fit(text, width);
+	if (prefix && text.startsWith(prefix) && text.length > prefix.length) {
+		// the separator stays: '…-admin' reads as a suffix
+		const rest = `…${text.slice(prefix.length - 1)}`;
+		if (stringWidth(rest) <= width) return fit(rest, width);
+	}
+	if (width < 3) return fit(text, width);
+	const chars = [...text];
+	const headWidth = Math.floor((width - 1) / 2);
+	let head = '';
+	let w = 0;
+	for (const ch of chars) {
+		const cw = stringWidth(ch);
+		if (w + cw > headWidth) break;
+		head += ch;
+		w += cw;
+	}
+	// the head never ends in a digit: '…' after it would read as a number cut short
+	const bare = head.replace(/[\d.,:]+$/, '');
+	w -= stringWidth(head) - stringWidth(bare);
+	head = bare;
+	let tail = '';
+	let tw = 0;
+	for (let i = chars.length - 1; i >= 0; i--) {
+		const cw = stringWidth(chars[i]!);
+		if (w + 1 + tw + cw > width) break;
+		tail = chars[i]! + tail;
+		tw += cw;
+	}
+	return fit(`${head}…${tail}`, width);
 }
 
 export function formatDuration(ms: number | null | undefined): string {

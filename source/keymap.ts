@@ -60,6 +60,7 @@ export const commands: readonly Command[] = [
 	{id: 'connections.reverse', keys: ['S'], description: 'reverse the sort', scope: 'connections'},
 	{id: 'connections.view', keys: ['v'], description: 'switch view: sessions, groups by database/user and application, lock tree', scope: 'connections', hint: 'view'},
 	{id: 'connections.tag', keys: ['space'], description: 'tag or untag the selected session (c and k then act on every tagged one)', scope: 'connections', hint: 'tag'},
+	{id: 'connections.workers', keys: ['w'], description: 'show or fold the parallel workers of the selected leader (listed under it, counted in its query column)', scope: 'connections'},
 	{id: 'connections.tagHanging', keys: ['H'], description: 'tag every hanging session the filter shows', scope: 'connections', hint: 'tag hanging'},
 	{id: 'connections.cancel', keys: ['c'], description: "cancel the selected or tagged sessions' queries (pg_cancel_backend)", scope: 'connections', dangerous: true, hint: 'cancel'},
 	{id: 'connections.terminate', keys: ['k'], description: 'terminate the selected or tagged sessions (pg_terminate_backend)', scope: 'connections', dangerous: true, hint: 'kill'},

@@ -11,6 +11,7 @@ import {readCatalog} from '../source/actions/backup/catalog.js';
 import {targetKey} from '../source/state.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {startCluster, stopCluster} from './helpers/cluster.js';
+import {splitProgress} from './helpers/cli.js';
 import {dropDatabases, testDatabase, urlFor} from './helpers/db.js';
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
@@ -24,7 +25,7 @@ after(async () => {
 	await dropDatabases(db.info, [into]);
 });
 
-type Run = {code: number | null; stdout: string; stderr: string};
+type Run = {code: number | null; stdout: string; stderr: string; progress: string[]};
 
 /** The built CLI as cron runs it: no terminal, the target in DATABASE_URL. */
 function run(...args: string[]): Promise<Run> {
@@ -34,7 +35,7 @@ function run(...args: string[]): Promise<Run> {
 		let stderr = '';
 		child.stdout.on('data', chunk => (stdout += chunk));
 		child.stderr.on('data', chunk => (stderr += chunk));
-		child.on('close', code => resolve({code, stdout, stderr}));
+		child.on('close', code => resolve({code, stdout, ...splitProgress(stderr)}));
 	});
 }
 
@@ -44,7 +45,10 @@ function lines(text: string): string[] {
 
 test('backup --verify --keep 1, twice: each is restore-tested, and the second run removes the first', async () => {
 	const first = await run('backup', '--dir', dir, '--verify', '--keep', '1');
+	// without a terminal: one plain line per phase on stderr, nothing else there; the result on stdout
 	assert.equal(first.stderr, '');
+	assert.match(first.progress.join('\n'), /^\[ *\S+\] connecting to the server\n\[ *\S+\] preparing: /);
+	assert.doesNotMatch(first.progress.join('\n'), /\u001B/);
 	assert.equal(first.code, 0);
 	const out = lines(first.stdout);
 	assert.match(out[0]!, new RegExp(`^backup ok: ${dir}/${db.name}_\\d{8}T\\d{6}Z\\.dump$`));

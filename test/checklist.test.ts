@@ -25,6 +25,7 @@ import {judgeTimeouts, parsePgDuration, readTimeouts} from '../source/checklist/
 import {resolveTarget} from '../source/db/dsn.js';
 import {Monitor} from '../source/db/monitor.js';
 import {appRole, migrationRevision, previousRevision} from '../source/intowork.js';
+import {splitProgress} from './helpers/cli.js';
 import {testDatabase} from './helpers/db.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -68,7 +69,7 @@ type Run = {code: number; stdout: string; stderr: string};
 function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
 	return new Promise(resolve => {
 		execFile(process.execPath, [cli, ...args], {env: {...process.env, DATABASE_URL: db.url, INTOWORK_DB_STATE: stateDir, ...env}, timeout: 60_000}, (error, stdout, stderr) => {
-			resolve({code: error ? ((error as {code?: number}).code ?? 1) : 0, stdout, stderr});
+			resolve({code: error ? ((error as {code?: number}).code ?? 1) : 0, stdout, stderr: splitProgress(stderr).stderr});
 		});
 	});
 }

@@ -5,7 +5,8 @@ import {after, test} from 'node:test';
 import pg from 'pg';
 import stringWidth from 'string-width';
 import {cacheRoot, freePort, stopLeftoverPostmaster} from '../source/demo/pg-server.js';
-import {activeCommands, keyLabel, screenIds, type Scope} from '../source/keymap.js';
+import {footerHints} from '../source/components/footer.js';
+import {activeCommands, screenIds, type Scope} from '../source/keymap.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {accepting, waitFor} from './helpers/db.js';
 
@@ -120,7 +121,7 @@ const signatures: Record<string, RegExp[]> = {
 	'1': [/Cache hit ratio\s+\S+ [\d.]+% since reset/, /Longest running\s+/, /pg_stat_statements\s+collecting/],
 	'2': [/\d+ sessions: \d+ active/, /sessions \(v\)/],
 	'3': [/This interval \([^)]*\) · \d+ of \d+ statements ran/],
-	'4': [/Database\s+[\d.]+%/, /history, a bar per refresh/],
+	'4': [/Database\s+[\d.]+%/, / {2}history\b/],
 	'5': [/\d+ tables, [\d.]+ [kMG]?B · by size \(s\) · i: indexes/, /job_applications/],
 	'6': [new RegExp(`${revision} \\(built-in plan, 17 objects\\)`), /Pre-flight for an apply: /],
 	'7': [/Backups in \/\S+/, /pg_dump 15\.\d+/],
@@ -134,16 +135,25 @@ const titles = ['Overview', 'Connections', 'Queries', 'Cache', 'Tables', 'Migrat
  */
 const visitOrder = [1, 2, 3, 4, 5, 6, 7, 8, 0];
 
-/** The footer's key hints for a scope, as the keymap gives them. */
-function hints(scope: Scope, readOnly: boolean): string {
-	const line = (cmds: ReturnType<typeof activeCommands>) =>
-		cmds
-			.filter(c => c.hint)
-			.map(c => `${keyLabel(c.keys[0]!)} ${c.hint}`)
-			.join('  ');
-	const global = scope === 'help' || scope === 'dialog' ? '' : line(activeCommands('global', readOnly));
-	return [line(activeCommands(scope, readOnly)), global].filter(Boolean).join('  │  ');
+/** The footer's key hints for a scope, as the keymap gives them: the global ones (q quit, ? help) always whole. */
+function hints(scope: Scope, readOnly: boolean, columns: number): string {
+	const global = scope === 'help' || scope === 'dialog' ? [] : activeCommands('global', readOnly);
+	return footerHints(activeCommands(scope, readOnly), global, columns);
 }
+
+/**
+ * What each screen must show at any size, however small: its verdict or pre-flight lines
+ * (a screen's reason to exist during an incident), not pushed off by a list.
+ */
+const verdicts: Record<string, RegExp[]> = {
+	'1': [/^Connections\s+\S/m, /^Cache hit ratio\s+\S/m, /^Migration\s+at \S+/m],
+	'2': [/^\d+ sessions: \d+ active/m, /^Slots\s+\S/m, /^App pool\s+\S/m],
+	'4': [/^Database\s+[\d.]+%/m],
+	'6': [/^Pre-flight for an apply: (blocked|clear)/m, /^[✓!✗] Transactions\s+\S/m, /^[✓!✗] Backup\s+\S/m, /^[✓!✗] Space\s+\S/m, /^[✓!✗] Duplicates\s+\S/m],
+	'7': [/pg_dump 15\.\d+/],
+	// the evidence column stays: a verdict has its reason beside it
+	'8': [/^Score \d+\/100/m, /^ +# item +verdict .*\bevidence\b/m, /^[› ] +1 Migration h8c2d6e5f4g3 applied\s+(PASS|FAIL) +\S/m],
+};
 
 /** Nothing wrapped or drawn over: header, tabs, rule and footer where they belong, no line wider than the terminal. */
 function assertFits(screen: string, layout: {columns: number; rows: number; current: number; scope: Scope; readOnly?: boolean}) {
@@ -156,12 +166,17 @@ function assertFits(screen: string, layout: {columns: number; rows: number; curr
 	assert.ok((lines[2] ?? '').includes(`${current} ${titles[current - 1]}`), `${label}: the tabs on the third line name the screen\n${screen}`);
 	assert.equal(lines[3], '─'.repeat(columns), `${label}: the rule is the terminal's width\n${screen}`);
 	assert.equal(lines.filter(l => l.startsWith('intowork-db ')).length, 1, `${label}: one header\n${screen}`);
+	// A number is never cut: a column too narrow for it is dropped instead.
+	assert.doesNotMatch(screen, /\d…/, `${label}: a number cut short\n${screen}`);
 	// The frame is one line short of the terminal: the key hints are on the line before the last, cut with … when too long.
-	const expected = hints(scope, layout.readOnly ?? false);
+	const expected = hints(scope, layout.readOnly ?? false, columns);
 	const footer = lines[rows - 2] ?? '';
 	const shown = stringWidth(expected) > columns ? `${[...expected].slice(0, columns - 1).join('')}…` : expected;
 	assert.equal(footer.trimEnd(), shown.trimEnd(), `${label}: the key hints on line ${rows - 1}\n${screen}`);
 	assert.equal((lines[rows - 1] ?? '').trim(), '', `${label}: the last line is left empty\n${screen}`);
+	if (scope !== 'help' && scope !== 'dialog') assert.match(footer, /q quit {2}\? help/, `${label}: q quit in the footer\n${screen}`);
+	const index = screenIds.indexOf(scope as (typeof screenIds)[number]);
+	for (const v of verdicts[String(index + 1)] ?? []) assert.match(screen, v, `${label}: the verdict line ${v}\n${screen}`);
 }
 
 test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: 120_000}, async () => {
@@ -194,7 +209,7 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 		};
 		for (const i of visitOrder) {
 			const key = String(i + 1);
-			const screen = await press(term, key, [...signatures[key]!, ...(visits[key] ?? [])]);
+			const screen = await press(term, key, [...signatures[key]!, ...(verdicts[key] ?? []), ...(visits[key] ?? [])]);
 			assertFits(screen, {columns: 200, rows: 50, current: i + 1, scope: screenIds[i]!});
 		}
 		let screen: string;
@@ -292,21 +307,47 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 	});
 });
 
-test('80x24: every screen and the help fit the terminal', {timeout: 75_000}, async () => {
+test('80x24: every screen and the help fit the terminal; the sort column, the restore-test warning, help from its top', {timeout: 150_000}, async () => {
 	await inTerminal(demoArgs, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		for (const i of visitOrder) {
 			const key = String(i + 1);
-			const screen = await press(term, key, signatures[key]!);
+			const screen = await press(term, key, [...signatures[key]!, ...(verdicts[key] ?? [])]);
 			assertFits(screen, {columns: 80, rows: 24, current: i + 1, scope: screenIds[i]!});
 		}
 		let screen = await press(term, '?', [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /Everywhere/, /quit and restore the terminal/]);
 		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'help'});
 		// the demo's own DSN in full, password included, ready to paste
 		assert.ok(screen.includes(`  psql "postgresql://postgres:postgres@127.0.0.1:${port}/intowork"`), `the demo's psql line:\n${screen}`);
+		await press(term, 'NPage', [/Help \(↑\/↓ scroll, lines (?!1-)\d+-\d+ of/]);
 		term.send('Escape');
 		screen = await see(term, signatures['1']!, screenMs, [/Help \(/]);
 		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'overview'});
+		// opened again, the help starts at its top, not where it was left
+		await press(term, '?', [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /^Target: /m]);
+		term.send('Escape');
+		await see(term, signatures['1']!, screenMs, [/Help \(/]);
+
+		// Sorted by time in state: the column shows, marked, even at 80 columns.
+		await press(term, '2', signatures['2']!);
+		await press(term, 's', [/· sort query age ↓/]);
+		screen = await press(term, 's', [/· sort time in state ↓/, /^ +pid .* in state↓ /m]);
+		assertFits(screen, {columns: 80, rows: 24, current: 2, scope: 'connections'});
+
+		// The restore-test dialog's warning is whole: its lines wrap.
+		await press(term, '7', signatures['7']!);
+		screen = await press(term, 'b', [/Back up intowork now\?/, /y\/Enter back up · n\/Esc cancel/]);
+		await confirm(term, screen);
+		await see(term, [/backup ok: \S+ · /], jobMs);
+		screen = await press(term, 'r', [/Restore-test \S+\?/, /y\/Enter run the restore test · n\/Esc cancel/]);
+		const dialog = screen
+			.split('\n')
+			.map(l => l.replace(/^\s*│\s?|\s*│\s*$/g, '').trim())
+			.join(' ');
+		assert.match(dialog, /It needs CREATEDB, and writes the whole database \(and its WAL, which replicas receive\) while it runs\./, `the warning is complete\n${screen}`);
+		assertFits(screen, {columns: 80, rows: 24, current: 7, scope: 'dialog'});
+		term.send('n');
+		await see(term, signatures['7']!, screenMs, [/Restore-test \S+\?/]);
 		await press(term, 'q', [/\[exit 0\]/], 30_000);
 	});
 });

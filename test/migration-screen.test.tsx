@@ -41,7 +41,7 @@ async function oldSnapshot(application: string) {
 
 test('every object with its state, alembic_version against the target, and the pre-flight', async () => {
 	const frame = await app.waitForFrame(/Duplicates\s+11 duplicate rows stop 3 unique constraints/);
-	assert.match(frame, /h8c2d6e5f4g3 \(built-in plan, 17 objects\) · alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3 · 0\/17 valid · NOT APPLIED/);
+	assert.match(frame, /h8c2d6e5f4g3 \(built-in plan, 17 objects\) · 0\/17 valid · NOT APPLIED · alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3/);
 	assert.match(frame, /unique_candidate_job_application\s+job_applications\s+unique\s+missing\s+not created yet/);
 	assert.match(frame, /idx_jobs_status_location_type\s+jobs\s+index\s+missing/);
 	assert.match(frame, /Pre-flight for an apply: blocked/);
@@ -148,7 +148,7 @@ test('D downgrades after typing "downgrade", u restores the archived duplicates'
 	await app.waitForFrame(/Downgrade h8c2d6e5f4g3 to g7b1c5d4e3f2\?/);
 	await type(app, 'downgrade');
 	await app.waitForFrame(/✓ downgraded to g7b1c5d4e3f2 in .*: 16 objects dropped/, 'the downgrade finishes', 20_000);
-	await app.waitForFrame(/alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3 · 0\/17 valid/);
+	await app.waitForFrame(/0\/17 valid · NOT APPLIED · alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3/);
 	assert.equal((await migrationStatus(db.client)).alembicVersion, previousRevision);
 	app.press('u');
 	await app.waitForFrame(/Restore the duplicates archived at/);

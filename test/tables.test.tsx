@@ -198,7 +198,7 @@ test('the screen: tables with sizes, i for indexes with the problems first and w
 		assert.ok(frame.split('\n').length <= 23);
 		assert.match(frame, /^\s+state\s+index\s+table\s+size\s+scans/m);
 		app.press('i');
-		frame = plain(await app.waitForFrame(f => /^\s+table\s+total\s+/m.test(plain(f))));
+		frame = plain(await app.waitForFrame(f => /^\s+table\s+total↓\s+/m.test(plain(f))));
 		assert.match(frame, /\s+dead\s+/);
 	} finally {
 		await app.cleanup();

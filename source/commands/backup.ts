@@ -12,28 +12,9 @@ import {parsePositiveInt} from '../cli-args.js';
 import type {Target} from '../db/dsn.js';
 import {CliError, ExitCode, UsageError} from '../errors.js';
 import {formatDuration, formatNumber} from '../format.js';
-import {escapeControls} from '../sanitize.js';
 import {openFromFlags} from '../session.js';
+import {phaseProgress, type PhaseProgress} from './progress.js';
 import type {Subcommand, SubcommandContext} from './types.js';
-
-/**
- * Progress on a terminal, redrawn in place on stderr; nothing at all when
- * stderr is not a terminal, so a cron mail holds only the result lines.
- */
-function terminalProgress(stream: NodeJS.WriteStream = process.stderr): {show(text: string): void; clear(): void} {
-	if (!stream.isTTY) return {show: () => undefined, clear: () => undefined};
-	let shown = false;
-	return {
-		show(text) {
-			shown = true;
-			stream.write(`\r\u001B[2K${escapeControls(text).slice(0, Math.max(20, (stream.columns || 80) - 1))}`);
-		},
-		clear() {
-			if (shown) stream.write('\r\u001B[2K');
-			shown = false;
-		},
-	};
-}
 
 /** Ctrl-C or a kill stops the tool and cleans up (partial file, scratch database) before the process ends. */
 function interruptible(): {signal: AbortSignal; dispose(): void} {
@@ -56,9 +37,11 @@ function noArguments(ctx: SubcommandContext, name: string, max = 0): void {
 	if (ctx.input.length > max) throw new UsageError(`${name}: unexpected argument "${ctx.input[max]}" (give the target with --dsn or DATABASE_URL)`);
 }
 
-async function withTarget<T>(ctx: SubcommandContext, run: (target: Target) => Promise<T>): Promise<T> {
+async function withTarget<T>(ctx: SubcommandContext, progress: PhaseProgress, run: (target: Target) => Promise<T>): Promise<T> {
+	// Something on stderr at once: a server that takes long to answer must not look like a hung command.
+	progress.show('connecting', 'connecting to the server');
 	// The actions use connections of their own; opening the target first gives a bad DSN or a down server its usual one-line error.
-	const opened = await openFromFlags(ctx.global);
+	const opened = await openFromFlags(ctx.global).finally(() => progress.clear());
 	try {
 		return await run(opened.target);
 	} finally {
@@ -80,10 +63,9 @@ function readPolicy(flags: Record<string, unknown>): RetentionPolicy | undefined
 }
 
 /** Runs the restore test and prints its outcome; true when it passed. */
-async function restoreTestAndReport(ctx: SubcommandContext, target: Target, record: BackupRecord, signal: AbortSignal): Promise<boolean> {
-	const progress = terminalProgress();
+async function restoreTestAndReport(ctx: SubcommandContext, target: Target, record: BackupRecord, signal: AbortSignal, progress: PhaseProgress): Promise<boolean> {
 	try {
-		const result = await runRestoreTest({target, record, pgBin: ctx.global.pgBin, signal, onProgress: p => progress.show(describeRestoreProgress(p))});
+		const result = await runRestoreTest({target, record, pgBin: ctx.global.pgBin, signal, onProgress: p => progress.show(`restore test ${p.phase}`, describeRestoreProgress(p))});
 		progress.clear();
 		ctx.out(describeRestoreTest(result, record));
 		for (const d of result.differences) ctx.out(`  ${d}`);
@@ -109,19 +91,19 @@ export const backupCommand: Subcommand = {
 		noArguments(ctx, 'backup');
 		const format = readFormat(ctx.flags.format);
 		const policy = readPolicy(ctx.flags);
-		return withTarget(ctx, async target => {
+		const progress = phaseProgress();
+		return withTarget(ctx, progress, async target => {
 			const {signal, dispose} = interruptible();
-			const progress = terminalProgress();
 			try {
 				const dir = path.resolve((ctx.flags.dir as string | undefined) ?? defaultBackupDir(targetKey(target)));
-				const record = await runBackup({target, format, dir, pgBin: ctx.global.pgBin, signal, onProgress: p => progress.show(describeBackupProgress(p))});
+				const record = await runBackup({target, format, dir, pgBin: ctx.global.pgBin, signal, onProgress: p => progress.show(`backup ${p.phase}`, describeBackupProgress(p))});
 				progress.clear();
 				ctx.out(`backup ok: ${record.file}`);
 				ctx.out(`  ${describeBackup(record)}`);
 				ctx.out(`  sha256 ${record.sha256}`);
 				const leftOut = describeLeftOut(record);
 				if (leftOut) ctx.out(`  ${leftOut}`);
-				if (ctx.flags.verify && !(await restoreTestAndReport(ctx, target, record, signal))) {
+				if (ctx.flags.verify && !(await restoreTestAndReport(ctx, target, record, signal, progress))) {
 					if (policy) ctx.out('retention skipped: the new backup failed its restore test');
 					return ExitCode.failed;
 				}
@@ -153,7 +135,8 @@ export const restoreTestCommand: Subcommand = {
 	async run(ctx) {
 		noArguments(ctx, 'restore-test', 1);
 		const file = ctx.input[0];
-		return withTarget(ctx, async target => {
+		const progress = phaseProgress();
+		return withTarget(ctx, progress, async target => {
 			const records = readCatalog(targetKey(target));
 			const record = file ? findRecordByFile(records, file) : latestBackup(records);
 			if (!record) {
@@ -164,7 +147,7 @@ export const restoreTestCommand: Subcommand = {
 			}
 			const {signal, dispose} = interruptible();
 			try {
-				return (await restoreTestAndReport(ctx, target, record, signal)) ? ExitCode.ok : ExitCode.failed;
+				return (await restoreTestAndReport(ctx, target, record, signal, progress)) ? ExitCode.ok : ExitCode.failed;
 			} finally {
 				dispose();
 			}
@@ -187,11 +170,11 @@ export const restoreCommand: Subcommand = {
 		const into = ctx.flags.into as string | undefined;
 		if (!file) throw new UsageError('restore: which file? intowork-db restore FILE --into DB');
 		if (!into) throw new UsageError('restore: --into DB is required: the database to restore into');
-		return withTarget(ctx, async target => {
+		const progress = phaseProgress();
+		return withTarget(ctx, progress, async target => {
 			const {signal, dispose} = interruptible();
-			const progress = terminalProgress();
 			try {
-				const outcome = await runRestore({target, file: path.resolve(file), into, force: Boolean(ctx.flags.force), pgBin: ctx.global.pgBin, signal, onProgress: p => progress.show(describeRestoreProgress(p))});
+				const outcome = await runRestore({target, file: path.resolve(file), into, force: Boolean(ctx.flags.force), pgBin: ctx.global.pgBin, signal, onProgress: p => progress.show(`restore ${p.phase}`, describeRestoreProgress(p))});
 				progress.clear();
 				const check = outcome.compared ? 'row counts, tables, indexes and constraints match the backup' : 'no recorded row counts to compare (not in the catalog)';
 				ctx.out(`restored ${file} into ${outcome.into}${outcome.replaced ? ' (replacing it)' : ''}: ${outcome.tables} tables, ${formatNumber(outcome.rows)} rows; ${check} (${formatDuration(outcome.durationMs)})`);

@@ -9,6 +9,7 @@ import {recordHistory} from '../checklist/store.js';
 import {ExitCode, UsageError} from '../errors.js';
 import {openFromFlags} from '../session.js';
 import {printer} from './print.js';
+import {phaseProgress} from './progress.js';
 import type {Subcommand} from './types.js';
 
 export const defaultLoadTest = {clients: 100, durationMs: 60_000};
@@ -52,20 +53,34 @@ export const checkCommand: Subcommand = {
 				}
 			: undefined;
 		// Progress and notes go to stderr: stdout is the report, parsable as it is.
-		const note = printer(process.stderr);
-		const opened = await openFromFlags(global);
+		const progress = phaseProgress();
+		const print = printer(process.stderr);
+		const note = (line: string) => {
+			progress.clear();
+			print(line);
+		};
+		progress.show('connecting', 'connecting to the server');
+		const opened = await openFromFlags(global).finally(() => progress.clear());
 		try {
 			const key = targetKey(opened.target);
 			const auditCtx = {key, role: opened.caps.role, target: opened.redacted};
 			if (loadTest) {
 				const result = await runLoadTest(opened.target, opened.monitor, {
 					...loadTest,
-					onStart: h => note(`load test: ${loadTest.clients} read-only clients for ${loadTest.durationMs / 1000} s against ${opened.redacted} (${h.free} connection slots free)`),
+					onStart: h => {
+						note(`load test: ${loadTest.clients} read-only clients for ${loadTest.durationMs / 1000} s against ${opened.redacted} (${h.free} connection slots free)`);
+						progress.show('load test', `load test running, ${loadTest.durationMs / 1000} s`);
+					},
 				});
 				saveLoadTest(auditCtx, result);
 				note(`load test: ${summary(result)}`);
 			}
-			const report = assemble(await collectDb(opened.monitor, options), await collectLocal(key, options), options, {readOnly: global.readOnly});
+			progress.show('evidence', 'checking the ten items: settings, EXPLAIN plans, p95 timings, backups');
+			const db = await collectDb(opened.monitor, options);
+			progress.show('local', 'reading the backup catalog, sign-offs and load tests');
+			const local = await collectLocal(key, options);
+			progress.clear();
+			const report = assemble(db, local, options, {readOnly: global.readOnly});
 			recordHistory(auditCtx, report.items, report.score.score, 'check');
 			const meta = {target: opened.redacted, role: opened.caps.role, serverVersion: opened.caps.serverVersion};
 			if (flags.json) ctx.out(JSON.stringify(jsonReport(report, meta), null, 2));

@@ -21,6 +21,7 @@ import {inspectMigration, statusOf, type Inspection} from '../actions/migration/
 import {CliError, ExitCode, UsageError} from '../errors.js';
 import {formatDuration, formatMs, formatNumber} from '../format.js';
 import {openFromFlags, type Opened} from '../session.js';
+import {phaseProgress, type PhaseProgress} from './progress.js';
 import type {Subcommand, SubcommandContext} from './types.js';
 
 const modes = ['status', 'plan', 'apply', 'resolveDuplicates', 'undoDuplicates', 'downgrade'] as const;
@@ -30,7 +31,7 @@ const flagName = (m: string) => `--${m.replace(/[A-Z]/g, c => `-${c.toLowerCase(
 
 const marks = {ok: '✓', info: '·', warn: '!', block: '✗'} as const;
 
-type Context = {ctx: SubcommandContext; opened: Opened; settings: MigrationSettings; audit: AuditContext};
+type Context = {ctx: SubcommandContext; opened: Opened; settings: MigrationSettings; audit: AuditContext; progress: PhaseProgress};
 
 const plan = (c: Context): MigrationPlan => c.settings.plan;
 
@@ -38,12 +39,16 @@ async function readState(c: Context, mode: 'apply' | 'downgrade'): Promise<{insp
 	// The slow checks scan whole tables: on a connection without the monitor's 5 s cap.
 	const session = await openSession(c.opened.target);
 	try {
+		c.progress.show('inspect', `reading the ${plan(c).objects.length} objects of ${plan(c).revision} from the catalog`);
 		const inspection = await inspectMigration(session, plan(c));
+		c.progress.show('fast', 'pre-flight: open transactions, locks, free space');
 		const fast = await readFastChecks(session, plan(c));
+		if (mode === 'apply') c.progress.show('slow', 'pre-flight: counting duplicate rows (reads whole tables)');
 		const slow = mode === 'apply' ? await readSlowChecks(session, plan(c), inspection) : undefined;
 		const report = evaluatePreflight(mode, plan(c), inspection, fast, slow, backupCheck(readCatalog(targetKey(c.opened.target))));
 		return {inspection, report};
 	} finally {
+		c.progress.clear();
 		await closeSession(session);
 	}
 }
@@ -223,8 +228,10 @@ async function run(ctx: SubcommandContext): Promise<number> {
 		ctx.out(planDocument(settings.plan));
 		return ExitCode.ok;
 	}
-	const opened = await openFromFlags(ctx.global);
-	const c: Context = {ctx, opened, settings, audit: auditContext(opened.target, opened.caps.role)};
+	const progress = phaseProgress();
+	progress.show('connecting', 'connecting to the server');
+	const opened = await openFromFlags(ctx.global).finally(() => progress.clear());
+	const c: Context = {ctx, opened, settings, audit: auditContext(opened.target, opened.caps.role), progress};
 	try {
 		switch (mode) {
 			case 'status': {

@@ -88,7 +88,7 @@ function openDialog(services: Services, request: Request) {
 			],
 			confirmLabel: mode === 'cancel' ? 'send the cancel' : 'terminate',
 			typed,
-			onConfirm: () => void run(services, request),
+			onConfirm: () => run(services, request),
 			onCancel: () => setMessage(store, 'Nothing was sent.'),
 		},
 	});

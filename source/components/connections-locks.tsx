@@ -24,7 +24,7 @@ const columns: Column<LockRow>[] = [
 		width: 14,
 		value: r => `${r.depth === 0 ? '' : `${'  '.repeat(r.depth - 1)}└ `}${r.pid}`,
 	},
-	{key: 'user', title: 'user', width: 10, priority: 3, value: r => sanitize(r.backend?.user, 60) || '-'},
+	{key: 'user', title: 'user', width: 10, priority: 3, ident: true, value: r => sanitize(r.backend?.user, 60) || '-'},
 	{key: 'app', title: 'application', width: 14, grow: 1, priority: 4, value: who},
 	{key: 'state', title: 'state', width: 10, priority: 5, value: r => (r.backend ? stateLabel(r.backend) : '-')},
 	{

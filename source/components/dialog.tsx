@@ -2,6 +2,8 @@ import React, {useState} from 'react';
 import {Box, Text} from 'ink';
 import {useAppState, useCommands, useServices} from '../context.js';
 import {sanitizeLine} from '../sanitize.js';
+import {sanitize} from '../sanitize.js';
+import {setMessage} from '../store/store.js';
 import {TextField} from './text-field.js';
 
 /** The one confirmation every dangerous command goes through. */
@@ -14,10 +16,30 @@ export function DialogOverlay() {
 		store.setState({dialog: undefined});
 		setMismatch(false);
 	};
+	// Every confirmed action says so at once, whatever it is and however loaded the server, then its result.
 	const confirm = () => {
 		if (!dialog) return;
 		close();
-		dialog.onConfirm();
+		const label = dialog.confirmLabel;
+		const sending = `${label}: sending…`;
+		setMessage(store, sending);
+		const ours = () => store.getState().message?.text === sending;
+		let outcome: unknown;
+		try {
+			outcome = dialog.onConfirm();
+		} catch (error) {
+			setMessage(store, `${label} failed: ${sanitize(error instanceof Error ? error.message : String(error), 300)}`, 'error');
+			return;
+		}
+		// an action that reports its own progress or result has replaced the message by now, or will
+		if (!(outcome instanceof Promise)) {
+			if (ours()) setMessage(store, `${label}: started`);
+			return;
+		}
+		outcome.then(
+			() => ours() && setMessage(store, `${label}: done`, 'ok'),
+			(error: unknown) => setMessage(store, `${label} failed: ${sanitize(error instanceof Error ? error.message : String(error), 300)}`, 'error'),
+		);
 	};
 	const cancel = () => {
 		dialog?.onCancel?.();
@@ -44,7 +66,7 @@ export function DialogOverlay() {
 				{sanitizeLine(dialog.title, 300)}
 			</Text>
 			{dialog.lines.map((line, i) => (
-				<Text key={i} wrap="truncate-end">
+				<Text key={i} wrap="wrap">
 					{sanitizeLine(line, 1000)}
 				</Text>
 			))}

@@ -1,9 +1,8 @@
-import React from 'react';
+import React, {useState} from 'react';
 import {useAppState, useCommands, useServices} from '../context.js';
 import {privilegeFixes} from '../db/capabilities.js';
 import {activeCommands, commands, keyLabel, type Scope} from '../keymap.js';
 import {screens, screenOrder} from '../screens/registry.js';
-import {setUi} from '../store/store.js';
 import {privilegeSummary} from './header.js';
 import {TextView} from './text-view.js';
 
@@ -37,8 +36,9 @@ export function HelpOverlay() {
 		demoDsn: st.demoDsn,
 		caps: st.caps,
 		rows: st.size.rows,
-		scroll: st.ui.overview?.helpScroll ?? 0,
 	}));
+	// Local to this opening: the help opens at its top every time.
+	const [scroll, setScroll] = useState(0);
 	const about: string[] = [`Target: ${s.target}`];
 	// on a line of its own, so a narrow terminal does not truncate what is meant to be pasted
 	if (s.demoDsn) about.push('Demo database, for psql in another terminal:', `  psql "${s.demoDsn}"`);
@@ -54,8 +54,8 @@ export function HelpOverlay() {
 			title="Help"
 			lines={lines.map(line => (line.startsWith('## ') ? {text: line.slice(3), bold: true} : line))}
 			height={Math.max(3, s.rows - 8)}
-			scroll={s.scroll}
-			onScroll={top => setUi(store, 'overview', {helpScroll: top})}
+			scroll={scroll}
+			onScroll={setScroll}
 			back
 			commands="help"
 		/>

@@ -71,8 +71,8 @@ export function objectRows(objects: readonly ObjectInspection[], run: RunView | 
 
 export function MigrationObjects(props: {rows: readonly ObjectRow[]; width: number; height: number; selection: TableSelection; hasRun: boolean; now: number}) {
 	const columns: Column<ObjectRow>[] = [
-		{key: 'name', title: 'Object', width: 30, grow: 2, value: r => r.inspection.object.name},
-		{key: 'table', title: 'Table', width: 16, priority: 2, value: r => r.inspection.object.table},
+		{key: 'name', title: 'Object', width: 30, grow: 2, ident: true, value: r => r.inspection.object.name},
+		{key: 'table', title: 'Table', width: 16, priority: 2, ident: true, value: r => r.inspection.object.table},
 		{key: 'kind', title: 'Kind', width: 6, priority: 1, value: r => (r.inspection.object.unique ? 'unique' : 'index')},
 		{key: 'state', title: 'State', width: 8, value: stateLabel},
 		...(props.hasRun ? [{key: 'run', title: 'This run', width: 24, value: (r: ObjectRow) => stepCell(r.step, props.now)}] : []),

@@ -1,46 +1,92 @@
 import React from 'react';
 import {Box, Text} from 'ink';
-import {fit} from '../format.js';
+import stringWidth from '../text-width.js';
+import {fit, fitIdent, sharedPrefix} from '../format.js';
 
 export type Column<R> = {
 	key: string;
 	title: string;
-	/** minimum width; extra space goes to columns with grow */
+	/** minimum width; extra space goes to columns with grow. A number column (align right) widens to its widest value. */
 	width: number;
 	grow?: number;
+	/** right-aligned columns hold numbers: never cut, dropped whole when they cannot fit */
 	align?: 'left' | 'right';
 	/** lower numbers are dropped first when the terminal is narrow; undefined is never dropped */
 	priority?: number;
+	/** a name (application, role, object): shortened in the middle or by the prefix the rows share, never cut at its end */
+	ident?: boolean;
+	/** never dropped, not even a number that cannot fit (the sort key's column) */
+	pinned?: boolean;
 	value(row: R): string;
 };
 
-export type FittedColumn<R> = Column<R> & {actual: number};
+export type FittedColumn<R> = Column<R> & {actual: number; prefix: string};
 
-/** Drop the least important columns until the rest fit, then share the spare width. */
-export function fitColumns<R>(columns: readonly Column<R>[], width: number): FittedColumn<R>[] {
+export type Fitted<R> = {columns: FittedColumn<R>[]; hidden: number};
+
+const isNumber = (c: Column<unknown>) => c.align === 'right';
+/** ' +N' at the header's end: N columns are hidden at this width */
+const markerWidth = 4;
+/** a text column gives up width down to this before a number column is dropped */
+const textFloor = (c: Column<unknown>) => Math.min(c.width, Math.max(4, stringWidth(c.title)));
+
+/**
+ * Numbers first: a column of numbers gets the width of its widest value (among `rows`, the
+ * visible ones), text columns take what is left. Columns with the lowest priority go first when
+ * the terminal is narrow, then text gives up width, and a number that still cannot fit has its
+ * whole column dropped; `hidden` counts the dropped ones, for the header's marker.
+ */
+export function fitColumns<R>(columns: readonly Column<R>[], width: number, rows: readonly R[] = []): Fitted<R> {
+	const want = new Map<Column<R>, number>(
+		columns.map(c => [c, isNumber(c) ? rows.reduce((w, r) => Math.max(w, stringWidth(c.value(r))), Math.max(c.width, stringWidth(c.title))) : c.width]),
+	);
 	let kept = [...columns];
-	const needed = (cols: readonly Column<R>[]) => cols.reduce((n, c) => n + c.width, 0) + Math.max(0, cols.length - 1);
-	while (needed(kept) > width) {
+	const needed = () => kept.reduce((n, c) => n + want.get(c)!, 0) + Math.max(0, kept.length - 1);
+	const room = () => width - (kept.length < columns.length ? markerWidth : 0);
+	const drop = (c: Column<R>) => void (kept = kept.filter(k => k !== c));
+	while (needed() > room()) {
 		const droppable = kept.filter(c => c.priority !== undefined);
 		if (droppable.length === 0) break;
-		const lowest = droppable.reduce((a, b) => ((b.priority ?? 0) < (a.priority ?? 0) ? b : a));
-		kept = kept.filter(c => c !== lowest);
+		drop(droppable.reduce((a, b) => ((b.priority ?? 0) < (a.priority ?? 0) ? b : a)));
 	}
-	const spare = Math.max(0, width - needed(kept));
+	for (const c of [...kept].reverse()) {
+		if (needed() <= room()) break;
+		if (!isNumber(c)) want.set(c, Math.max(textFloor(c), want.get(c)! - (needed() - room())));
+	}
+	// the rightmost number goes first; the first column (the row's identity) stays
+	for (let i = kept.length - 1; i > 0 && needed() > room(); i--) if (isNumber(kept[i]!) && !kept[i]!.pinned) drop(kept[i]!);
+	const spare = Math.max(0, room() - needed());
 	const growTotal = kept.reduce((n, c) => n + (c.grow ?? 0), 0);
+	const lastGrowing = kept.map(k => (k.grow ?? 0) > 0).lastIndexOf(true);
 	let given = 0;
-	return kept.map((c, i) => {
+	const fitted = kept.map((c, i) => {
 		let extra = growTotal ? Math.floor((spare * (c.grow ?? 0)) / growTotal) : 0;
 		// the rounding remainder goes to the last growing column
-		if (growTotal && i === kept.map(k => (k.grow ?? 0) > 0).lastIndexOf(true)) extra = spare - given;
+		if (growTotal && i === lastGrowing) extra = spare - given;
 		given += extra;
-		return {...c, actual: c.width + extra};
+		const prefix = c.ident ? sharedPrefix(rows.map(r => c.value(r))) : '';
+		return {...c, actual: want.get(c)! + extra, prefix};
 	});
+	return {columns: fitted, hidden: columns.length - kept.length};
+}
+
+/** One cell: numbers whole and right-aligned, names shortened where they still differ, other text cut at the end. */
+export function cellText<R>(c: FittedColumn<R>, text: string): string {
+	if (c.ident) return fitIdent(text, c.actual, c.prefix);
+	return fit(text, c.actual, c.align);
 }
 
 export type TableSelection = {offset: number; selectedKey?: string};
 
 export type RowStyle = {color?: string; bold?: boolean; dim?: boolean};
+
+/** The sort key's column: marked with its direction in the header, and never dropped. */
+export type TableSort = {key: string; descending: boolean};
+
+export function sortedColumns<R>(columns: readonly Column<R>[], sort: TableSort | undefined): readonly Column<R>[] {
+	if (!sort) return columns;
+	return columns.map(c => (c.key === sort.key ? {...c, title: `${c.title}${sort.descending ? '↓' : '↑'}`, priority: undefined, pinned: true} : c));
+}
 
 export function Table<R>(props: {
 	columns: readonly Column<R>[];
@@ -54,28 +100,30 @@ export function Table<R>(props: {
 	rowStyle?(row: R): RowStyle | undefined;
 	/** a marker column on the left: tags, the console's own session */
 	mark?(row: R): string;
+	sort?: TableSort;
 	emptyText?: string;
 }) {
 	const {rows, width, height} = props;
 	const {offset, selectedKey} = props.selection;
+	// Only the visible slice is rendered (and measured): 10,000 rows cost what a screenful costs.
+	const visible = rows.slice(offset, offset + height);
 	// The cursor column: the selection must stay visible without colour (NO_COLOR drops inverse too).
 	const markWidth = props.mark ? 3 : 2;
-	const cols = fitColumns(props.columns, width - markWidth);
-	const cell = (c: FittedColumn<R>, text: string) => fit(text, c.actual, c.align);
-	const header = cols.map(c => cell(c, c.title)).join(' ');
-	// Only the visible slice is rendered: 10,000 rows cost what a screenful costs.
-	const visible = rows.slice(offset, offset + height);
+	const {columns: cols, hidden} = fitColumns(sortedColumns(props.columns, props.sort), width - markWidth, visible);
+	const header = cols.map(c => fit(c.title, c.actual, c.align)).join(' ') + (hidden ? fit(` +${hidden}`, markerWidth, 'right') : '');
 	return (
 		<Box flexDirection="column" width={width}>
-			<Text bold>{' '.repeat(markWidth) + header}</Text>
+			<Text bold wrap="truncate-end">
+				{' '.repeat(markWidth) + header}
+			</Text>
 			{visible.length === 0 ? <Text dimColor>{props.emptyText ?? 'nothing to show'}</Text> : null}
 			{visible.map(row => {
 				const key = props.rowKey(row);
 				const style = props.rowStyle?.(row) ?? {};
 				const selected = key === selectedKey;
-				const line = fit(`${selected ? '›' : ' '}${props.mark?.(row) ?? ''}`, markWidth) + cols.map(c => cell(c, c.value(row))).join(' ');
+				const line = fit(`${selected ? '›' : ' '}${props.mark?.(row) ?? ''}`, markWidth) + cols.map(c => cellText(c, c.value(row))).join(' ');
 				return (
-					<Text key={key} inverse={selected} color={style.color} bold={style.bold} dimColor={style.dim}>
+					<Text key={key} inverse={selected} color={style.color} bold={style.bold} dimColor={style.dim} wrap="truncate-end">
 						{line}
 					</Text>
 				);

@@ -436,6 +436,63 @@ export function stateLabel(b: Pick<Backend, 'state' | 'hidden' | 'backendType'>)
 	return stateLabels[b.state] ?? b.state;
 }
 
+/** Wait events longer than a column, in a short form that keeps the part that tells them apart. */
+const waitEventShort: Record<string, string> = {
+	transactionid: 'txid',
+	virtualxid: 'vxid',
+	relation: 'rel',
+	advisory: 'advisory',
+	ClientRead: 'Read',
+	ClientWrite: 'Write',
+	PgSleep: 'Sleep',
+};
+
+/** `Lock:transactionid` → `Lock:txid`, `Client:ClientRead` → `Client:Read`; '' when the session waits for nothing. */
+export function waitLabel(b: Pick<Backend, 'waitEventType' | 'waitEvent'>): string {
+	if (!b.waitEventType) return '';
+	const event = b.waitEvent ?? '';
+	const short = waitEventShort[event] ?? (event.startsWith(b.waitEventType) && event.length > b.waitEventType.length ? event.slice(b.waitEventType.length) : event);
+	return `${b.waitEventType}:${short}`;
+}
+
+/** A parallel worker: its leader is another backend. */
+export const isParallelWorker = (b: Pick<Backend, 'pid' | 'leaderPid'>): boolean => b.leaderPid !== null && b.leaderPid !== b.pid;
+
+export type WorkerGroups = {
+	/** the list with each leader's workers under it: only the expanded leaders' */
+	rows: Backend[];
+	/** workers per leader pid */
+	workers: ReadonlyMap<number, number>;
+	/** rows shown under their leader */
+	nested: ReadonlySet<string>;
+};
+
+/**
+ * Parallel workers grouped under their leader (leader_pid), counted, shown only for the leaders in
+ * `expanded` (backend keys). A worker whose leader is not in the list stays a row of its own.
+ */
+export function groupWorkers(rows: readonly Backend[], expanded: ReadonlySet<string>): WorkerGroups {
+	const leaders = new Map(rows.filter(b => !isParallelWorker(b)).map(b => [b.pid, b]));
+	const under = new Map<number, Backend[]>();
+	for (const b of rows) {
+		if (!isParallelWorker(b) || !leaders.has(b.leaderPid!)) continue;
+		under.set(b.leaderPid!, [...(under.get(b.leaderPid!) ?? []), b]);
+	}
+	const out: Backend[] = [];
+	const nested = new Set<string>();
+	for (const b of rows) {
+		if (isParallelWorker(b) && leaders.has(b.leaderPid!)) continue;
+		out.push(b);
+		const workers = under.get(b.pid);
+		if (!workers || !expanded.has(b.key)) continue;
+		for (const w of [...workers].sort((x, y) => x.pid - y.pid)) {
+			out.push(w);
+			nested.add(w.key);
+		}
+	}
+	return {rows: out, workers: new Map([...under].map(([pid, ws]) => [pid, ws.length])), nested};
+}
+
 /** How long the session has been in what makes it interesting: running its query, or idle inside a transaction. */
 export function relevantAgeMs(b: Pick<Backend, 'state' | 'queryMs' | 'stateMs'>): number | null {
 	if (b.state === 'active') return b.queryMs;
@@ -457,7 +514,7 @@ export const sortOrders: readonly SortOrder[] = [
 	{id: 'application', title: 'application', descending: false, value: b => b.application},
 	{id: 'database', title: 'database', descending: false, value: b => b.database},
 	{id: 'state', title: 'state', descending: false, value: b => stateLabel(b)},
-	{id: 'wait', title: 'wait event', descending: false, value: b => (b.waitEventType ? `${b.waitEventType}:${b.waitEvent ?? ''}` : null)},
+	{id: 'wait', title: 'wait event', descending: false, value: b => waitLabel(b) || null},
 	{id: 'client', title: 'client', descending: false, value: b => b.clientHost ?? b.clientAddr},
 ];
 

@@ -5,7 +5,7 @@ import {auditFile, readAudit, type AuditEntry} from '../audit.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
 import {useAppState, useCommands, useServices} from '../context.js';
-import {clock} from '../format.js';
+import {clock, fitIdent} from '../format.js';
 import {formatSql} from '../format-sql.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
@@ -29,8 +29,8 @@ const columns: Column<Row>[] = [
 	{key: 'action', title: 'action', width: 10, value: r => sanitize(r.entry.action, 40)},
 	{key: 'result', title: 'result', width: 16, grow: 1, value: r => sanitize(r.entry.result, 300)},
 	{key: 'pids', title: 'pids', width: 8, priority: 3, value: r => r.entry.pids?.join(',') ?? ''},
-	{key: 'role', title: 'role', width: 10, priority: 2, value: r => sanitize(r.entry.role, 60)},
-	{key: 'os', title: 'os user', width: 10, priority: 1, value: r => sanitize(r.entry.osUser, 60)},
+	{key: 'role', title: 'role', width: 10, priority: 2, ident: true, value: r => sanitize(r.entry.role, 60)},
+	{key: 'os', title: 'os user', width: 10, priority: 1, ident: true, value: r => sanitize(r.entry.osUser, 60)},
 	{key: 'query', title: 'query', width: 16, grow: 2, priority: 4, value: r => sanitize(r.entry.query, 300)},
 ];
 
@@ -96,6 +96,7 @@ function Activity({entries}: {entries: AuditEntry[]}) {
 	const rows = useMemo(() => auditRows(entries), [entries]);
 	const keys = useMemo(() => rows.map(r => r.key), [rows]);
 	const file = useMemo(() => auditFile(targetKey(target)), [target]);
+	const termColumns = useAppState(st => st.size.columns);
 	const area = useFrameRows('activity');
 	const height = Math.max(1, area - 2);
 	const opened = s.open ? rows.find(r => r.key === s.open) : undefined;
@@ -117,7 +118,9 @@ function Activity({entries}: {entries: AuditEntry[]}) {
 	return (
 		<Box flexDirection="column">
 			<Text wrap="truncate-end">
-				<Text bold>{entries.length} actions</Text> on this database, newest first <Text dimColor>· {file}</Text>
+				<Text bold>{entries.length} actions</Text> on this database, newest first{' '}
+				{/* the path shortened in its middle: its end names the file */}
+				<Text dimColor>· {fitIdent(file, Math.max(8, termColumns - `${entries.length} actions on this database, newest first · `.length)).trimEnd()}</Text>
 			</Text>
 			<Table
 				columns={columns}

@@ -16,7 +16,7 @@ import {Table, type Column} from '../components/table.js';
 import {useAppState, useCommands, useServices, type Services} from '../context.js';
 import type {JobRegistry} from '../jobs/registry.js';
 import type {Target} from '../db/dsn.js';
-import {formatBytes, formatDuration} from '../format.js';
+import {fitIdent, formatBytes, formatDuration} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
@@ -140,7 +140,7 @@ function restoreTestText(r: Row, now: number): string {
 function columns(now: number): Column<Row>[] {
 	return [
 		// wide enough for <database>_<UTC time>.dump of a typical name, the part that tells backups apart
-		{key: 'file', title: 'File', width: 30, grow: 1, value: r => path.basename(r.file)},
+		{key: 'file', title: 'File', width: 30, grow: 1, ident: true, value: r => path.basename(r.file)},
 		{key: 'size', title: 'Size', width: 9, align: 'right', value: r => formatBytes(r.sizeBytes)},
 		{key: 'started', title: 'Started', width: 16, priority: 2, value: r => localTime(r.startedAt)},
 		{key: 'took', title: 'Took', width: 7, align: 'right', priority: 3, value: r => formatDuration(r.durationMs)},
@@ -291,6 +291,7 @@ export function BackupsScreen() {
 	const now = useTicking(view.job !== undefined);
 	const records = local?.records ?? [];
 	const rows = useFrameRows('backups');
+	const termColumns = useAppState(st => st.size.columns);
 	const cron = cronLine({target, program: currentProgram(), format, pgBin: view.pgBin, keep: 7, stateDir: process.env.INTOWORK_DB_STATE});
 	const toolsLine = pg.error ? sanitize(pg.error, 400) : `pg_dump ${pg.tools ? `${pg.tools.version} in ${pg.tools.dir}` : '…'}`;
 	// dir, disk, the label over the cron line, the job line, the table's header
@@ -362,7 +363,8 @@ export function BackupsScreen() {
 					<Box flexDirection="column">
 						<Text wrap="truncate-end">
 							<Text dimColor>Backups in </Text>
-							{dir}
+							{/* shortened in the middle: the end names the directory */}
+							{fitIdent(dir, Math.max(8, termColumns - 'Backups in '.length)).trimEnd()}
 						</Text>
 						<Text wrap="truncate-end">
 							<Text dimColor>Disk </Text>

@@ -24,7 +24,7 @@ const tableName = (t: TableCacheRow) => sanitize(t.schema === 'public' ? t.name 
 const pct = (hit: number, read: number) => formatPercent(hitRatio({hit, read}), 1);
 
 const columns: Column<TableCacheRow>[] = [
-	{key: 'table', title: 'table', width: 16, grow: 1, value: tableName},
+	{key: 'table', title: 'table', width: 16, grow: 1, ident: true, value: tableName},
 	{key: 'reads', title: 'reads', width: 8, align: 'right', value: t => (t.intervalReads === undefined ? '-' : formatNumber(t.intervalReads))},
 	{key: 'heap', title: 'heap%', width: 7, align: 'right', priority: 4, value: t => (t.intervalHeap ? pct(t.intervalHeap.hit, t.intervalHeap.read) : '-')},
 	{key: 'idx', title: 'idx%', width: 7, align: 'right', priority: 4, value: t => (t.intervalIndex ? pct(t.intervalIndex.hit, t.intervalIndex.read) : '-')},
@@ -32,6 +32,12 @@ const columns: Column<TableCacheRow>[] = [
 	{key: 'idxAll', title: 'idx% all', width: 8, align: 'right', priority: 3, value: t => pct(t.index.hit, t.index.read)},
 	{key: 'readsAll', title: 'reads all', width: 12, align: 'right', priority: 2, value: t => formatNumber(t.heap.read + t.index.read + t.toast.read)},
 ];
+
+/** The history's heading, shortened whole rather than cut inside its scale. */
+function historyLabel(floor: string, room: number): string {
+	const labels = [`  history, a bar per refresh (${floor}-100%)`, `  history (${floor}-100%)`, '  history'];
+	return labels.find(l => l.length <= room) ?? '';
+}
 
 function CacheView({data}: {data: CacheData}) {
 	const {width, target} = useAppState(s => ({width: s.size.columns, target: s.thresholds.cacheTarget}));
@@ -52,7 +58,7 @@ function CacheView({data}: {data: CacheData}) {
 		<Box flexDirection="column">
 			<Text wrap="truncate-end">
 				<Text bold>{header}</Text>
-				<Text dimColor>{`  history, a bar per refresh (${formatPercent(floor, 0)}-100%)`}</Text>
+				<Text dimColor>{historyLabel(formatPercent(floor, 0), width - header.length)}</Text>
 			</Text>
 			{cacheKinds.map(kind => {
 				const r = data.ratios[kind];

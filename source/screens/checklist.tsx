@@ -30,10 +30,11 @@ const verdictColor: Record<Verdict, string> = {pass: 'green', fail: 'red', unkno
 
 const columns: Column<ItemResult>[] = [
 	{key: 'id', title: '#', width: 2, align: 'right', value: i => String(i.id)},
-	{key: 'item', title: 'item', width: 28, grow: 1, value: i => i.title},
+	{key: 'item', title: 'item', width: 22, grow: 2, value: i => i.title},
 	{key: 'verdict', title: 'verdict', width: 10, value: i => verdictLabel[i.verdict]},
 	{key: 'checked', title: 'checked', width: 8, priority: 2, value: i => (i.checkedAt ? clock(new Date(i.checkedAt)) : '-')},
-	{key: 'evidence', title: 'evidence', width: 16, grow: 3, priority: 1, value: i => sanitize(i.evidence[0] ?? '', 300)},
+	// the evidence is the verdict's reason: the fix key and the time go before it (the line under the list has the fix)
+	{key: 'evidence', title: 'evidence', width: 16, grow: 3, priority: 4, value: i => sanitize(i.evidence[0] ?? '', 300)},
 	{key: 'key', title: 'fix key', width: 22, grow: 1, priority: 3, value: i => (i.verdict === 'pass' ? '' : (i.action ?? (i.fix ? 'SQL/code below' : '')))},
 ];
 

@@ -9,7 +9,7 @@ import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
 import {TextField} from '../components/text-field.js';
 import {useAppState, useCommands, useServices} from '../context.js';
-import {compileFilter, nextSort, sortOrders, stateLabel, viewBackends, type Backend, type ConnectionsData, type SortId} from '../db/connections.js';
+import {compileFilter, groupWorkers, isParallelWorker, nextSort, sortOrders, stateLabel, viewBackends, waitLabel, type Backend, type ConnectionsData, type SortId, type WorkerGroups} from '../db/connections.js';
 import {formatDuration} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
@@ -23,18 +23,45 @@ const resultRows = 5;
 // a stable empty list: the state selector compares shallowly, and a fresh [] would re-render forever
 const noTags: string[] = [];
 
-const columns: Column<Backend>[] = [
-	{key: 'pid', title: 'pid', width: 7, align: 'right', value: b => String(b.pid)},
-	{key: 'user', title: 'user', width: 10, grow: 1, priority: 4, value: b => sanitize(b.user, 60) || '-'},
-	{key: 'app', title: 'application', width: 12, grow: 1, priority: 6, value: b => sanitize(b.application, 60) || '-'},
-	{key: 'db', title: 'database', width: 10, priority: 2, value: b => sanitize(b.database, 60) || '-'},
-	{key: 'client', title: 'client', width: 15, priority: 1, value: b => (b.clientPort === -1 ? 'local' : sanitize(b.clientHost ?? b.clientAddr, 60) || '-')},
-	{key: 'state', title: 'state', width: 10, value: stateLabel},
-	{key: 'wait', title: 'wait', width: 12, priority: 3, value: b => (b.waitEventType ? `${sanitize(b.waitEventType, 20)}:${sanitize(b.waitEvent, 30)}` : '')},
-	{key: 'xact', title: 'xact age', width: 8, align: 'right', priority: 7, value: b => formatDuration(b.xactMs)},
-	{key: 'query-age', title: 'qry age', width: 7, align: 'right', priority: 5, value: b => formatDuration(b.queryMs)},
-	{key: 'query', title: 'query', width: 24, grow: 4, value: b => (b.hidden ? '(hidden: GRANT pg_monitor)' : sanitize(b.query, 400))},
-];
+/** The column each sort key shows in, marked in the header. */
+const sortColumn: Record<SortId, string> = {
+	xact: 'xact',
+	query: 'query-age',
+	'state-age': 'state-age',
+	pid: 'pid',
+	user: 'user',
+	application: 'app',
+	database: 'db',
+	state: 'state',
+	wait: 'wait',
+	client: 'client',
+};
+
+function columns(groups: WorkerGroups): Column<Backend>[] {
+	return [
+		{key: 'pid', title: 'pid', width: 7, align: 'right', value: b => (groups.nested.has(b.key) ? `└${b.pid}` : String(b.pid))},
+		{key: 'user', title: 'user', width: 10, grow: 1, priority: 4, ident: true, value: b => sanitize(b.user, 60) || '-'},
+		{key: 'app', title: 'application', width: 12, grow: 1, priority: 6, ident: true, value: b => sanitize(b.application, 60) || '-'},
+		{key: 'db', title: 'database', width: 10, priority: 2, ident: true, value: b => sanitize(b.database, 60) || '-'},
+		{key: 'client', title: 'client', width: 15, priority: 1, ident: true, value: b => (b.clientPort === -1 ? 'local' : sanitize(b.clientHost ?? b.clientAddr, 60) || '-')},
+		{key: 'state', title: 'state', width: 10, value: stateLabel},
+		{key: 'wait', title: 'wait', width: 12, priority: 3, ident: true, value: b => sanitize(waitLabel(b), 50)},
+		{key: 'xact', title: 'xact age', width: 8, align: 'right', priority: 7, value: b => formatDuration(b.xactMs)},
+		{key: 'query-age', title: 'qry age', width: 7, align: 'right', priority: 5, value: b => formatDuration(b.queryMs)},
+		{key: 'state-age', title: 'in state', width: 8, align: 'right', priority: 0, value: b => formatDuration(b.stateMs)},
+		{
+			key: 'query',
+			title: 'query',
+			width: 24,
+			grow: 4,
+			value: b => {
+				const workers = groups.workers.get(b.pid);
+				const text = b.hidden ? '(hidden: GRANT pg_monitor)' : sanitize(b.query, 400);
+				return workers ? `[${workers} worker${workers === 1 ? '' : 's'}${groups.nested.has(b.key) ? '' : ', w shows'}] ${text}` : text;
+			},
+		},
+	];
+}
 
 function rowStyle(b: Backend) {
 	if (b.hanging) return {color: 'red', bold: true};
@@ -57,6 +84,8 @@ type Ui = {
 	sort: SortId;
 	reverse: boolean;
 	tags: string[];
+	/** leaders whose parallel workers are listed under them */
+	expanded: string[];
 	/** the session shown in full, as it was when opened (kept when it ends) */
 	details?: Backend;
 	detailsScroll: number;
@@ -74,6 +103,7 @@ function connectionsUi(st: AppState): Ui {
 		sort: u.sort ?? 'xact',
 		reverse: Boolean(u.reverse),
 		tags: u.tags ?? noTags,
+		expanded: u.expanded ?? noTags,
 		details: u.details,
 		detailsScroll: u.detailsScroll ?? 0,
 		results: u.results,
@@ -88,7 +118,10 @@ function Connections({data}: {data: ConnectionsData}) {
 	const set = (patch: Partial<Ui>) => setUi(store, 'connections', patch);
 
 	const filter = useMemo(() => compileFilter(s.filter), [s.filter]);
-	const rows = useMemo(() => viewBackends(data.backends, filter, s.sort, s.reverse), [data.backends, filter, s.sort, s.reverse]);
+	const sorted = useMemo(() => viewBackends(data.backends, filter, s.sort, s.reverse), [data.backends, filter, s.sort, s.reverse]);
+	const grouped = useMemo(() => groupWorkers(sorted, new Set(s.expanded)), [sorted, s.expanded]);
+	const rows = grouped.rows;
+	const sessionColumns = useMemo(() => columns(grouped), [grouped]);
 	const keys = useMemo(() => rows.map(b => b.key), [rows]);
 	const byKey = useMemo(() => new Map(data.backends.map(b => [b.key, b])), [data.backends]);
 	const tags = useMemo(() => new Set(s.tags.filter(k => byKey.has(k))), [s.tags, byKey]);
@@ -138,6 +171,16 @@ function Connections({data}: {data: ConnectionsData}) {
 		set({tags: [...new Set([...tags, ...hanging.map(b => b.key)])], view: 'sessions'});
 		setMessage(store, `Tagged ${hanging.length} hanging session${hanging.length === 1 ? '' : 's'}${s.filter ? ' (of those the filter shows)' : ''}: c cancels, k terminates.${skipped}`);
 	};
+	const toggleWorkers = () => {
+		const b = selected();
+		const leader = b && isParallelWorker(b) ? data.backends.find(l => l.pid === b.leaderPid) : b;
+		if (!leader || !grouped.workers.has(leader.pid)) {
+			setMessage(store, 'The selected session runs no parallel workers.');
+			return;
+		}
+		const current = now().expanded;
+		set({expanded: current.includes(leader.key) ? current.filter(k => k !== leader.key) : [...current, leader.key]});
+	};
 	const back = () => {
 		const u = now();
 		if (u.details) set({details: undefined});
@@ -155,6 +198,7 @@ function Connections({data}: {data: ConnectionsData}) {
 			'connections.view': () => set({view: views[(views.indexOf(now().view) + 1) % views.length]}),
 			'connections.tag': toggleTag,
 			'connections.tagHanging': tagHanging,
+			'connections.workers': toggleWorkers,
 			'connections.cancel': () => kill('cancel'),
 			'connections.terminate': () => kill('terminate'),
 			details: () => {
@@ -202,8 +246,9 @@ function Connections({data}: {data: ConnectionsData}) {
 			{s.results ? <KillResultsPanel results={s.results} maxLines={resultRows} /> : null}
 			{s.view === 'sessions' ? (
 				<Table
-					columns={columns}
+					columns={sessionColumns}
 					rows={rows}
+					sort={{key: sortColumn[s.sort], descending: order.descending !== s.reverse}}
 					rowKey={b => b.key}
 					width={s.width}
 					height={bodyHeight}

@@ -324,11 +324,13 @@ function MigrationView({data}: {data: MigrationData}) {
 		<Box flexDirection="column" width={s.width}>
 			<Text wrap="truncate-end">
 				<Text bold>{plan.revision}</Text>
-				{` (${settings.planSource} plan, ${plan.objects.length} objects${settings.alembicDir ? `, via alembic in ${settings.alembicDir}` : ''}) · alembic_version `}
+				{` (${settings.planSource} plan, ${plan.objects.length} objects) · ${status.objects.filter(o => o.state === 'valid').length}/${status.objects.length} valid · `}
+				{/* the verdict before the details, so that 80 columns still show it */}
+				<Text color={status.applied ? 'green' : 'red'}>{status.applied ? 'APPLIED' : 'NOT APPLIED'}</Text>
+				{' · alembic_version '}
 				<Text color={v === plan.revision ? 'green' : 'yellow'}>{v === undefined ? '(no table)' : (v ?? '(empty)')}</Text>
 				{v === plan.revision ? '' : ` → ${plan.revision}`}
-				{` · ${status.objects.filter(o => o.state === 'valid').length}/${status.objects.length} valid · `}
-				<Text color={status.applied ? 'green' : 'red'}>{status.applied ? 'APPLIED' : 'NOT APPLIED'}</Text>
+				{settings.alembicDir ? ` · via alembic in ${settings.alembicDir}` : ''}
 				{data.archive ? ` · archived duplicates: ${data.archive.tables.reduce((n, t) => n + t.rows, 0)} rows` : ''}
 			</Text>
 			{s.readOnly ? <Text color="yellow">read-only: apply, archive and downgrade are not available in this session</Text> : null}

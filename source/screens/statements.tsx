@@ -89,7 +89,7 @@ const queryText = (s: Statement) =>
 		: `${s.toplevel ? '' : '(nested) '}${s.unreadable ? '(text unreadable: see the note above)' : sanitize(s.text, 400)}`;
 
 function columns(mode: Mode, ioTiming: boolean, interval: {seconds: number; totalMs: number}): Column<StatementRow>[] {
-	const role: Column<StatementRow> = {key: 'role', title: 'role', width: 10, priority: 2, value: r => sanitize(r.s.role ?? String(r.s.userid), 40)};
+	const role: Column<StatementRow> = {key: 'role', title: 'role', width: 10, priority: 2, ident: true, value: r => sanitize(r.s.role ?? String(r.s.userid), 40)};
 	const query: Column<StatementRow> = {key: 'query', title: 'query', width: 20, grow: 1, value: r => queryText(r.s)};
 	if (mode === 'interval') {
 		const i = (r: StatementRow) => r.i!;
@@ -436,7 +436,7 @@ function confirmReset(services: Services, data: StatementsData | undefined) {
 				`Runs ${data.schema === 'public' ? '' : `${sanitize(data.schema, 63)}.`}pg_stat_statements_reset(0, ${data.probe.dbid}, 0).`,
 			],
 			confirmLabel: 'reset',
-			onConfirm: () => void run(),
+			onConfirm: () => run(),
 		},
 	});
 }

@@ -34,6 +34,9 @@ const indexOrder: Record<IndexSort, (a: IndexStat, b: IndexStat) => number> = {
 	scans: (a, b) => a.scans - b.scans || b.bytes - a.bytes,
 };
 
+/** The column each sort key shows in, marked in the header. */
+const sortColumn: Record<TableSort, string> = {size: 'total', dead: 'dead', seq: 'seqRows'};
+
 const sortLabels: Record<TableSort | IndexSort, string> = {
 	size: 'size',
 	dead: 'dead rows',
@@ -45,7 +48,8 @@ const sortLabels: Record<TableSort | IndexSort, string> = {
 function tableColumns(now: number): Column<TableStat>[] {
 	const when = (t?: number) => (t === undefined ? 'never' : ago(t, now).replace(' ago', ''));
 	return [
-		{key: 'table', title: 'table', width: 14, grow: 1, value: t => qualified(t.schema, t.name)},
+		// wide enough for the usual table name whole: a less important number column goes first
+		{key: 'table', title: 'table', width: 20, grow: 1, ident: true, value: t => qualified(t.schema, t.name)},
 		{key: 'total', title: 'total', width: 9, align: 'right', value: t => size(t.sizes.total, t.estimated)},
 		{key: 'heap', title: 'heap', width: 9, align: 'right', priority: 3, value: t => size(t.sizes.heap, t.estimated)},
 		{key: 'indexes', title: 'indexes', width: 9, align: 'right', priority: 3, value: t => size(t.sizes.indexes, t.estimated)},
@@ -74,8 +78,8 @@ function flag(i: IndexStat): string {
 
 const indexColumns = (at: number): Column<IndexStat>[] => [
 	{key: 'flag', title: 'state', width: 8, value: flag},
-	{key: 'name', title: 'index', width: 16, grow: 1, value: i => qualified(i.schema, i.name)},
-	{key: 'table', title: 'table', width: 14, priority: 3, value: i => sanitize(i.table, 200)},
+	{key: 'name', title: 'index', width: 16, grow: 1, ident: true, value: i => qualified(i.schema, i.name)},
+	{key: 'table', title: 'table', width: 14, priority: 3, ident: true, value: i => sanitize(i.table, 200)},
 	{key: 'size', title: 'size', width: 9, align: 'right', value: i => size(i.bytes, i.estimated)},
 	{key: 'scans', title: 'scans', width: 10, align: 'right', value: i => formatNumber(i.scans)},
 	// PostgreSQL keeps no creation time: known only for what a migration apply recorded creating
@@ -127,6 +131,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 					width={width}
 					height={height}
 					selection={tableSel}
+					sort={{key: sortColumn[sort as TableSort], descending: true}}
 					rowStyle={tableStyle}
 					emptyText="No user tables in this database."
 				/>

@@ -41,7 +41,8 @@ export type Dialog = {
 	confirmLabel: string;
 	/** when set, the user must type exactly this (e.g. a count, or yes) instead of pressing y */
 	typed?: string;
-	onConfirm: () => void;
+	/** a promise is awaited: the dialog shows sending… until it settles, then done or the error, unless the action said more */
+	onConfirm: () => unknown;
 	onCancel?: () => void;
 	/** further answers besides confirm and cancel, each a dialog-scope command of the keymap */
 	choices?: Array<{command: string; key: string; label: string; run: () => void}>;

@@ -45,6 +45,8 @@ export type ConnectionsUi = {
 	sort?: SortId;
 	reverse?: boolean;
 	tags?: string[];
+	/** leaders whose parallel workers are shown */
+	expanded?: string[];
 	/** the session shown in full, as it was when opened (kept when it ends) */
 	details?: Backend;
 	detailsScroll?: number;
@@ -107,7 +109,7 @@ export type ChecklistUi = Scroll & {
  */
 export type ScreenUi = {
 	/** the help overlay's scroll: help has no screen of its own */
-	overview: {helpScroll?: number};
+	overview: Record<string, never>;
 	connections: ConnectionsUi;
 	statements: StatementsUi;
 	cache: {selection?: StoredSelection};

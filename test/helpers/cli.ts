@@ -1,7 +1,17 @@
 import {spawn} from 'node:child_process';
 import {cliPath} from '../../scripts/terminal.js';
 
-export type CliResult = {code: number | null; stdout: string; stderr: string};
+/** stderr without the progress lines, and those lines; the time since the start in brackets, then the phase. */
+export type CliResult = {code: number | null; stdout: string; stderr: string; progress: string[]};
+
+/** A headless command's phase line without a terminal: `[  1.6s] dumping: …`. */
+export const progressLine = /^\[ *\d[\dmsh.]*\] \S.*$/;
+
+/** Progress lines apart from the rest of stderr (errors, notes), which tests read as before. */
+export function splitProgress(stderr: string): {stderr: string; progress: string[]} {
+	const lines = stderr.split('\n');
+	return {stderr: lines.filter(l => !progressLine.test(l)).join('\n'), progress: lines.filter(l => progressLine.test(l))};
+}
 
 /**
  * The built CLI as a user runs it, with a clean environment: nothing from
@@ -21,7 +31,7 @@ export function runCli(args: string[], options: {env?: NodeJS.ProcessEnv; timeou
 		child.on('error', reject);
 		child.on('close', code => {
 			clearTimeout(timer);
-			resolve({code, stdout, stderr});
+			resolve({code, stdout, ...splitProgress(stderr)});
 		});
 		child.stdin.end(options.input ?? '');
 	});
