@@ -17,7 +17,8 @@ export type Terminal = {
 	type(text: string): void;
 	/** the visible screen as text (with ANSI styles when ansi is true) */
 	capture(ansi?: boolean): string;
-	waitFor(match: RegExp, timeoutMs?: number): Promise<string>;
+	/** polls the screen until it matches; on failure says what it waited for, how long, and shows the last screen */
+	waitFor(match: RegExp, timeoutMs?: number, what?: string): Promise<string>;
 	alive(): boolean;
 	kill(): void;
 };
@@ -40,15 +41,17 @@ export function openTerminal(args: string[], options: {columns?: number; rows?: 
 		send: (...keys) => void tmux('send-keys', '-t', name, ...keys),
 		type: text => void tmux('send-keys', '-t', name, '-l', text),
 		capture,
-		async waitFor(match, timeoutMs = 20_000) {
-			const deadline = Date.now() + timeoutMs;
+		async waitFor(match, timeoutMs = 20_000, what = String(match)) {
+			const started = Date.now();
 			let last = '';
-			while (Date.now() < deadline) {
+			for (;;) {
 				last = capture();
 				if (match.test(last)) return last;
+				const waited = `waited ${((Date.now() - started) / 1000).toFixed(1)} s (deadline ${timeoutMs / 1000} s) for ${what}`;
+				if (/^\[exit \d+\]$/m.test(last)) throw new Error(`the console exited; ${waited}\n--- screen ---\n${last}`);
+				if (Date.now() - started > timeoutMs) throw new Error(`${waited}\n--- screen ---\n${last}`);
 				await new Promise(resolve => setTimeout(resolve, 100));
 			}
-			throw new Error(`terminal never showed ${match}\n--- screen ---\n${last}`);
 		},
 		alive: () => spawnSync('tmux', ['has-session', '-t', name]).status === 0,
 		kill: () => void spawnSync('tmux', ['kill-session', '-t', name]),
