@@ -5,8 +5,10 @@ import {fileURLToPath} from 'node:url';
 /** The built CLI (dist/cli.js), as the bin runs it. */
 export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
 
-function tmux(...args: string[]): string {
-	return execFileSync('tmux', args, {encoding: 'utf8'});
+// Each terminal on a tmux server of its own (-L socket): nothing another test run, or another
+// developer, does to the default server (kill-server, a colliding name) reaches it.
+function tmux(socket: string, ...args: string[]): string {
+	return execFileSync('tmux', ['-L', socket, ...args], {encoding: 'utf8'});
 }
 
 export type Terminal = {
@@ -32,14 +34,14 @@ export function openTerminal(args: string[], options: {columns?: number; rows?: 
 		.map(([k, v]) => `${k}=${JSON.stringify(v)}`)
 		.join(' ');
 	const command = `env ${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} ${args.map(a => JSON.stringify(a)).join(' ')}; echo "[exit $?]"; sleep 600`;
-	tmux('new-session', '-d', '-s', name, '-x', String(options.columns ?? 120), '-y', String(options.rows ?? 40), command);
+	tmux(name, 'new-session', '-d', '-s', name, '-x', String(options.columns ?? 120), '-y', String(options.rows ?? 40), command);
 	// the session must keep its size even when no client is attached
-	spawnSync('tmux', ['set-option', '-t', name, 'window-size', 'manual']);
-	const capture = (ansi = false) => tmux('capture-pane', '-p', ...(ansi ? ['-e'] : []), '-t', name);
+	spawnSync('tmux', ['-L', name, 'set-option', '-t', name, 'window-size', 'manual']);
+	const capture = (ansi = false) => tmux(name, 'capture-pane', '-p', ...(ansi ? ['-e'] : []), '-t', name);
 	return {
 		name,
-		send: (...keys) => void tmux('send-keys', '-t', name, ...keys),
-		type: text => void tmux('send-keys', '-t', name, '-l', text),
+		send: (...keys) => void tmux(name, 'send-keys', '-t', name, ...keys),
+		type: text => void tmux(name, 'send-keys', '-t', name, '-l', text),
 		capture,
 		async waitFor(match, timeoutMs = 20_000, what = String(match)) {
 			const started = Date.now();
@@ -53,7 +55,8 @@ export function openTerminal(args: string[], options: {columns?: number; rows?: 
 				await new Promise(resolve => setTimeout(resolve, 100));
 			}
 		},
-		alive: () => spawnSync('tmux', ['has-session', '-t', name]).status === 0,
-		kill: () => void spawnSync('tmux', ['kill-session', '-t', name]),
+		alive: () => spawnSync('tmux', ['-L', name, 'has-session', '-t', name]).status === 0,
+		// the server goes with its only session
+		kill: () => void spawnSync('tmux', ['-L', name, 'kill-server']),
 	};
 }

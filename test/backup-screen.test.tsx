@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {test, type TestContext} from 'node:test';
 import pg from 'pg';
@@ -10,8 +9,9 @@ import {runRestoreTest} from '../source/actions/backup/restore-test.js';
 import {targetKey} from '../source/actions/backup/session.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {cancelBackupJob} from '../source/screens/backups.js';
-import {testDatabase, waitFor, type TestDatabase} from './helpers/db.js';
-import {jobMs, renderApp, type RenderedApp} from './helpers/render.js';
+import type {TestDatabase} from './helpers/db.js';
+import {own} from './helpers/own.js';
+import {jobMs, type RenderedApp} from './helpers/render.js';
 
 type Setup = {db: TestDatabase; state: string; key: ReturnType<typeof targetKey>; app: RenderedApp; first?: BackupRecord; defer(fn: () => unknown): void};
 
@@ -20,17 +20,7 @@ type Setup = {db: TestDatabase; state: string; key: ReturnType<typeof targetKey>
  * optionally a backup already taken (and restore-tested), and a console of its own, all gone after the test.
  */
 async function setup(t: TestContext, options: {backup?: boolean; restoreTested?: boolean} = {}): Promise<Setup> {
-	// undone last first: the console and any session on the database go before the database
-	const undo: (() => unknown)[] = [];
-	const defer = (fn: () => unknown) => void undo.push(fn);
-	t.after(async () => {
-		for (const fn of undo.reverse()) await fn();
-	});
-	const state = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-backup-screen-'));
-	// Before anything reads it: the screen and the actions find the catalog through it. Tests in a file run one at a time.
-	process.env.INTOWORK_DB_STATE = state;
-	defer(() => fs.rmSync(state, {recursive: true, force: true}));
-	const db = await testDatabase({after: defer});
+	const {db, stateDir: state, defer, app: console_} = await own(t, 'backup-screen');
 	const target = resolveTarget({dsn: db.url, env: {}});
 	let first: BackupRecord | undefined;
 	if (options.backup || options.restoreTested) first = await runBackup({target});
@@ -39,8 +29,7 @@ async function setup(t: TestContext, options: {backup?: boolean; restoreTested?:
 		first = readCatalog(targetKey(target)).find(r => r.id === first!.id)!;
 		assert.equal(first.restoreTest?.passed, true, 'the set-up restore test passed');
 	}
-	const app = await renderApp(db.url, {screen: 'backups'});
-	defer(() => app.cleanup());
+	const app = await console_({screen: 'backups'});
 	return {db, state, key: targetKey(target), app, first, defer};
 }
 

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import {test, type TestContext} from 'node:test';
 import {readAudit} from '../source/audit.js';
 import {targetKey} from '../source/actions/backup/session.js';
@@ -12,8 +9,9 @@ import {migrationStatus} from '../source/actions/migration/status.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {previousRevision} from '../source/demo/schema.js';
 import {sessionPool} from './helpers/backends.js';
-import {testDatabase, type TestDatabase} from './helpers/db.js';
-import {jobMs, keys, renderApp, type RenderedApp} from './helpers/render.js';
+import type {TestDatabase} from './helpers/db.js';
+import {own} from './helpers/own.js';
+import {jobMs, keys, type RenderedApp} from './helpers/render.js';
 
 type Setup = {db: TestDatabase; app: RenderedApp; sessions: ReturnType<typeof sessionPool>; stateDir: string};
 
@@ -22,16 +20,7 @@ type Setup = {db: TestDatabase; app: RenderedApp; sessions: ReturnType<typeof se
  * applied, when the test starts from there), a state dir, a console, and test sessions, all gone after it.
  */
 async function setup(t: TestContext, options: {archived?: boolean; applied?: boolean; readOnly?: boolean} = {}): Promise<Setup> {
-	const undo: (() => unknown)[] = [];
-	const defer = (fn: () => unknown) => void undo.push(fn);
-	t.after(async () => {
-		for (const fn of undo.reverse()) await fn();
-	});
-	const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-migration-screen-'));
-	// the audit log and the backup catalog are found through it; tests in a file run one at a time
-	process.env.INTOWORK_DB_STATE = stateDir;
-	defer(() => fs.rmSync(stateDir, {recursive: true, force: true}));
-	const db = await testDatabase({after: defer});
+	const {db, stateDir, defer, app: console_} = await own(t, 'migration-screen');
 	const target = resolveTarget({dsn: db.url, env: {}});
 	const ctx = {target, audit: {key: targetKey(target), role: 'postgres', target: db.url}};
 	if (options.archived || options.applied) await resolveDuplicates(ctx, builtinPlan);
@@ -40,8 +29,7 @@ async function setup(t: TestContext, options: {archived?: boolean; applied?: boo
 		assert.equal(applied.outcome, 'ok', `the set-up apply: ${applied.message}`);
 	}
 	const sessions = sessionPool(db, defer);
-	const app = await renderApp(db.url, {screen: 'migration', size: {columns: 150, rows: 50}, state: {intervalMs: 500, ...(options.readOnly ? {readOnly: true} : {})}});
-	defer(() => app.cleanup());
+	const app = await console_({screen: 'migration', size: {columns: 150, rows: 50}, state: {intervalMs: 500, ...(options.readOnly ? {readOnly: true} : {})}});
 	return {db, app, sessions, stateDir};
 }
 
