@@ -29,6 +29,9 @@ const sleepQuery = 'SELECT pg_sleep(3600)';
 // Generous: two cores, and the suite runs other files alongside.
 const startMs = 60_000;
 const jobMs = 60_000;
+/** Whole tests: the sum of their steps' deadlines, which are what fails first and say what they waited for. */
+const walkMs = 8 * 60_000;
+const screensMs = 4 * 60_000;
 
 const clients = new Set<pg.Client>();
 
@@ -114,7 +117,7 @@ function assertFits(screen: string, layout: {columns: number; rows: number; curr
 	assert.equal((lines[rows - 1] ?? '').trim(), '', `${label}: the last line is left empty\n${screen}`);
 }
 
-test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: 120_000}, async () => {
+test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: walkMs}, async () => {
 	await inTerminal(demoArgs, {columns: 200, rows: 50}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		const db = await connect();
@@ -242,7 +245,7 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 	});
 });
 
-test('80x24: every screen and the help fit the terminal', {timeout: 75_000}, async () => {
+test('80x24: every screen and the help fit the terminal', {timeout: screensMs}, async () => {
 	await inTerminal(demoArgs, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		for (const i of visitOrder) {
@@ -259,7 +262,7 @@ test('80x24: every screen and the help fit the terminal', {timeout: 75_000}, asy
 	});
 });
 
-test('80x24 --read-only: k does nothing and the help says the dangerous keys are not bound', {timeout: 75_000}, async () => {
+test('80x24 --read-only: k does nothing and the help says the dangerous keys are not bound', {timeout: screensMs}, async () => {
 	await inTerminal([...demoArgs, '--read-only'], {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		const db = await connect();
