@@ -30,7 +30,7 @@ export type PeerResult = {perScreen: Row[]; startup: Row[]; rss: Row[]};
 
 /** The program a terminal runs: the pane's shell starts it as its first child (by its pid: the console renames its process title). */
 function pidIn(term: Terminal): number | undefined {
-	const pane = spawnSync('tmux', ['display-message', '-p', '-t', term.name, '#{pane_pid}'], {encoding: 'utf8'}).stdout.trim();
+	const pane = term.display('#{pane_pid}');
 	try {
 		const child = fs.readFileSync(`/proc/${pane}/task/${pane}/children`, 'utf8').trim().split(/\s+/)[0];
 		return child ? Number(child) : undefined;

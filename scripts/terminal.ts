@@ -5,8 +5,10 @@ import {fileURLToPath} from 'node:url';
 /** The built CLI (dist/cli.js), as the bin runs it. */
 export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
 
-function tmux(...args: string[]): string {
-	return execFileSync('tmux', args, {encoding: 'utf8'});
+// Each terminal on a tmux server of its own (-L socket): nothing another test run, or another
+// developer, does to the default server (kill-server, a colliding name) reaches it.
+function tmux(socket: string, ...args: string[]): string {
+	return execFileSync('tmux', ['-L', socket, ...args], {encoding: 'utf8'});
 }
 
 export type Terminal = {
@@ -17,14 +19,17 @@ export type Terminal = {
 	type(text: string): void;
 	/** the visible screen as text (with ANSI styles when ansi is true) */
 	capture(ansi?: boolean): string;
-	waitFor(match: RegExp, timeoutMs?: number): Promise<string>;
+	/** a tmux format of the pane (#{pane_title}, #{pane_pid}), from the terminal's own tmux server */
+	display(format: string): string;
+	/** polls the screen until it matches; on failure says what it waited for, how long, and shows the last screen */
+	waitFor(match: RegExp, timeoutMs?: number, what?: string): Promise<string>;
 	alive(): boolean;
 	kill(): void;
 };
 
-let counter = 0;
-
 export type TerminalOptions = {columns?: number; rows?: number; env?: Record<string, string>; name?: string; record?: string};
+
+let counter = 0;
 
 /**
  * The built CLI in a real terminal (a detached tmux session of the given size).
@@ -41,32 +46,36 @@ export function openCommand(argv: string[], options: TerminalOptions = {}): Term
 		.map(([k, v]) => `${k}=${JSON.stringify(v)}`)
 		.join(' ');
 	// Recording: the CLI waits until the pipe is in place, so not even its first write is missed.
-	const start = options.record ? `tmux wait-for ${name}-ready; ` : '';
+	const start = options.record ? `tmux -L ${name} wait-for ${name}-ready; ` : '';
 	const command = `${start}env ${env} ${argv.map(a => JSON.stringify(a)).join(' ')}; echo "[exit $?]"; sleep 600`;
-	tmux('new-session', '-d', '-s', name, '-x', String(options.columns ?? 120), '-y', String(options.rows ?? 40), command);
+	tmux(name, 'new-session', '-d', '-s', name, '-x', String(options.columns ?? 120), '-y', String(options.rows ?? 40), command);
 	// the session must keep its size even when no client is attached
-	spawnSync('tmux', ['set-option', '-t', name, 'window-size', 'manual']);
+	spawnSync('tmux', ['-L', name, 'set-option', '-t', name, 'window-size', 'manual']);
 	if (options.record) {
-		tmux('pipe-pane', '-O', '-t', name, `cat > ${JSON.stringify(options.record)}`);
-		tmux('wait-for', '-S', `${name}-ready`);
+		tmux(name, 'pipe-pane', '-O', '-t', name, `cat > ${JSON.stringify(options.record)}`);
+		tmux(name, 'wait-for', '-S', `${name}-ready`);
 	}
-	const capture = (ansi = false) => tmux('capture-pane', '-p', ...(ansi ? ['-e'] : []), '-t', name);
+	const capture = (ansi = false) => tmux(name, 'capture-pane', '-p', ...(ansi ? ['-e'] : []), '-t', name);
 	return {
 		name,
-		send: (...keys) => void tmux('send-keys', '-t', name, ...keys),
-		type: text => void tmux('send-keys', '-t', name, '-l', text),
+		send: (...keys) => void tmux(name, 'send-keys', '-t', name, ...keys),
+		type: text => void tmux(name, 'send-keys', '-t', name, '-l', text),
 		capture,
-		async waitFor(match, timeoutMs = 20_000) {
-			const deadline = Date.now() + timeoutMs;
+		display: format => tmux(name, 'display-message', '-p', '-t', name, format).trim(),
+		async waitFor(match, timeoutMs = 20_000, what = String(match)) {
+			const started = Date.now();
 			let last = '';
-			while (Date.now() < deadline) {
+			for (;;) {
 				last = capture();
 				if (match.test(last)) return last;
+				const waited = `waited ${((Date.now() - started) / 1000).toFixed(1)} s (deadline ${timeoutMs / 1000} s) for ${what}`;
+				if (/^\[exit \d+\]$/m.test(last)) throw new Error(`the console exited; ${waited}\n--- screen ---\n${last}`);
+				if (Date.now() - started > timeoutMs) throw new Error(`${waited}\n--- screen ---\n${last}`);
 				await new Promise(resolve => setTimeout(resolve, 100));
 			}
-			throw new Error(`terminal never showed ${match}\n--- screen ---\n${last}`);
 		},
-		alive: () => spawnSync('tmux', ['has-session', '-t', name]).status === 0,
-		kill: () => void spawnSync('tmux', ['kill-session', '-t', name]),
+		alive: () => spawnSync('tmux', ['-L', name, 'has-session', '-t', name]).status === 0,
+		// the server goes with its only session
+		kill: () => void spawnSync('tmux', ['-L', name, 'kill-server']),
 	};
 }

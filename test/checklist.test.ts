@@ -17,7 +17,7 @@ import {readAudit} from '../source/audit.js';
 import {scanBackend} from '../source/checklist/backend.js';
 import {assemble, collectDb, collectLocal, type ChecklistReport} from '../source/checklist/checklist.js';
 import {defaultOptions, itemDef, items, type ChecklistOptions, type ItemId, type ItemResult} from '../source/checklist/items.js';
-import {judgeLatency, percentile} from '../source/checklist/latency.js';
+import {judgeLatency, measureLatency, percentile} from '../source/checklist/latency.js';
 import {loadTestConfig, readLoadTest, runLoadTest, saveLoadTest} from '../source/checklist/load-test.js';
 import {judgeMonitoring, readMonitoring} from '../source/checklist/monitoring.js';
 import {currentSignOff, readHistory, readSignOffs, signOff, withdrawSignOff} from '../source/checklist/store.js';
@@ -92,9 +92,8 @@ test('on the fresh database items 1-6 fail with their evidence, monitoring passe
 	// jobs (2,000 rows) is under the threshold: a scan of it is not held against the plan
 	assert.match(evidence(report, 3), /job_list: no seq scan on a table of 5,000\+ rows \(seq scans on small tables: jobs 2,000 rows, companies 50 rows\)/);
 
-	// Item 4 holds its numbers to the targets; at this size even a seq scan answers in a few ms, so no verdict is asserted here.
-	assert.match(evidence(report, 4), /job_list: p95 [\d.]+ms (<=|>) 100 ms over \d+ runs/);
-	assert.match(evidence(report, 4), /application_list: p95 [\d.]+ms (<=|>) 50 ms over \d+ runs/);
+	// Item 4's verdict depends on the machine at this size (a seq scan of a few thousand rows answers in
+	// milliseconds): it is asserted where the database makes it certain (the test below, and after the migration).
 
 	assert.equal(evidence(report, 5), 'no backup in the catalog');
 	assert.equal(evidence(report, 6), 'no backup in the catalog to restore');
@@ -116,6 +115,22 @@ test('on the fresh database items 1-6 fail with their evidence, monitoring passe
 		],
 	);
 	assert.equal(report.score.ready, false);
+});
+
+test('item 4 fails, with the p95 of each query over its target, when every list waits longer than the target', async t => {
+	// Its own database, where jobs and job_applications answer no sooner than 120 ms whatever the machine:
+	// each is a view that first sleeps once per query (a one-time filter) in front of its data.
+	const slow = await testDatabase({after: t.after.bind(t)});
+	for (const table of ['jobs', 'job_applications']) {
+		await slow.client.query(`ALTER TABLE ${table} RENAME TO ${table}_data`);
+		await slow.client.query(`CREATE VIEW ${table} AS SELECT * FROM ${table}_data WHERE (SELECT pg_sleep(0.12)) IS NOT NULL`);
+	}
+	const measured = await measureLatency(slow.client, 40);
+	const {verdict, evidence: lines} = judgeLatency(measured);
+	assert.equal(verdict, 'fail', lines.join('\n'));
+	assert.match(lines[0]!, /^job_list: p95 [\d.]+ms > 100 ms over 3 runs .*\(stopped after 3 of 40: 3 over target\)$/);
+	assert.match(lines[1]!, /^application_list: p95 [\d.]+ms > 50 ms over 3 runs .*\(stopped after 3 of 40: 3 over target\)$/);
+	for (const timing of measured.timings) assert.ok(timing.p95 >= 120, `${timing.query}: p95 ${timing.p95} ms, at least the view's sleep`);
 });
 
 test('check --json and --markdown before the fixes: exit 1, every verdict, a ticket-ready table', async () => {

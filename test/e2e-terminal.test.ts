@@ -9,6 +9,7 @@ import {footerHints} from '../source/components/footer.js';
 import {activeCommands, screenIds, type Scope} from '../source/keymap.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {accepting, waitFor} from './helpers/db.js';
+import {confirm, escape, filter, press, screenMs, see, selectedRow, sleep} from './helpers/operator.js';
 
 // The built CLI in a real terminal (tmux) on the demo, driven by keys as an operator would,
 // checked against what the screen shows and what the database holds.
@@ -28,8 +29,10 @@ const sleepQuery = 'SELECT pg_sleep(3600)';
 
 // Generous: two cores, and the suite runs other files alongside.
 const startMs = 60_000;
-const screenMs = 25_000;
 const jobMs = 60_000;
+/** Whole tests: the sum of their steps' deadlines, which are what fails first and say what they waited for. */
+const walkMs = 8 * 60_000;
+const screensMs = 4 * 60_000;
 
 const clients = new Set<pg.Client>();
 
@@ -65,56 +68,6 @@ async function close(client: pg.Client): Promise<void> {
 	await client.end();
 }
 
-
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** The session list's selected row (›), then the tag (*) and hanging/lock/own marks, then the pid. */
-const selectedRow = (pid: number, tagged = false) => new RegExp(`›${tagged ? '\\*' : '[* ]'}[!~@ ]\\s*${pid} `);
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
-
-/**
- * Waits until every pattern is on the screen at once (and none of `absent`); returns that screen.
- * Only a settled screen counts: tmux can capture a frame half redrawn.
- */
-async function see(term: Terminal, patterns: RegExp[], timeoutMs = screenMs, absent: RegExp[] = []): Promise<string> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const screen = term.capture();
-		const missing = [...patterns.filter(p => !p.test(screen)), ...absent.filter(p => p.test(screen)).map(p => `no ${p}`)];
-		if (missing.length === 0) {
-			await sleep(50);
-			if (term.capture() === screen) return screen;
-			continue;
-		}
-		if (/^\[exit \d+\]$/m.test(screen)) throw new Error(`the console exited while waiting for ${missing.join(', ')}\n--- screen ---\n${screen}`);
-		if (Date.now() > deadline) throw new Error(`the terminal never showed ${missing.join(', ')}\n--- screen ---\n${screen}`);
-		await sleep(100);
-	}
-}
-
-/** A tmux key name, then the screen that key leads to. */
-async function press(term: Terminal, key: string, patterns: RegExp[], timeoutMs = screenMs): Promise<string> {
-	term.send(key);
-	return see(term, patterns, timeoutMs);
-}
-
-/** Opens the Connections filter, types `text` and submits it. */
-async function filter(term: Terminal, text: string): Promise<string> {
-	await press(term, '/', [/Filter \(regex over user, application, database, query\):/]);
-	term.type(text);
-	await see(term, [new RegExp(`Filter \\(regex[^:]*: ${escape(text)}`)]);
-	return press(term, 'Enter', [new RegExp(`filter /${escape(text)}/ \\d+ of \\d+`)]);
-}
-
-/** Answers an open dialog: y, or the text it asks to be typed. */
-async function confirm(term: Terminal, screen: string): Promise<void> {
-	const typed = /Type (\S+) to [^,]*, Esc to cancel: /.exec(screen);
-	if (!typed) return void term.send('y');
-	term.type(typed[1]!);
-	await see(term, [new RegExp(`Type ${escape(typed[1]!)} to [^,]*, Esc to cancel: ${escape(typed[1]!)}`)]);
-	term.send('Enter');
-}
 
 // Each screen by its number key, and text only that screen shows once it has data.
 const signatures: Record<string, RegExp[]> = {
@@ -179,7 +132,7 @@ function assertFits(screen: string, layout: {columns: number; rows: number; curr
 	for (const v of verdicts[String(index + 1)] ?? []) assert.match(screen, v, `${label}: the verdict line ${v}\n${screen}`);
 }
 
-test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: 120_000}, async () => {
+test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: walkMs}, async () => {
 	await inTerminal(demoArgs, {columns: 200, rows: 50}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		const db = await connect();
@@ -307,7 +260,7 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 	});
 });
 
-test('80x24: every screen and the help fit the terminal; the sort column, the restore-test warning, help from its top', {timeout: 150_000}, async () => {
+test('80x24: every screen and the help fit the terminal; the sort column, the restore-test warning, help from its top', {timeout: screensMs}, async () => {
 	await inTerminal(demoArgs, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		for (const i of visitOrder) {
@@ -352,7 +305,7 @@ test('80x24: every screen and the help fit the terminal; the sort column, the re
 	});
 });
 
-test('80x24 --read-only: k does nothing and the help says the dangerous keys are not bound', {timeout: 75_000}, async () => {
+test('80x24 --read-only: k does nothing and the help says the dangerous keys are not bound', {timeout: screensMs}, async () => {
 	await inTerminal([...demoArgs, '--read-only'], {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		const db = await connect();

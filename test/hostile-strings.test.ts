@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
+import {spawn, type ChildProcess} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -194,7 +194,7 @@ function violations(bytes: Buffer, options: {escapes: boolean}): Violation[] {
 }
 
 function paneTitle(term: Terminal): string {
-	return execFileSync('tmux', ['display-message', '-p', '-t', term.name, '#{pane_title}'], {encoding: 'utf8'}).trim();
+	return term.display('#{pane_title}');
 }
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));

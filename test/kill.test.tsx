@@ -1,25 +1,34 @@
-import {after, test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import {readAudit} from '../source/audit.js';
-import {defaultThresholds} from '../source/store/store.js';
+import {defaultThresholds, type AppState} from '../source/store/store.js';
 import {sessionPool} from './helpers/backends.js';
-import {plainRole, testDatabase} from './helpers/db.js';
-import {keys, renderApp, type RenderedApp} from './helpers/render.js';
+import {plainRole} from './helpers/db.js';
+import {own} from './helpers/own.js';
+import {keys, type RenderedApp} from './helpers/render.js';
 
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-kill-ui-'));
-process.env.INTOWORK_DB_STATE = stateDir;
-after(() => fs.rmSync(stateDir, {recursive: true, force: true}));
-
-const db = await testDatabase();
-const pool = sessionPool(db);
-const appUrl = await plainRole(db, 'kill_ui_app', 'kill_ui_app');
 const thresholds = {...defaultThresholds, hangingActiveMs: 300, hangingIdleTxMs: 300};
-const app = await renderApp(db.url, {screen: 'connections', size: {columns: 160, rows: 50}, state: {intervalMs: 500, thresholds}});
-after(() => app.cleanup());
-const auditKey = {host: '127.0.0.1', port: db.info.port, database: db.name};
+
+/** Each test's own database, state dir (its audit log), sessions and console. */
+async function setup(t: TestContext, appState: Partial<AppState> = {}) {
+	const o = await own(t, 'kill-ui');
+	const pool = sessionPool(o.db, o.defer);
+	const appUrl = await plainRole(o.db, 'kill_ui_app', 'kill_ui_app');
+	const app = await o.app({screen: 'connections', size: {columns: 160, rows: 50}, state: {intervalMs: 500, thresholds, ...appState}});
+	const auditKey = {host: '127.0.0.1', port: o.db.info.port, database: o.db.name};
+	/** what the audit log holds for one application's sessions; every entry says who, on what, from where */
+	const audited = (application: string) => {
+		const entries = readAudit(auditKey);
+		for (const e of entries) {
+			assert.equal(e.osUser, os.userInfo().username);
+			assert.match(e.target, /:\*\*\*@127\.0\.0\.1:\d+\/t_/);
+			assert.equal(e.detail?.via, 'console');
+		}
+		return entries.filter(e => e.detail?.application === application);
+	};
+	return {db: o.db, openConsole: o.app, pool, appUrl, app, auditKey, audited};
+}
 
 const selected = (frame: string) => frame.split('\n').find(l => l.startsWith('›')) ?? '';
 
@@ -47,22 +56,14 @@ async function only(a: RenderedApp, regex: string, pid: number) {
 	await cursorTo(a, pid);
 }
 
-/** Esc until results, filter and tags are cleared. */
-async function reset(a: RenderedApp) {
-	for (let i = 0; i < 4 && /filter \/|\(Esc to dismiss\)|tagged/.test(a.lastFrame()); i++) {
-		const before = a.lastFrame();
-		a.press(keys.escape);
-		await a.waitForFrame(f => f !== before);
-	}
-}
-
 async function typeIn(a: RenderedApp, text: string) {
 	const before = a.lastFrame();
 	a.press(text);
 	await a.waitForFrame(f => f !== before && f.includes(`: ${text}`));
 }
 
-test('c: the dialog lists the target before anything is sent; y cancels the real query and the result is shown', async () => {
+test('c: the dialog lists the target before anything is sent; y cancels the real query and the result is shown', async t => {
+	const {pool, appUrl, app, audited} = await setup(t);
 	const s = await pool.sleeper('kill-sleep', {url: appUrl});
 	await only(app, '^kill-sleep$', s.pid);
 	app.press('c');
@@ -75,10 +76,14 @@ test('c: the dialog lists the target before anything is sent; y cancels the real
 	assert.match(done, /Cancel: 1 cancelled/);
 	assert.equal((await s.running.done)?.code, '57014');
 	assert.equal((await pool.stateOf(s.pid))?.state, 'idle', 'the session stays');
-	await reset(app);
+	assert.deepEqual(
+		audited('kill-sleep').map(e => [e.action, e.result, e.query]),
+		[['cancel', 'cancelled', 'SELECT pg_sleep(120)']],
+	);
 });
 
-test('k: an idle-in-transaction session is terminated and gone from the server; n instead sends nothing', async () => {
+test('k: an idle-in-transaction session is terminated and gone from the server; n instead sends nothing', async t => {
+	const {pool, appUrl, app, audited} = await setup(t);
 	const s = await pool.idleInTransaction('kill-idletx', appUrl);
 	await only(app, '^kill-idletx$', s.pid);
 	app.press('k');
@@ -92,10 +97,14 @@ test('k: an idle-in-transaction session is terminated and gone from the server; 
 	app.press('y');
 	await app.waitForFrame(new RegExp(`pid ${s.pid} kill_ui_app kill-idletx: terminated`));
 	assert.ok(await pool.gone(s.pid));
-	await reset(app);
+	assert.deepEqual(
+		audited('kill-idletx').map(e => [e.action, e.result]),
+		[['terminate', 'terminated']],
+	);
 });
 
-test('H tags the hanging sessions; terminating several asks for the count typed, and a wrong answer does nothing', async () => {
+test('H tags the hanging sessions; terminating several asks for the count typed, and a wrong answer does nothing', async t => {
+	const {pool, appUrl, app, audited} = await setup(t);
 	const a = await pool.sleeper('kill-multi-a', {url: appUrl});
 	const b = await pool.idleInTransaction('kill-multi-b', appUrl);
 	const c = await pool.session('kill-multi-c', appUrl);
@@ -130,10 +139,12 @@ test('H tags the hanging sessions; terminating several asks for the count typed,
 	assert.ok(await pool.gone(a.pid));
 	assert.ok(await pool.gone(b.pid));
 	assert.ok(!(await pool.gone(c.pid)), 'the untagged one is untouched');
-	await reset(app);
+	assert.equal(audited('kill-multi-a').length + audited('kill-multi-b').length, 2);
+	assert.equal(audited('kill-multi-c').length, 0, 'nothing for what was not touched');
 });
 
-test("protected: a console operation's session needs yes typed and says why", async () => {
+test("protected: a console operation's session needs yes typed and says why", async t => {
+	const {pool, app} = await setup(t);
 	const s = await pool.sleeper('intowork-db/kill-test-op');
 	await only(app, '^intowork-db/kill-test-op$', s.pid);
 	app.press('k');
@@ -143,10 +154,10 @@ test("protected: a console operation's session needs yes typed and says why", as
 	app.press(keys.enter);
 	await app.waitForFrame(new RegExp(`pid ${s.pid} postgres intowork-db/kill-test-op: terminated`));
 	assert.ok(await pool.gone(s.pid));
-	await reset(app);
 });
 
-test("the console's own session is refused, with the reason, and the refusal is logged", async () => {
+test("the console's own session is refused, with the reason, and the refusal is logged", async t => {
+	const {app, auditKey} = await setup(t);
 	const own = app.monitor.state.backendPid!;
 	await only(app, '^intowork-db$', own);
 	assert.match(selected(app.lastFrame()), new RegExp(`^› @ +${own} `));
@@ -161,10 +172,10 @@ test("the console's own session is refused, with the reason, and the refusal is 
 	assert.equal(entry?.action, 'refuse');
 	assert.equal(entry?.result, "refused: this console's own monitoring session");
 	assert.equal(entry?.detail?.requested, 'terminate');
-	await reset(app);
 });
 
-test('a cancel that does not stop the query: after a few seconds the console offers terminate', async () => {
+test('a cancel that does not stop the query: after a few seconds the console offers terminate', async t => {
+	const {pool, appUrl, app, audited} = await setup(t);
 	const s = await pool.sleeper('kill-stubborn', {
 		url: appUrl,
 		sql: 'DO $$ BEGIN LOOP BEGIN PERFORM pg_sleep(60); EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $$',
@@ -179,10 +190,17 @@ test('a cancel that does not stop the query: after a few seconds the console off
 	app.press('y');
 	await app.waitForFrame(/Terminate: 1 terminated/);
 	assert.ok(await pool.gone(s.pid));
-	await reset(app);
+	assert.deepEqual(
+		audited('kill-stubborn').map(e => [e.action, e.result]),
+		[
+			['cancel', 'cancelled'],
+			['terminate', 'terminated'],
+		],
+	);
 });
 
-test('a blocker in the lock tree: the dialog says how many waiters it releases, and they go on', async () => {
+test('a blocker in the lock tree: the dialog says how many waiters it releases, and they go on', async t => {
+	const {pool, app} = await setup(t);
 	const chain = await pool.lockChain('kill-lock', 2);
 	app.press('v');
 	app.press('v');
@@ -198,74 +216,40 @@ test('a blocker in the lock tree: the dialog says how many waiters it releases, 
 	assert.equal(await chain.waiters[1]!.running.done, undefined, 'and the second after it');
 	app.press('v');
 	await app.waitForFrame(/^sessions \(v\)/m);
-	await reset(app);
 });
 
-test("a role without pg_signal_backend: 'permission denied' with the GRANT, and the session lives on", async () => {
+test("a role without pg_signal_backend: 'permission denied' with the GRANT, and the session lives on", async t => {
+	const {pool, appUrl, audited, db, openConsole: consoleOn} = await setup(t);
 	const monitorUrl = await plainRole(db, 'kill_ui_monitor', 'kill_ui_monitor');
 	await db.client.query('GRANT pg_monitor TO kill_ui_monitor');
 	const victim = await pool.sleeper('kill-victim', {url: appUrl});
-	const ops = await renderApp(monitorUrl, {screen: 'connections', size: {columns: 200, rows: 40}, state: {intervalMs: 500, thresholds}});
-	try {
-		await only(ops, '^kill-victim$', victim.pid);
-		ops.press('k');
-		await ops.waitForFrame(/Terminate 1 session\?/);
-		ops.press('y');
-		await ops.waitForFrame(new RegExp(`pid ${victim.pid} kill_ui_app kill-victim: permission denied \\(GRANT pg_signal_backend TO "kill_ui_monitor";`));
-		assert.equal((await pool.stateOf(victim.pid))?.state, 'active');
-	} finally {
-		await ops.cleanup();
-	}
-});
-
-test('--read-only: c and k are not bound at all, and the help says so', async () => {
-	const s = await pool.sleeper('kill-readonly', {url: appUrl});
-	const ro = await renderApp(db.url, {screen: 'connections', size: {columns: 160, rows: 120}, state: {intervalMs: 500, thresholds, readOnly: true}});
-	try {
-		await only(ro, '^kill-readonly$', s.pid);
-		assert.doesNotMatch(ro.lastFrame(), /c cancel|k kill/, 'not in the footer');
-		ro.press('k');
-		ro.press('c');
-		// keys are handled in order: had k or c opened a dialog, ? would not open the help
-		ro.press('?');
-		const help = await ro.waitForFrame(/Read-only mode: \d+ commands that change the server or the disk are not bound\./);
-		assert.match(help, /Connections screen/);
-		assert.match(help, /filter sessions: a regex over user/);
-		assert.doesNotMatch(help, /pg_cancel_backend|pg_terminate_backend/);
-		assert.equal(ro.store.getState().dialog, undefined);
-		assert.equal((await pool.stateOf(s.pid))?.state, 'active');
-	} finally {
-		await ro.cleanup();
-	}
-});
-
-test('the audit log holds every action: who, as which role, on what, the query and the result', () => {
-	const entries = readAudit(auditKey);
-	const of = (application: string) => entries.filter(e => e.detail?.application === application);
-	assert.deepEqual(
-		of('kill-sleep').map(e => [e.action, e.result, e.query]),
-		[['cancel', 'cancelled', 'SELECT pg_sleep(120)']],
-	);
-	assert.deepEqual(
-		of('kill-idletx').map(e => [e.action, e.result]),
-		[['terminate', 'terminated']],
-	);
-	assert.equal(of('kill-multi-a').length + of('kill-multi-b').length, 2);
-	assert.equal(of('kill-multi-c').length, 0, 'nothing for what was not touched');
-	assert.deepEqual(
-		of('kill-stubborn').map(e => [e.action, e.result]),
-		[
-			['cancel', 'cancelled'],
-			['terminate', 'terminated'],
-		],
-	);
-	const denied = of('kill-victim')[0];
+	const ops = await consoleOn({screen: 'connections', size: {columns: 200, rows: 40}, state: {intervalMs: 500, thresholds}}, monitorUrl);
+	await only(ops, '^kill-victim$', victim.pid);
+	ops.press('k');
+	await ops.waitForFrame(/Terminate 1 session\?/);
+	ops.press('y');
+	await ops.waitForFrame(new RegExp(`pid ${victim.pid} kill_ui_app kill-victim: permission denied \\(GRANT pg_signal_backend TO "kill_ui_monitor";`));
+	assert.equal((await pool.stateOf(victim.pid))?.state, 'active');
+	const denied = audited('kill-victim')[0];
 	assert.equal(denied?.role, 'kill_ui_monitor');
 	assert.match(denied?.result ?? '', /^denied: GRANT pg_signal_backend/);
-	for (const e of entries) {
-		assert.equal(e.osUser, os.userInfo().username);
-		assert.match(e.target, /:\*\*\*@127\.0\.0\.1:\d+\/t_/);
-		assert.equal(e.detail?.via, 'console');
-	}
-	assert.equal(of('kill-readonly').length, 0);
+});
+
+test('--read-only: c and k are not bound at all, and the help says so', async t => {
+	const {pool, appUrl, audited, openConsole: consoleOn} = await setup(t);
+	const s = await pool.sleeper('kill-readonly', {url: appUrl});
+	const ro = await consoleOn({screen: 'connections', size: {columns: 160, rows: 120}, state: {intervalMs: 500, thresholds, readOnly: true}});
+	await only(ro, '^kill-readonly$', s.pid);
+	assert.doesNotMatch(ro.lastFrame(), /c cancel|k kill/, 'not in the footer');
+	ro.press('k');
+	ro.press('c');
+	// keys are handled in order: had k or c opened a dialog, ? would not open the help
+	ro.press('?');
+	const help = await ro.waitForFrame(/Read-only mode: \d+ commands that change the server or the disk are not bound\./);
+	assert.match(help, /Connections screen/);
+	assert.match(help, /filter sessions: a regex over user/);
+	assert.doesNotMatch(help, /pg_cancel_backend|pg_terminate_backend/);
+	assert.equal(ro.store.getState().dialog, undefined);
+	assert.equal((await pool.stateOf(s.pid))?.state, 'active');
+	assert.equal(audited('kill-readonly').length, 0);
 });

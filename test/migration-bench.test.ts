@@ -15,7 +15,8 @@ test('the migration bench applies under write load, reports the writes and the j
 	const rows = new Map(await benchMigration(db.url));
 	assert.match(rows.get('migration apply')!, /^ok in .*: 17 objects, one concurrent build at a time$/);
 	assert.match(rows.get('writes during apply')!, /^[\d,]+ \([\d,]+\/s, 4 writers: UPDATE jobs, INSERT job_applications\)$/);
-	assert.match(rows.get('longest write wait')!, /^[\d.]+(ms|s) \((ok|OVER): target none over 1 s\)$/);
+	// the claim: concurrent builds never hold a write up for a second
+	assert.match(rows.get('longest write wait')!, /^[\d.]+(ms|s) \(ok: target none over 1 s\)$/);
 	assert.equal(rows.get('write errors'), '0 (target: none)');
 	assert.match(rows.get('job list p95 before')!, /\(Seq Scan on jobs\)$/);
 	assert.match(rows.get('job list p95 after')!, /\(Index Scan( Backward)? using idx_jobs_status_location_type on jobs\)$/);

@@ -1,27 +1,37 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import {after, test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import {readAudit} from '../source/audit.js';
 import {targetKey} from '../source/state.js';
-import {countDuplicates} from '../source/actions/migration/duplicates.js';
+import {countDuplicates, resolveDuplicates} from '../source/actions/migration/duplicates.js';
 import {builtinPlan} from '../source/actions/migration/plan.js';
+import {startApply} from '../source/actions/migration/run.js';
 import {migrationStatus} from '../source/actions/migration/status.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {previousRevision} from '../source/intowork.js';
 import {sessionPool} from './helpers/backends.js';
-import {testDatabase} from './helpers/db.js';
-import {keys, renderApp, type RenderedApp} from './helpers/render.js';
+import type {TestDatabase} from './helpers/db.js';
+import {own} from './helpers/own.js';
+import {jobMs, keys, type RenderedApp} from './helpers/render.js';
 
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-migration-screen-'));
-process.env.INTOWORK_DB_STATE = stateDir;
-after(() => fs.rmSync(stateDir, {recursive: true, force: true}));
+type Setup = {db: TestDatabase; app: RenderedApp; sessions: ReturnType<typeof sessionPool>; stateDir: string};
 
-const db = await testDatabase();
-const sessions = sessionPool(db);
-const app = await renderApp(db.url, {screen: 'migration', size: {columns: 150, rows: 50}, state: {intervalMs: 500}});
-after(() => app.cleanup());
+/**
+ * Each test's own state: a database copied from the template (its duplicates archived, the migration
+ * applied, when the test starts from there), a state dir, a console, and test sessions, all gone after it.
+ */
+async function setup(t: TestContext, options: {archived?: boolean; applied?: boolean; readOnly?: boolean} = {}): Promise<Setup> {
+	const {db, stateDir, defer, app: console_} = await own(t, 'migration-screen');
+	const target = resolveTarget({dsn: db.url, env: {}});
+	const ctx = {target, audit: {key: targetKey(target), role: 'postgres', target: db.url}};
+	if (options.archived || options.applied) await resolveDuplicates(ctx, builtinPlan);
+	if (options.applied) {
+		const applied = await startApply({...ctx, plan: builtinPlan, allowNoBackup: true, probe: false}).done;
+		assert.equal(applied.outcome, 'ok', `the set-up apply: ${applied.message}`);
+	}
+	const sessions = sessionPool(db, defer);
+	const app = await console_({screen: 'migration', size: {columns: 150, rows: 50}, state: {intervalMs: 500, ...(options.readOnly ? {readOnly: true} : {})}});
+	return {db, app, sessions, stateDir};
+}
 
 /** Pastes into the dialog's text field and, once it shows, presses Enter. */
 async function type(a: RenderedApp, text: string) {
@@ -29,17 +39,18 @@ async function type(a: RenderedApp, text: string) {
 	await a.waitForFrame(f => f.includes(`Esc to cancel: ${text} `), `typed ${text}`);
 	a.press(keys.enter);
 }
-const totalDuplicates = async () => (await countDuplicates(db.client, builtinPlan)).reduce((n, d) => n + d.extraRows, 0);
+const totalDuplicates = async (db: TestDatabase) => (await countDuplicates(db.client, builtinPlan)).reduce((n, d) => n + d.extraRows, 0);
 
 /** A transaction holding a snapshot: every concurrent build waits for it in its last phase. */
-async function oldSnapshot(application: string) {
+async function oldSnapshot(sessions: Setup['sessions'], application: string) {
 	const s = await sessions.session(application);
 	await s.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
 	await s.client.query('SELECT 1');
 	return s;
 }
 
-test('every object with its state, alembic_version against the target, and the pre-flight', async () => {
+test('every object with its state, alembic_version against the target, and the pre-flight', async t => {
+	const {app} = await setup(t);
 	const frame = await app.waitForFrame(/Duplicates\s+11 duplicate rows stop 3 unique constraints/);
 	assert.match(frame, /h8c2d6e5f4g3 \(built-in plan, 17 objects\) · 0\/17 valid · NOT APPLIED · alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3/);
 	assert.match(frame, /unique_candidate_job_application\s+job_applications\s+unique\s+missing\s+not created yet/);
@@ -51,24 +62,33 @@ test('every object with its state, alembic_version against the target, and the p
 	assert.match(frame, /m apply {2}c cancel {2}d archive dups {2}u restore dups {2}D downgrade {2}r re-check/);
 });
 
-test('Enter shows the rows of each duplicate group, the one kept and the ones archiving moves; Esc goes back', async () => {
+test('Enter shows the rows of each duplicate group, the one kept and the ones archiving moves; Esc goes back', async t => {
+	const {app} = await setup(t);
+	await app.waitForFrame(/Duplicates\s+11 duplicate rows stop 3 unique constraints/, 'the duplicates counted');
 	app.press(keys.enter);
-	// the group rows arrive after the heading: wait for all of them
-	const frame = await app.waitForFrame(f => /Duplicates for unique_candidate_job_application: 6 groups, 6 extra rows/.test(f) && f.match(/^\S*\s+\d+ archive\s/gm)?.length === 6);
+	const keep = (f: string) => f.match(/^\S*\s+\d+ keep\s/gm)?.length;
+	const archive = (f: string) => f.match(/^\S*\s+\d+ archive\s/gm)?.length;
+	// the header shows before the rows do: wait for the whole view, not its first line
+	const frame = await app.waitForFrame(
+		f => /Duplicates for unique_candidate_job_application: 6 groups, 6 extra rows/.test(f) && keep(f) === 6 && archive(f) === 6,
+		'the 6 groups of unique_candidate_job_application, each with a keep row and an archive row',
+	);
 	assert.match(frame, /Archiving keeps the first by applied_at, id of each group/);
-	assert.equal(frame.match(/^\S*\s+\d+ keep\s/gm)?.length, 6);
-	assert.equal(frame.match(/^\S*\s+\d+ archive\s/gm)?.length, 6);
 	app.press(keys.escape);
-	await app.waitForFrame(f => /Pre-flight for an apply/.test(f) && !/Duplicates for/.test(f));
+	await app.waitForFrame(f => /Pre-flight for an apply/.test(f) && !/Duplicates for/.test(f), 'back on the objects and the pre-flight');
 });
 
-test('m is refused, with the reason, while duplicates block the apply', async () => {
+test('m is refused, with the reason, while duplicates block the apply', async t => {
+	const {app} = await setup(t);
+	await app.waitForFrame(/Pre-flight for an apply: blocked/, 'the pre-flight blocked');
 	app.press('m');
 	const frame = await app.waitForFrame(/the pre-flight blocks the apply: Duplicates: 11 duplicate rows/);
 	assert.doesNotMatch(frame, /Apply migration/);
 });
 
-test('d archives the duplicates after confirmation', async () => {
+test('d archives the duplicates after confirmation', async t => {
+	const {app, db} = await setup(t);
+	await app.waitForFrame(/Duplicates\s+11 duplicate rows/, 'the duplicates counted');
 	app.press('d');
 	const dialog = await app.waitForFrame(/Archive 11 duplicate rows\?/);
 	assert.match(dialog, /job_applications \(candidate_id, job_id\): 6 rows in 6 groups/);
@@ -77,11 +97,12 @@ test('d archives the duplicates after confirmation', async () => {
 	app.press('y');
 	await app.waitForFrame(/archived 6 job_applications, 3 accounts, 2 verification_tokens into intowork_archive \(u restores them\)/);
 	await app.waitForFrame(/✓ Duplicates\s+none for the unique constraints still to add/);
-	assert.equal(await totalDuplicates(), 0);
+	assert.equal(await totalDuplicates(db), 0);
 });
 
-test('an open transaction shows in the pre-flight with the way to end it', async () => {
-	const holder = await oldSnapshot('report-export');
+test('an open transaction shows in the pre-flight with the way to end it', async t => {
+	const {app, sessions} = await setup(t, {archived: true});
+	const holder = await oldSnapshot(sessions, 'report-export');
 	try {
 		const frame = await app.waitForFrame(/! Transactions\s+1 open transaction the concurrent builds will wait for: end them on the Connections screen \(key 2, then k\)/);
 		assert.match(frame, new RegExp(`pid ${holder.pid} report-export postgres idle in transaction for .*holds a snapshot: every build waits for it`));
@@ -90,8 +111,10 @@ test('an open transaction shows in the pre-flight with the way to end it', async
 	}
 });
 
-test('m without a recent backup asks to type "no backup"; the run shows its progress, whom it waits for, and the job list plan before and after', async () => {
-	const holder = await oldSnapshot('nightly-report');
+test('m without a recent backup asks to type "no backup"; the run shows its progress, whom it waits for, and the job list plan before and after', async t => {
+	const {app, db, sessions} = await setup(t, {archived: true});
+	await app.waitForFrame(/✓ Duplicates\s+none/, 'the duplicates archived');
+	const holder = await oldSnapshot(sessions, 'nightly-report');
 	app.press('m');
 	const dialog = await app.waitForFrame(/Apply h8c2d6e5f4g3 WITHOUT a recent backup\?/);
 	assert.match(dialog, /17 to build, 0 INVALID to drop and rebuild, 0 constraints to attach; 0 already valid/);
@@ -99,8 +122,7 @@ test('m without a recent backup asks to type "no backup"; the run shows its prog
 	await type(app, 'no backup');
 	try {
 		// the bar and phase come from pg_stat_progress_create_index, the state from the catalog poll
-		// the pre-flight counts duplicates again first: slow on a loaded machine
-		const running = await app.waitForFrame(/unique_candidate_job_application\s+job_applications\s+unique\s+building\s+█{8}░{2}\s+83%/, 'the first build waiting for the old snapshot', 40_000);
+		const running = await app.waitForFrame(/unique_candidate_job_application\s+job_applications\s+unique\s+building\s+█{8}░{2}\s+83%/, 'the first build waiting for the old snapshot', jobMs.migration);
 		assert.match(running, /Apply running .* · 0\/17 done · build pid \d+ · unique_candidate_job_application: phase 6\/6 waiting for old snapshots \(lockers 0\/1\)/);
 		assert.match(running, /✓ Objects\s+0 valid, 17 to build/);
 		assert.match(running, new RegExp(`waiting for pid ${holder.pid} nightly-report idle in transaction for .*— end it on the Connections screen \\(2, then k\\)`));
@@ -114,7 +136,7 @@ test('m without a recent backup asks to type "no backup"; the run shows its prog
 	} finally {
 		await holder.client.query('ROLLBACK');
 	}
-	const done = await app.waitForFrame(/✓ applied h8c2d6e5f4g3 in .*: 17 built/, 'the apply finishes', 20_000);
+	const done = await app.waitForFrame(/✓ applied h8c2d6e5f4g3 in .*: 17 built/, 'the apply finishes', jobMs.migration);
 	assert.match(done, /Job list after {3}Index Scan( Backward)? using idx_jobs_status_location_type on jobs · p50 /);
 	await app.waitForFrame(/17\/17 valid · APPLIED/);
 	assert.equal((await migrationStatus(db.client)).applied, true);
@@ -123,15 +145,16 @@ test('m without a recent backup asks to type "no backup"; the run shows its prog
 	assert.match(JSON.stringify(entries[0]!.detail), /"overrides":\["Backup: no backup of this database/);
 });
 
-test('c cancels a running build after confirmation and the screen says what was left', async () => {
+test('c cancels a running build after confirmation and the screen says what was left', async t => {
+	const {app, db, sessions} = await setup(t, {applied: true});
 	await db.client.query('DROP INDEX idx_skills_candidate_id_name');
 	await app.waitForFrame(/16\/17 valid/);
-	const holder = await oldSnapshot('long-reader');
+	const holder = await oldSnapshot(sessions, 'long-reader');
 	try {
 		app.press('m');
 		await app.waitForFrame(/Type no backup/);
 		await type(app, 'no backup');
-		await app.waitForFrame(/idx_skills_candidate_id_name: phase 6\/6 waiting for old snapshots/, 'the build waiting for the old snapshot', 40_000);
+		await app.waitForFrame(/idx_skills_candidate_id_name: phase 6\/6 waiting for old snapshots/, 'the build waiting for the old snapshot', jobMs.migration);
 		app.press('c');
 		await app.waitForFrame(/pg_cancel_backend\(\d+\) stops idx_skills_candidate_id_name\.\s+│\n│ The INVALID index it leaves is dropped/);
 		app.press('y');
@@ -143,33 +166,31 @@ test('c cancels a running build after confirmation and the screen says what was 
 	}
 });
 
-test('D downgrades after typing "downgrade", u restores the archived duplicates', async () => {
+test('D downgrades after typing "downgrade", u restores the archived duplicates', async t => {
+	const {app, db} = await setup(t, {applied: true});
+	await app.waitForFrame(/17\/17 valid · APPLIED/, 'the migration applied');
 	app.press('D');
 	await app.waitForFrame(/Downgrade h8c2d6e5f4g3 to g7b1c5d4e3f2\?/);
 	await type(app, 'downgrade');
-	await app.waitForFrame(/✓ downgraded to g7b1c5d4e3f2 in .*: 16 objects dropped/, 'the downgrade finishes', 20_000);
+	await app.waitForFrame(/✓ downgraded to g7b1c5d4e3f2 in .*: 16 objects dropped/, 'the downgrade finishes', jobMs.migration);
 	await app.waitForFrame(/0\/17 valid · NOT APPLIED · alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3/);
 	assert.equal((await migrationStatus(db.client)).alembicVersion, previousRevision);
 	app.press('u');
 	await app.waitForFrame(/Restore the duplicates archived at/);
 	app.press('y');
 	await app.waitForFrame(/restored 6 job_applications, 3 accounts, 2 verification_tokens/);
-	assert.equal(await totalDuplicates(), 11);
+	assert.equal(await totalDuplicates(db), 11);
 });
 
-test('read-only: the changing keys are not bound and the screen says so', async () => {
-	const ro = await renderApp(db.url, {screen: 'migration', state: {readOnly: true}});
-	try {
-		const frame = await ro.waitForFrame(/read-only: apply, archive and downgrade are not available/);
-		assert.doesNotMatch(frame, /m apply|d archive/);
-		assert.match(frame, /r re-check/);
-		ro.press('m');
-		ro.press('D');
-		// r is still bound: its message proves the keys were read
-		ro.press('r');
-		const after = await ro.waitForFrame(/counting duplicates and checking the plan again/);
-		assert.doesNotMatch(after, /Apply|Downgrade h8c2d6e5f4g3/);
-	} finally {
-		await ro.cleanup();
-	}
+test('read-only: the changing keys are not bound and the screen says so', async t => {
+	const {app: ro} = await setup(t, {readOnly: true});
+	const frame = await ro.waitForFrame(/read-only: apply, archive and downgrade are not available/);
+	assert.doesNotMatch(frame, /m apply|d archive/);
+	assert.match(frame, /r re-check/);
+	ro.press('m');
+	ro.press('D');
+	// r is still bound: its message proves the keys were read
+	ro.press('r');
+	const after = await ro.waitForFrame(/counting duplicates and checking the plan again/);
+	assert.doesNotMatch(after, /Apply|Downgrade h8c2d6e5f4g3/);
 });

@@ -1,13 +1,13 @@
-import {after, test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import assert from 'node:assert/strict';
-import {testDatabase} from './helpers/db.js';
-import {keys, renderApp} from './helpers/render.js';
+import {own, type Owned} from './helpers/own.js';
+import {keys, type RenderedApp} from './helpers/render.js';
 
-const db = await testDatabase();
-const app = await renderApp(db.url);
-after(() => app.cleanup());
+/** Each test's own database and console, on the overview unless it says otherwise. */
+const shell = async (t: TestContext, options: Parameters<Owned['app']>[0] = {}): Promise<RenderedApp> => (await own(t, 'shell')).app(options);
 
-test('header shows the redacted target, version, role and live state', async () => {
+test('header shows the redacted target, version, role and live state', async t => {
+	const app = await shell(t);
 	const frame = await app.waitForFrame(/● live/);
 	assert.match(frame, /postgres:\*\*\*@127\.0\.0\.1:\d+\/t_/);
 	assert.doesNotMatch(frame, /postgres:postgres@/);
@@ -15,7 +15,8 @@ test('header shows the redacted target, version, role and live state', async () 
 	assert.match(frame, /postgres \(superuser\)/);
 });
 
-test('overview shows numbers from the server', async () => {
+test('overview shows numbers from the server', async t => {
+	const app = await shell(t);
 	const frame = await app.waitForFrame(/Connections\s+\S+ \d+ \/ 197 usable/);
 	assert.match(frame, /Migration\s+at g7b1c5d4e3f2, h8c2d6e5f4g3 not applied/);
 	assert.match(frame, /pg_stat_statements\s+collecting/);
@@ -23,7 +24,8 @@ test('overview shows numbers from the server', async () => {
 	await app.waitForFrame(/Transactions\/s\s+\d+\.\d/);
 });
 
-test('? opens help built from the keymap and Esc closes it', async () => {
+test('? opens help built from the keymap and Esc closes it', async t => {
+	const app = await shell(t);
 	app.press('?');
 	const frame = await app.waitForFrame(/Everywhere/);
 	assert.match(frame, /quit and restore the terminal/);
@@ -38,7 +40,8 @@ test('? opens help built from the keymap and Esc closes it', async () => {
 	await app.waitForFrame(f => !/Help/.test(f) && /Transactions\/s/.test(f));
 });
 
-test('p pauses refreshing and + halves the interval', async () => {
+test('p pauses refreshing and + halves the interval', async t => {
+	const app = await shell(t);
 	app.press('p');
 	await app.waitForFrame(/‖ paused/);
 	app.press('p');
@@ -48,23 +51,20 @@ test('p pauses refreshing and + halves the interval', async () => {
 	assert.equal(app.store.getState().intervalMs, 1000);
 });
 
-test('q quits', async () => {
+test('q quits', async t => {
+	const app = await shell(t);
 	app.press('q');
-	await app.waitForFrame(() => app.quitCalled());
+	await app.waitForFrame(() => app.quitCalled(), 'quit called');
 });
 
-test('Ctrl-C quits even while a text field owns the keyboard', async () => {
-	const other = await renderApp(db.url, {screen: 'connections'});
-	try {
-		await other.waitForFrame(/sessions/);
-		other.press('/');
-		await other.waitForFrame(() => other.store.getState().textCapture > 0);
-		other.press('q');
-		await other.waitForFrame(/q/);
-		assert.equal(other.quitCalled(), false, 'q is typed into the filter');
-		other.press(keys.ctrlC);
-		await other.waitForFrame(() => other.quitCalled());
-	} finally {
-		await other.cleanup();
-	}
+test('Ctrl-C quits even while a text field owns the keyboard', async t => {
+	const other = await shell(t, {screen: 'connections'});
+	await other.waitForFrame(/sessions/);
+	other.press('/');
+	await other.waitForFrame(() => other.store.getState().textCapture > 0, 'the filter owns the keyboard');
+	other.press('q');
+	await other.waitForFrame(/q/);
+	assert.equal(other.quitCalled(), false, 'q is typed into the filter');
+	other.press(keys.ctrlC);
+	await other.waitForFrame(() => other.quitCalled(), 'quit called');
 });

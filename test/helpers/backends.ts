@@ -20,9 +20,10 @@ export type Running = {done: Promise<(Error & {code?: string}) | undefined>};
  * terminated server-side (a closed socket does not stop a pg_sleep) and
  * closed. Call at the top level of a test file.
  */
-export function sessionPool(db: TestDatabase) {
+/** Sessions closed when the file ends, or with `cleanup` (a test's own `t.after`) when the test does. */
+export function sessionPool(db: TestDatabase, cleanup: (fn: () => Promise<void>) => void = after) {
 	const open = new Set<Session>();
-	after(async () => {
+	cleanup(async () => {
 		const pids = [...open].map(s => s.pid);
 		if (pids.length > 0) {
 			// only backends this file started, in its own database

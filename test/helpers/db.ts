@@ -41,8 +41,9 @@ let counter = 0;
  * or empty. Dropped after the file. Call it at the top level of the test file
  * (top-level await), not inside a hook: node:test attaches `after` to the
  * hook it is called in, which would drop the database straight away.
+ * A test that owns its database passes its context's `t.after`: dropped when that test ends.
  */
-export async function testDatabase(options: {empty?: boolean} = {}): Promise<TestDatabase> {
+export async function testDatabase(options: {empty?: boolean; after?: (fn: () => Promise<void>) => void} = {}): Promise<TestDatabase> {
 	const info = await cluster();
 	const name = `t_${process.pid}_${Date.now() % 100000}_${counter++}`;
 	const admin = new pg.Client({connectionString: urlFor(info, 'postgres')});
@@ -52,7 +53,7 @@ export async function testDatabase(options: {empty?: boolean} = {}): Promise<Tes
 	const client = new pg.Client({connectionString: urlFor(info, name)});
 	client.on('error', () => undefined);
 	await client.connect();
-	after(async () => {
+	(options.after ?? after)(async () => {
 		await client.end().catch(() => undefined);
 		await dropDatabases(info, [name]);
 	});
@@ -105,7 +106,10 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: {timeout?
 		} catch (error) {
 			last = error;
 		}
-		if (Date.now() > deadline) throw new Error(`timed out waiting: ${options.message ?? ''} ${last instanceof Error ? last.message : ''}`.trim());
+		if (Date.now() > deadline) {
+			const why = last instanceof Error ? ` (last error: ${last.message})` : '';
+			throw new Error(`waited ${(options.timeout ?? 10_000) / 1000} s for ${options.message ?? String(check)}${why}`);
+		}
 		await new Promise(resolve => setTimeout(resolve, options.interval ?? 25));
 	}
 }

@@ -20,11 +20,20 @@ export type RenderedApp = {
 	lastFrame(): string;
 	/** one key per write, as a user types */
 	press(key: string): void;
-	/** poll the rendered frame until it matches; returns the frame */
+	/**
+	 * Poll the rendered frame until it matches; returns the frame. The default deadline is for the
+	 * screen's answer to a key or a poll; work whose length depends on the machine (a backup, a
+	 * restore test, a migration) passes one of `jobMs`. On failure: what it waited for, and the last frame.
+	 */
 	waitForFrame(match: RegExp | ((frame: string) => boolean), message?: string, timeout?: number): Promise<string>;
 	quitCalled(): boolean;
 	cleanup(): Promise<void>;
 };
+
+/** A screen answering a key or its next poll, on a busy 2-core machine. */
+export const screenMs = 15_000;
+/** Deadlines for jobs, sized to the work at the test database's size with the machine busy. */
+export const jobMs = {backup: 60_000, restoreTest: 90_000, migration: 120_000} as const;
 
 export const keys = {
 	up: '\u001B[A',
@@ -64,12 +73,14 @@ export async function renderApp(url: string, options: {screen?: ScreenId; size?:
 		press(key: string) {
 			instance.stdin.write(key);
 		},
-		async waitForFrame(match, message, timeout = 10_000) {
+		async waitForFrame(match, message, timeout = screenMs) {
 			const test = typeof match === 'function' ? match : (f: string) => match.test(f);
+			const what = message ?? (typeof match === 'function' ? 'a frame passing the check' : String(match));
+			const started = Date.now();
 			try {
-				return await waitFor(() => (test(lastFrame()) ? lastFrame() : ""), {timeout, message});
-			} catch (error) {
-				throw new Error(`${error instanceof Error ? error.message : error}\n--- last frame ---\n${lastFrame()}`);
+				return await waitFor(() => (test(lastFrame()) ? lastFrame() : ''), {timeout});
+			} catch {
+				throw new Error(`waited ${((Date.now() - started) / 1000).toFixed(1)} s (deadline ${timeout / 1000} s) for ${what}\n--- last frame ---\n${lastFrame()}`);
 			}
 		},
 		quitCalled: () => quit,

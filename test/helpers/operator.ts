@@ -1,0 +1,58 @@
+import type {Terminal} from '../../scripts/terminal.js';
+
+// An operator's hands and eyes on the console in tmux: a key, then the screen it leads to.
+
+/** A screen's answer to a key on a busy 2-core machine (not work: jobs pass their own deadline). */
+export const screenMs = 25_000;
+
+export const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The session list's selected row (›), then the tag (*) and hanging/lock/own marks, then the pid. */
+export const selectedRow = (pid: number, tagged = false) => new RegExp(`›${tagged ? '\\*' : '[* ]'}[!~@ ]\\s*${pid} `);
+
+export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+/**
+ * Waits until every pattern is on the screen at once (and none of `absent`); returns that screen.
+ * Only a settled screen counts: tmux can capture a frame half redrawn. On failure: what was
+ * missing, how long it waited, and the last screen.
+ */
+export async function see(term: Terminal, patterns: RegExp[], timeoutMs = screenMs, absent: RegExp[] = []): Promise<string> {
+	const started = Date.now();
+	for (;;) {
+		const screen = term.capture();
+		const missing = [...patterns.filter(p => !p.test(screen)), ...absent.filter(p => p.test(screen)).map(p => `no ${p}`)];
+		if (missing.length === 0) {
+			await sleep(50);
+			if (term.capture() === screen) return screen;
+			continue;
+		}
+		const waited = `waited ${((Date.now() - started) / 1000).toFixed(1)} s (deadline ${timeoutMs / 1000} s) for ${missing.join(', ')}`;
+		if (/^\[exit \d+\]$/m.test(screen)) throw new Error(`the console exited; ${waited}\n--- screen ---\n${screen}`);
+		if (Date.now() - started > timeoutMs) throw new Error(`${waited}\n--- screen ---\n${screen}`);
+		await sleep(100);
+	}
+}
+
+/** A tmux key name, then the screen that key leads to. */
+export async function press(term: Terminal, key: string, patterns: RegExp[], timeoutMs = screenMs): Promise<string> {
+	term.send(key);
+	return see(term, patterns, timeoutMs);
+}
+
+/** Opens the Connections filter, types `text` and submits it. */
+export async function filter(term: Terminal, text: string): Promise<string> {
+	await press(term, '/', [/Filter \(regex over user, application, database, query\):/]);
+	term.type(text);
+	await see(term, [new RegExp(`Filter \\(regex[^:]*: ${escape(text)}`)]);
+	return press(term, 'Enter', [new RegExp(`filter /${escape(text)}/ \\d+ of \\d+`)]);
+}
+
+/** Answers an open dialog: y, or the text it asks to be typed ("2", "no backup"). */
+export async function confirm(term: Terminal, screen: string): Promise<void> {
+	const typed = /Type (.+?) to [^,]*, Esc to cancel: /.exec(screen);
+	if (!typed) return void term.send('y');
+	term.type(typed[1]!);
+	await see(term, [new RegExp(`Type ${escape(typed[1]!)} to [^,]*, Esc to cancel: ${escape(typed[1]!)}`)]);
+	term.send('Enter');
+}
