@@ -15,6 +15,7 @@ import {loaders} from './source/screens/registry.js';
 import {detectCapabilities} from './source/db/capabilities.js';
 import {redactDsn} from './source/db/dsn.js';
 import {cancelBackupJob} from './source/screens/backups.js';
+import {attachFleet, createFleet} from './source/fleet/console.js';
 
 const commandList = subcommands.map(c => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n');
 
@@ -55,6 +56,14 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 			.catch(() => undefined);
 	});
 	const poller = startPoller(store, opened.monitor, loaders());
+	const fleet = createFleet(opened, global.fleet, {
+		intervalMs: () => store.getState().intervalMs,
+		hanging: () => ({activeMs: store.getState().thresholds.hangingActiveMs, idleTxMs: store.getState().thresholds.hangingIdleTxMs}),
+		bouncerDetail: () => store.getState().screen === 'pgbouncer',
+		paused: () => store.getState().paused,
+	});
+	attachFleet(fleet, store, global.fleet, () => process.stdout.write('\u0007'));
+	await fleet.start();
 	const tty = process.stdout.isTTY;
 	// The alternate screen gives the shell back exactly as it was on quit.
 	if (tty) process.stdout.write('\u001B[?1049h\u001B[H');
@@ -70,6 +79,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		await instance.waitUntilExit();
 	} finally {
 		poller.stop();
+		await fleet.stop();
 		if (tty) process.stdout.write('\u001B[?1049l');
 		// a backup or restore test in flight: remove its partial file or scratch database before leaving
 		await cancelBackupJob(store);

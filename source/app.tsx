@@ -9,6 +9,7 @@ import {Footer} from './components/footer.js';
 import {Rule, Tabs} from './components/tabs.js';
 import {HelpOverlay} from './components/help.js';
 import {DialogOverlay} from './components/dialog.js';
+import {FleetStrip} from './components/fleet-strip.js';
 
 /** Lines the shell itself takes: header (2), tabs (1), rule (1), footer (2). */
 export const chromeRows = 6;
@@ -90,6 +91,7 @@ function Shell() {
 			<Header />
 			<Tabs />
 			<Rule />
+			<FleetStrip />
 			<Box flexDirection="column" flexGrow={1} overflow="hidden">
 				{dialog ? <DialogOverlay /> : overlay === 'help' ? <HelpOverlay /> : <Screen />}
 			</Box>

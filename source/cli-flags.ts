@@ -3,6 +3,7 @@ import {parseDuration, parsePositiveInt} from './cli-args.js';
 import {configureChecklist} from './checklist/settings.js';
 import {configureMigration} from './actions/migration/settings.js';
 import {UsageError} from './errors.js';
+import {fleetFlags, fleetHelp, readFleetFlags, type FleetSettings} from './alerts/settings.js';
 import {defaultThresholds, maxIntervalMs, minIntervalMs, type Thresholds} from './store/store.js';
 
 /** Flags every mode understands: the console and every subcommand. */
@@ -24,6 +25,7 @@ export const globalFlags = {
 	alembicDir: {type: 'string'},
 	help: {type: 'boolean', shortFlag: 'h'},
 	version: {type: 'boolean'},
+	...fleetFlags,
 } satisfies AnyFlags;
 
 export type GlobalFlags = {
@@ -37,6 +39,8 @@ export type GlobalFlags = {
 	thresholds: Thresholds;
 	/** where pg_dump, pg_restore and psql are, when not found by version */
 	pgBin?: string;
+	/** replicas, pgBouncer, alert thresholds and notifications */
+	fleet: FleetSettings;
 };
 
 export const globalHelp = `Options
@@ -56,6 +60,7 @@ export const globalHelp = `Options
   --pg-bin DIR         pg_dump, pg_restore and psql from DIR (default: found for the server's version)
   --migration-plan F   the migration as a JSON plan file instead of the built-in h8c2d6e5f4g3
   --alembic-dir DIR    migrate by running alembic upgrade in DIR (checks and verification still run)
+${fleetHelp}
   -h, --help           this help
   --version            the version`;
 
@@ -86,5 +91,6 @@ export function readGlobalFlags(input: string[], flags: Record<string, unknown>)
 		intervalMs,
 		thresholds,
 		...(flags.pgBin !== undefined && {pgBin: String(flags.pgBin)}),
+		fleet: readFleetFlags(flags),
 	};
 }

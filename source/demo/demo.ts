@@ -36,6 +36,10 @@ export type Demo = {
 	appUrl: string;
 	server: PgServer;
 	workload?: Workload;
+	/** --demo-replica: a streaming standby of the demo */
+	replicaUrl?: string;
+	/** --demo-pgbouncer: pgBouncer's admin console, in front of the app traffic */
+	pgbouncerAdminUrl?: string;
 	stop(): Promise<void>;
 };
 

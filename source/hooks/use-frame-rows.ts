@@ -1,5 +1,6 @@
 import {chromeRows} from '../app.js';
 import {isStale} from '../components/screen-frame.js';
+import {fleetRows} from '../components/fleet-strip.js';
 import {useAppState} from '../context.js';
 import type {ScreenId} from '../keymap.js';
 
@@ -12,6 +13,6 @@ export function useFrameRows(screen: ScreenId): number {
 	return useAppState(st => {
 		const slot = st.data[screen];
 		const staleLine = slot?.at !== undefined && isStale(slot, st.connection);
-		return Math.max(3, st.size.rows - 1 - chromeRows - (staleLine ? 1 : 0));
+		return Math.max(3, st.size.rows - 1 - chromeRows - fleetRows(st) - (staleLine ? 1 : 0));
 	});
 }
