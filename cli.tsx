@@ -133,6 +133,7 @@ async function main(): Promise<number> {
 	if (!sub && cli.input.length > 1) throw new UsageError(`unexpected argument "${cli.input[1]}": give one DSN, or a command (${subcommands.map(c => c.name).join(', ') || 'none yet'})`);
 	const global = readGlobalFlags(sub ? [] : cli.input, cli.flags);
 	if (global.demo && global.dsn) throw new UsageError('--demo starts its own database: give either a DSN or --demo');
+	if (!global.demo && (global.fleet.demoReplica || global.fleet.demoPgbouncer)) throw new UsageError('--demo-replica and --demo-pgbouncer go with --demo');
 	if (sub) return sub.run({input: cli.input, flags: cli.flags, global, out: line => process.stdout.write(`${line}\n`)});
 	return runConsole(global);
 }

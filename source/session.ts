@@ -11,6 +11,8 @@ export type OpenOptions = {
 	demoReset?: boolean;
 	demoPort?: number;
 	demoScale?: number;
+	demoReplica?: boolean;
+	demoPgbouncer?: boolean;
 	/** the interactive demo runs its workload; headless commands on the demo do not need one */
 	workload?: boolean;
 	log?: (line: string) => void;
@@ -33,6 +35,8 @@ export function openFromFlags(global: GlobalFlags, options: {dsn?: string; workl
 		demoReset: global.demoReset,
 		demoPort: global.demoPort,
 		demoScale: global.demoScale,
+		demoReplica: global.fleet.demoReplica,
+		demoPgbouncer: global.fleet.demoPgbouncer,
 		workload: options.workload,
 		log: line => process.stderr.write(`intowork-db demo: ${line}\n`),
 	});
@@ -43,7 +47,7 @@ export async function openTarget(options: OpenOptions): Promise<Opened> {
 	let demo: Demo | undefined;
 	if (options.demo) {
 		try {
-			demo = await startDemo({port: options.demoPort, scale: options.demoScale, reset: options.demoReset, workload: options.workload ?? false, log: options.log});
+			demo = await startDemo({port: options.demoPort, scale: options.demoScale, reset: options.demoReset, workload: options.workload ?? false, log: options.log, replica: options.demoReplica, pgbouncer: options.demoPgbouncer});
 		} catch (error) {
 			throw new CliError(`demo: ${error instanceof Error ? error.message : String(error)}`, ExitCode.failed);
 		}

@@ -43,6 +43,9 @@ export type FleetSettings = {
 	bell: boolean;
 	/** run through the shell with the alert as JSON on stdin, at start and stop */
 	onAlert?: string;
+	/** --demo-replica, --demo-pgbouncer */
+	demoReplica: boolean;
+	demoPgbouncer: boolean;
 };
 
 export const fleetFlags = {
@@ -58,9 +61,13 @@ export const fleetFlags = {
 	waitingAlert: {type: 'string'},
 	bell: {type: 'boolean', default: false},
 	onAlert: {type: 'string'},
+	demoReplica: {type: 'boolean', default: false},
+	demoPgbouncer: {type: 'boolean', default: false},
 } satisfies AnyFlags;
 
-export const fleetHelp = `  --replica DSN        also watch this standby (repeatable): its lag, conflicts, replay state
+export const fleetHelp = `  --demo-replica       with --demo: a streaming standby of the demo (pg_basebackup of PostgreSQL 15)
+  --demo-pgbouncer     with --demo: the demo's app traffic through a real pgBouncer (package pgbouncer)
+  --replica DSN        also watch this standby (repeatable): its lag, conflicts, replay state
   --pgbouncer DSN      also watch pgBouncer through its admin console (database pgbouncer)
   --max-lag D          alert when a replica's replay delay exceeds D (default 10s)
   --lock-wait-after D  alert when a session has waited on a lock longer than D (default 10s)
@@ -109,5 +116,7 @@ export function readFleetFlags(flags: Record<string, unknown>): FleetSettings {
 		alerts: a,
 		bell: Boolean(flags.bell),
 		...(flags.onAlert !== undefined && {onAlert: String(flags.onAlert)}),
+		demoReplica: Boolean(flags.demoReplica),
+		demoPgbouncer: Boolean(flags.demoPgbouncer),
 	};
 }

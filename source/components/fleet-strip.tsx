@@ -25,7 +25,7 @@ export function targetSummary(t: TargetStatus): {text: string; color: 'green' | 
 	return {text: `${t.name} ●`, color: 'green'};
 }
 
-/** Under the tabs on every screen: each target's state (with replicas or pgBouncer), then what is firing and since when. */
+/** Under the tabs on every screen: each target's state (with replicas or pgBouncer), then what is firing and since when, newest first. */
 export function FleetStrip() {
 	const {fleet, width} = useAppState(s => ({fleet: s.fleet, width: s.size.columns}));
 	if (!fleet) return null;
@@ -51,7 +51,10 @@ export function FleetStrip() {
 				) : (
 					<Text color="red" bold>
 						{`▲ ${alerts.length} alert${alerts.length === 1 ? '' : 's'}: `}
-						{alerts.map(a => `${sanitize(a.target, 40)} ${sanitize(a.text, Math.max(20, width))} since ${clock(a.since)}`).join(' · ')}
+						{[...alerts]
+							.reverse()
+							.map(a => `${sanitize(a.text, Math.max(20, width))} since ${clock(a.since)}`)
+							.join(' · ')}
 					</Text>
 				)}
 			</Text>

@@ -71,7 +71,7 @@ export function replicationSql(major: number): string {
 SELECT now() AS server_time, pg_is_in_recovery() AS in_recovery,
 	(${here})::text AS current_lsn,
 	pg_wal_lsn_diff(${here}, '0/0') AS lsn_bytes,
-	(SELECT json_agg(json_build_object('pid', pid, 'application', application_name, 'client', client_addr::text,
+	(SELECT json_agg(json_build_object('pid', pid, 'application', application_name, 'client', host(client_addr),
 		'state', state, 'sync_state', sync_state,
 		'sent_lsn', sent_lsn::text, 'write_lsn', write_lsn::text, 'flush_lsn', flush_lsn::text, 'replay_lsn', replay_lsn::text,
 		${behind('sent_lsn')}, ${behind('write_lsn')}, ${behind('flush_lsn')}, ${behind('replay_lsn')},

@@ -83,7 +83,7 @@ SELECT now() AS server_time, d.blks_hit, d.blks_read, d.xact_commit + d.xact_rol
 	(SELECT json_agg(json_build_object('name', slot_name,
 		'retained', pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, restart_lsn)))
 		FROM pg_replication_slots WHERE NOT active) AS slots,
-	(SELECT json_agg(json_build_object('name', application_name, 'client', client_addr::text,
+	(SELECT json_agg(json_build_object('name', application_name, 'client', host(client_addr),
 		'lag_ms', extract(epoch FROM replay_lag) * 1000)) FROM pg_stat_replication) AS standbys
 FROM pg_stat_database d CROSS JOIN io
 WHERE d.datname = current_database()`;
@@ -119,10 +119,20 @@ export type LatencyCounters = {
 
 export type IntervalLatency = {calls: number; meanMs: number; stddevMs: number; /** mean + 1.645 sd: the p95 of a normal distribution with these moments */ p95Ms: number};
 
-/** The plan's queries the alerts hold to a p95, by their text with whitespace collapsed. */
+/** The plan's queries the alerts hold to a p95, recognised by their text. */
 export const watchedQueries: readonly AppQueryId[] = ['job_list', 'application_list'];
 
-const collapse = (sql: string) => sql.replace(/\s+/g, ' ').trim();
+/**
+ * pg_stat_statements replaces constants with $n (LIMIT 20 becomes LIMIT $2):
+ * whitespace collapsed and every parameter or number a ?, on both sides.
+ */
+export const fingerprint = (sql: string) =>
+	sql
+		.replace(/\s+/g, ' ')
+		.trim()
+		.replace(/\$\d+/g, '?')
+		.replace(/\b\d+\b/g, '?');
+const fingerprintSql = (col: string) => `regexp_replace(regexp_replace(btrim(regexp_replace(${col}, '\\s+', ' ', 'g')), '\\$\\d+', '?', 'g'), '\\m\\d+\\M', '?', 'g')`;
 
 /**
  * pg_stat_statements keeps calls, total and a population standard deviation
@@ -130,23 +140,25 @@ const collapse = (sql: string) => sql.replace(/\s+/g, ' ').trim();
  * entries (roles, top level or not) and subtracts across samples.
  */
 export function latencySql(extensionVersion: string, schema: string): string {
-	const exec = Number(extensionVersion) >= 1.8 ? 'exec_' : '';
-	return `SELECT regexp_replace(s.query, '\\s+', ' ', 'g') AS query, now() AS server_time,
+	const [major = 0, minor = 0] = extensionVersion.split('.').map(Number);
+	// 1.8 (PostgreSQL 13) split planning from execution: total_time became total_exec_time
+	const exec = major > 1 || (major === 1 && minor >= 8) ? 'exec_' : '';
+	return `SELECT ${fingerprintSql('s.query')} AS query, now() AS server_time,
 	sum(s.calls) AS calls, sum(s.total_${exec}time) AS total_ms,
 	sum(s.calls * (power(s.stddev_${exec}time, 2) + power(s.mean_${exec}time, 2))) AS sum_squares
 FROM ${quoteIdent(schema)}.pg_stat_statements(true) s
 WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-	AND regexp_replace(s.query, '\\s+', ' ', 'g') = ANY ($1::text[])
+	AND ${fingerprintSql('s.query')} = ANY ($1::text[])
 GROUP BY 1`;
 }
 
 export async function sampleLatency(db: Queryable, extensionVersion: string, schema: string): Promise<LatencyCounters> {
-	const texts = new Map(watchedQueries.map(id => [collapse(appQueries[id].sql), id]));
+	const texts = new Map(watchedQueries.map(id => [fingerprint(appQueries[id].sql), id]));
 	const r = await db.query<{query: string; server_time: Date; calls: string; total_ms: number; sum_squares: number}>(latencySql(extensionVersion, schema), [[...texts.keys()]]);
 	const out: LatencyCounters = {at: Date.now(), queries: {}};
 	for (const row of r.rows) {
 		out.at = new Date(row.server_time).getTime();
-		const id = texts.get(collapse(row.query));
+		const id = texts.get(row.query);
 		if (id) out.queries[id] = {calls: Number(row.calls), totalMs: Number(row.total_ms), sumSquares: Number(row.sum_squares)};
 	}
 	return out;

@@ -11,7 +11,7 @@ import {sanitize} from '../sanitize.js';
 const lagCell = (ms: number | null, bytes: number | null) => `${formatDuration(ms)}/${formatBytes(bytes)}`;
 
 const standbyColumns: Array<{title: string; width: number; value(s: Standby): string}> = [
-	{title: 'application', width: 16, value: s => sanitize(s.application, 60) || '-'},
+	{title: 'application', width: 23, value: s => sanitize(s.application, 60) || '-'},
 	{title: 'client', width: 15, value: s => sanitize(s.client, 40) || 'local'},
 	{title: 'state', width: 10, value: s => sanitize(s.state, 20)},
 	{title: 'sync', width: 6, value: s => sanitize(s.syncState, 10)},
@@ -71,12 +71,13 @@ function Replica({t, maxLagMs}: {t: TargetStatus; maxLagMs: number}) {
 }
 
 function ReplicationView({data}: {data: ReplicationData}) {
-	const {width, replicas, maxLagMs, major} = useAppState(s => ({
+	const {width, targets, maxLagMs, major} = useAppState(s => ({
 		width: s.size.columns,
-		replicas: s.fleet?.targets.filter(t => t.kind === 'replica') ?? [],
+		targets: s.fleet?.targets,
 		maxLagMs: s.fleet?.thresholds.maxLagMs ?? defaultAlertThresholds.maxLagMs,
 		major: s.caps?.major ?? 0,
 	}));
+	const replicas = targets?.filter(t => t.kind === 'replica') ?? [];
 	const keep = data.maxSlotWalKeepSize === undefined ? '' : ` · max_slot_wal_keep_size ${data.maxSlotWalKeepSize === '-1' ? 'unlimited (-1)' : sanitize(data.maxSlotWalKeepSize, 20)}`;
 	return (
 		<Box flexDirection="column">
