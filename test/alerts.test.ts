@@ -162,3 +162,21 @@ test('a hanging query and a lock wait fire on a real server and clear when they 
 	await chain.waiters[0]!.running.done;
 	await waitFor(() => !firing('primary:locks') && !firing('primary:hanging'), {message: 'both clear'});
 });
+
+test('the checklist\'s unscored next phases, judged from the sampler', async () => {
+	const {scaleItems} = await import('../source/checklist/scale.js');
+	const none = scaleItems(undefined);
+	assert.deepEqual(none.map(i => [i.title, i.verdict]), [
+		['Phase 2: alerts configured', 'fail'],
+		['Phase 4: replica lag under 10s', 'unknown'],
+		['Phase 4: no slot retaining more than 1.0 GB', 'unknown'],
+		['Phase 4: pgBouncer pool never waits', 'unknown'],
+	]);
+	const state = {...fleet.state(), paging: true};
+	const [alerts, lag, slots, bouncer] = scaleItems(state);
+	assert.equal(alerts!.verdict, 'pass');
+	assert.equal(lag!.verdict, 'unknown', 'no replica streams from the test server');
+	assert.equal(slots!.verdict, 'pass');
+	assert.match(slots!.evidence, /^0 inactive slot\(s\), the most WAL held 0 B$/);
+	assert.equal(bouncer!.verdict, 'unknown');
+});

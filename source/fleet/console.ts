@@ -10,7 +10,7 @@ export function createFleet(opened: Opened, settings: FleetSettings, options: Om
 	const replicas = [...settings.replicas, ...(opened.demo?.replicaUrl ? [opened.demo.replicaUrl] : [])];
 	const pgbouncer = settings.pgbouncer ?? opened.demo?.pgbouncerAdminUrl;
 	const primary: FleetTarget = {name: 'primary', kind: 'primary', target: opened.target, redacted: opened.redacted, monitor: opened.monitor, caps: opened.caps};
-	return new Fleet([primary, ...openSecondaryTargets({replicas, pgbouncer})], {...options, alerts: settings.alerts});
+	return new Fleet([primary, ...openSecondaryTargets({replicas, pgbouncer})], {...options, alerts: settings.alerts, paging: settings.onAlert !== undefined});
 }
 
 /** The sampler as the console's: state into the store, the bell and --on-alert at each start (and the command at each stop). */

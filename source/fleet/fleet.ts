@@ -47,6 +47,8 @@ export type FleetState = {
 	history: RingBuffer<PrimarySample>;
 	latency?: Partial<Record<AppQueryId, IntervalLatency>>;
 	thresholds: AlertThresholds;
+	/** alerts go somewhere besides the screen (--on-alert) */
+	paging: boolean;
 };
 
 export type SamplerOptions = {
@@ -57,6 +59,8 @@ export type SamplerOptions = {
 	bouncerDetail?(): boolean;
 	/** paused: the console's p pauses the background samples too */
 	paused?(): boolean;
+	/** --on-alert is set */
+	paging?: boolean;
 };
 
 const latencyEveryMs = 10_000;
@@ -114,7 +118,7 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 	}
 
 	state(): FleetState {
-		return {targets: this.targets.map(t => this.statuses.get(t.name)!), alerts: this.tracker.list(), history: this.history, latency: this.latency, thresholds: this.options.alerts};
+		return {targets: this.targets.map(t => this.statuses.get(t.name)!), alerts: this.tracker.list(), history: this.history, latency: this.latency, thresholds: this.options.alerts, paging: this.options.paging ?? false};
 	}
 
 	private patch(name: string, p: Partial<TargetStatus>) {

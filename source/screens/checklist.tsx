@@ -9,6 +9,7 @@ import {headline, indented, readiness, verdictLabel} from '../checklist/report.j
 import {checklistSettings} from '../checklist/settings.js';
 import {currentSignOff, osUserName, recordHistory, signOff, withdrawSignOff, type HistoryEntry} from '../checklist/store.js';
 import {ScreenFrame} from '../components/screen-frame.js';
+import {scaleItems, type ScaleItem} from '../checklist/scale.js';
 import {Table, type Column} from '../components/table.js';
 import {TextField} from '../components/text-field.js';
 import {useAppState, useCommands, useServices} from '../context.js';
@@ -94,6 +95,7 @@ function Checklist({db}: {db: DbEvidence}) {
 		details: st.ui.checklist?.details as ItemId | undefined,
 		scroll: (st.ui.checklist?.scroll as number | undefined) ?? 0,
 		progress: st.ui.checklist?.loadTest as LoadTestProgress | undefined,
+		fleet: st.fleet,
 	}));
 	const rows = useFrameRows('checklist');
 	const key = useMemo(() => targetKey(target), [target]);
@@ -269,7 +271,10 @@ function Checklist({db}: {db: DbEvidence}) {
 		);
 	}
 
-	const panelHeight = Math.max(0, rows - headerRows - 1 - tableHeight - belowTable);
+	const scale = scaleItems(s.fleet);
+	// the unscored next phases take a line each when there is room, else one line
+	const scaleRows = rows - headerRows - 1 - tableHeight - belowTable >= scale.length + 4 ? scale.length + 1 : 1;
+	const panelHeight = Math.max(0, rows - headerRows - 1 - tableHeight - belowTable - scaleRows);
 	const panel = [...selected.evidence, ...(selected.fix ?? []).map(f => `fix: ${f}`), ...(selected.action && selected.verdict !== 'pass' ? [`key: ${selected.action}`] : [])];
 	return (
 		<Box flexDirection="column">
@@ -318,6 +323,37 @@ function Checklist({db}: {db: DbEvidence}) {
 					))}
 				</Box>
 			)}
+			<ScaleSection items={scale} compact={scaleRows === 1} />
+		</Box>
+	);
+}
+
+/** Phase 2 and Phase 4 of the runbook: what comes next, not part of the score. */
+function ScaleSection({items, compact}: {items: ScaleItem[]; compact: boolean}) {
+	const mark = (v: ScaleItem['verdict']) => (v === 'pass' ? '✓' : v === 'fail' ? '✗' : '?');
+	if (compact)
+		return (
+			<Text wrap="truncate-end">
+				<Text bold>Next (not scored): </Text>
+				{items.map(i => (
+					<Text key={i.id} color={verdictColor[i.verdict]}>
+						{mark(i.verdict)} {i.title.replace(/^Phase \d: /, '')}
+						{'  '}
+					</Text>
+				))}
+			</Text>
+		);
+	return (
+		<Box flexDirection="column">
+			<Text bold>Next phases (not scored)</Text>
+			{items.map(i => (
+				<Text key={i.id} wrap="truncate-end">
+					<Text color={verdictColor[i.verdict]}>
+						{mark(i.verdict)} {i.title}
+					</Text>
+					<Text dimColor> · {sanitize(i.evidence, 300)}</Text>
+				</Text>
+			))}
 		</Box>
 	);
 }
