@@ -71,7 +71,7 @@ test('each rule fires past its threshold and not at it', () => {
 	assert.deepEqual(kinds(readings({}, {replicas: [replica(10_000)]})), []);
 	assert.deepEqual(kinds(readings({}, {replicas: [replica(0, false)]})), ['replica-lag'], 'a promoted replica');
 	assert.deepEqual(kinds(readings({}, {replicas: [{name: 'replica-1', down: 'connection refused'}]})), ['target-down']);
-	const bouncer = (waiting: number) => ({name: 'pgbouncer', sample: {at: 0, pools: [], waiting, maxwaitSeconds: 2}});
+	const bouncer = (waiting: number) => ({name: 'pgbouncer', sample: {at: 0, pools: [], waiting, maxwaitSeconds: 2, servers: []}});
 	assert.deepEqual(kinds(readings({}, {pgbouncer: bouncer(0)})), []);
 	assert.deepEqual(kinds(readings({}, {pgbouncer: bouncer(1)})), ['pgbouncer-waiting']);
 });

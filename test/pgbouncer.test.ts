@@ -12,6 +12,10 @@ import {cacheRoot, freePort} from '../source/demo/pg-server.js';
 import {startPgbouncer} from '../source/demo/pgbouncer.js';
 import {defaultThresholds} from '../source/store/store.js';
 import {testDatabase, waitFor} from './helpers/db.js';
+import {fakeBackend} from './helpers/backends.js';
+import {markBouncerSessions} from '../source/components/pgbouncer-mark.js';
+import type {Column} from '../source/components/table.js';
+import type {Backend} from '../source/db/connections.js';
 
 // A real pgBouncer (the Debian package) with a pool of one in front of the test database.
 
@@ -71,9 +75,14 @@ test('three clients on a pool of one: two wait, maxwait rises, the alert fires; 
 	const alert = (await waitFor(firing, {message: 'the waiting alert'}))!;
 	assert.match(alert.text, /^pgbouncer [12] clients? waiting \(maxwait \d+\.\ds\)$/);
 	// the session pgBouncer opened is the primary's client at the address and port SHOW SERVERS gives
-	const server = status().bouncer!.detail!.servers.find(s => s.database === db.name)!;
-	const r = await db.client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE client_port = $1 AND datname = current_database()', [server.localPort]);
-	assert.equal(r.rows[0].n, 1);
+	const server = status().bouncer!.servers.find(s => s.database === db.name)!;
+	const r = await db.client.query('SELECT host(client_addr) AS addr, client_port AS port FROM pg_stat_activity WHERE client_port = $1 AND datname = current_database()', [server.localPort]);
+	assert.deepEqual(r.rows, [{addr: server.localAddr, port: server.localPort}]);
+	// so the Connections screen marks that session as pgBouncer's
+	const client: Column<Backend> = {key: 'client', title: 'client', width: 15, value: b => b.clientAddr ?? '-'};
+	const [marked] = markBouncerSessions([client], status().bouncer!.servers);
+	assert.equal(marked!.value(fakeBackend(1, {clientAddr: r.rows[0].addr, clientPort: r.rows[0].port})), 'pgbouncer');
+	assert.equal(marked!.value(fakeBackend(2, {clientAddr: '127.0.0.1', clientPort: 1})), '127.0.0.1');
 	await Promise.all(running);
 	await waitFor(() => status().bouncer?.waiting === 0 && !firing(), {timeout: 10_000, message: 'the alert clears'});
 	const rates = (await waitFor(() => status().bouncer?.detail?.rates?.[db.name], {message: 'rates'}))!;

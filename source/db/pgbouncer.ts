@@ -33,12 +33,12 @@ export type BouncerSample = {
 	pools: Pool[];
 	waiting: number;
 	maxwaitSeconds: number;
+	/** (address, port) of each server connection as Postgres sees its client: marks its sessions on Connections */
+	servers: Array<{database: string; user: string; state: string; localAddr: string | null; localPort: number | null}>;
 	/** only while the pgBouncer screen is open: the rest of the admin console */
 	detail?: {
 		stats: BouncerStats[];
 		clients: number;
-		/** (address, port) of each server connection as Postgres sees its client: marks its sessions on Connections */
-		servers: Array<{database: string; user: string; state: string; localAddr: string | null; localPort: number | null}>;
 		config: {defaultPoolSize: number; maxClientConn: number; poolMode: string; reservePoolSize: number; maxDbConnections: number};
 		/** per-second rates since the previous detailed sample */
 		rates?: Record<string, {xactsPerSecond: number; queriesPerSecond: number; avgXactMs: number | null; avgQueryMs: number | null; avgWaitMs: number | null}>;
@@ -67,11 +67,19 @@ export async function showPools(db: Queryable): Promise<Pool[]> {
 
 export async function sampleBouncer(db: Queryable, detailed: boolean, previous: BouncerSample | undefined): Promise<BouncerSample> {
 	const pools = await showPools(db);
+	const servers = (await db.query<Record<string, unknown>>('SHOW SERVERS')).rows.map(s => ({
+		database: String(s.database),
+		user: String(s.user),
+		state: String(s.state),
+		localAddr: s.local_addr === null || s.local_addr === undefined ? null : String(s.local_addr),
+		localPort: s.local_port === null || s.local_port === undefined ? null : Number(s.local_port),
+	}));
 	const sample: BouncerSample = {
 		at: Date.now(),
 		pools,
 		waiting: pools.reduce((a, p) => a + p.clWaiting, 0),
 		maxwaitSeconds: pools.reduce((a, p) => Math.max(a, p.maxwaitSeconds), 0),
+		servers,
 	};
 	if (!detailed) return sample;
 	const stats = (await db.query<Record<string, unknown>>('SHOW STATS')).rows
@@ -89,13 +97,6 @@ export async function sampleBouncer(db: Queryable, detailed: boolean, previous: 
 			}),
 		);
 	const clients = (await db.query('SHOW CLIENTS')).rows.length;
-	const servers = (await db.query<Record<string, unknown>>('SHOW SERVERS')).rows.map(s => ({
-		database: String(s.database),
-		user: String(s.user),
-		state: String(s.state),
-		localAddr: s.local_addr === null || s.local_addr === undefined ? null : String(s.local_addr),
-		localPort: s.local_port === null || s.local_port === undefined ? null : Number(s.local_port),
-	}));
 	const settings = new Map((await db.query<{key: string; value: string}>('SHOW CONFIG')).rows.map(c => [c.key, c.value]));
 	const config = {
 		defaultPoolSize: n(settings.get('default_pool_size')),
@@ -123,6 +124,6 @@ export async function sampleBouncer(db: Queryable, detailed: boolean, previous: 
 			};
 		}
 	}
-	sample.detail = {stats, clients, servers, config, rates};
+	sample.detail = {stats, clients, config, rates};
 	return sample;
 }

@@ -54,7 +54,7 @@ export function PgBouncerScreen() {
 					<Text>
 						{' '}
 						· clients {d.clients} of max_client_conn {d.config.maxClientConn} ({formatPercent(d.clients / Math.max(1, d.config.maxClientConn), 0)}) · server connections {serversUsed} (
-						{d.servers.length} open), per pool up to default_pool_size {d.config.defaultPoolSize}
+						{b.servers.length} open), per pool up to default_pool_size {d.config.defaultPoolSize}
 					</Text>
 				) : null}
 			</Text>
@@ -82,7 +82,7 @@ export function PgBouncerScreen() {
 						);
 					})}
 					<Text wrap="truncate-end">
-						Clients (SHOW CLIENTS) {d.clients} · servers (SHOW SERVERS) {d.servers.length}: {['active', 'idle', 'used', 'tested', 'new'].map(st => `${d.servers.filter(s => s.state === st).length} ${st}`).join(', ')}
+						Clients (SHOW CLIENTS) {d.clients} · servers (SHOW SERVERS) {b.servers.length}: {['active', 'idle', 'used', 'tested', 'new'].map(st => `${b.servers.filter(s => s.state === st).length} ${st}`).join(', ')}
 					</Text>
 				</>
 			) : (
