@@ -272,8 +272,9 @@ function Checklist({db}: {db: DbEvidence}) {
 	}
 
 	const scale = scaleItems(s.fleet);
-	// the unscored next phases take a line each when there is room, else one line
-	const scaleRows = rows - headerRows - 1 - tableHeight - belowTable >= scale.length + 4 ? scale.length + 1 : 1;
+	// the unscored next phases take a line each when there is room, else one line, else (80x24) none
+	const room = rows - headerRows - 1 - tableHeight - belowTable;
+	const scaleRows = room >= scale.length + 4 ? scale.length + 1 : room >= 1 ? 1 : 0;
 	const panelHeight = Math.max(0, rows - headerRows - 1 - tableHeight - belowTable - scaleRows);
 	const panel = [...selected.evidence, ...(selected.fix ?? []).map(f => `fix: ${f}`), ...(selected.action && selected.verdict !== 'pass' ? [`key: ${selected.action}`] : [])];
 	return (
@@ -323,7 +324,7 @@ function Checklist({db}: {db: DbEvidence}) {
 					))}
 				</Box>
 			)}
-			<ScaleSection items={scale} compact={scaleRows === 1} />
+			{scaleRows > 0 ? <ScaleSection items={scale} compact={scaleRows === 1} /> : null}
 		</Box>
 	);
 }
