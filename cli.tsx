@@ -34,13 +34,14 @@ ${commandList ? `  Commands (each also takes the target options; intowork-db COM
 
 async function runConsole(global: GlobalFlags): Promise<number> {
 	// Loaded here, not at the top: React and Ink take seconds on a busy machine, and a headless command must speak at once.
-	const [{default: React}, {render}, {App}, {startPoller}, {createAppStore}, {loaders}] = await Promise.all([
+	const [{default: React}, {render}, {App}, {startPoller}, {createAppStore}, {loaders}, {attachFleet, createFleet}] = await Promise.all([
 		import('react'),
 		import('ink'),
 		import('./source/app.js'),
 		import('./source/store/poller.js'),
 		import('./source/store/store.js'),
 		import('./source/screens/registry.js'),
+		import('./source/fleet/console.js'),
 	]);
 	const opened = await openFromFlags(global, {workload: true});
 	const store = createAppStore({
@@ -63,6 +64,14 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	});
 	const jobs = new JobRegistry({onFinish: job => recordJob(opened.target, store.getState().caps?.role ?? opened.target.user, job)});
 	const poller = startPoller(store, opened.monitor, loaders(), global.config);
+	const fleet = createFleet(opened, global.fleet, {
+		intervalMs: () => store.getState().intervalMs,
+		hanging: () => ({activeMs: store.getState().thresholds.hangingActiveMs, idleTxMs: store.getState().thresholds.hangingIdleTxMs}),
+		bouncerDetail: () => store.getState().screen === 'pgbouncer',
+		paused: () => store.getState().paused,
+	});
+	attachFleet(fleet, store, global.fleet, () => process.stdout.write('\u0007'));
+	await fleet.start();
 	const tty = process.stdout.isTTY;
 	// The alternate screen gives the shell back exactly as it was on quit.
 	if (tty) process.stdout.write('\u001B[?1049h\u001B[H');
@@ -90,6 +99,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		await instance.waitUntilExit();
 	} finally {
 		poller.stop();
+		await fleet.stop();
 		if (tty && !signalled) process.stdout.write('\u001B[?1049l');
 		// jobs in flight: cancel them, and wait for their clean-up (partial file, scratch database, INVALID index)
 		// A clean-up that does not finish in time (a DROP INDEX CONCURRENTLY waiting for a long transaction)
@@ -170,6 +180,7 @@ async function main(): Promise<number> {
 	if (!sub && cli.input.length > 1) throw new UsageError(`unexpected argument "${cli.input[1]}": give one DSN, or a command (${subcommands.map(c => c.name).join(', ') || 'none yet'})`);
 	const global = readGlobalFlags(sub ? [] : cli.input, cli.flags);
 	if (global.demo && global.dsn) throw new UsageError('--demo starts its own database: give either a DSN or --demo');
+	if (!global.demo && (global.fleet.demoReplica || global.fleet.demoPgbouncer)) throw new UsageError('--demo-replica and --demo-pgbouncer go with --demo');
 	if (sub) return runSubcommand(sub, {input: cli.input, flags: cli.flags, global, out: printer(process.stdout)});
 	return runConsole(global);
 }

@@ -18,6 +18,7 @@ import {benchMigration} from './migration.js';
 import {benchMemoryTerminal, benchPeer} from './peer.js';
 import {defaultConfig} from '../source/config.js';
 import {loadOverview, type Overview} from '../source/db/overview.js';
+import {benchFleet} from './fleet.js';
 
 // The console's cost to the server it watches, measured as the server sees
 // it: pg_stat_statements filtered to a role only the benchmark's console uses.
@@ -31,7 +32,7 @@ async function main() {
 	const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 	log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
 	// A demo of its own, so the user's demo (and its migration state) is untouched.
-	const demo = await startDemo({cacheDir: path.join(cacheRoot(), 'bench'), port: await freePort(), workload: true, log});
+	const demo = await startDemo({cacheDir: path.join(cacheRoot(), 'bench'), port: await freePort(), workload: true, log, replica: wanted('screens'), pgbouncer: wanted('screens')});
 	const admin = new pg.Client({connectionString: demo.url});
 	await admin.connect();
 	await admin.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${benchRole}') THEN CREATE ROLE ${benchRole} LOGIN PASSWORD '${benchRole}'; END IF; END $$`);
@@ -45,34 +46,34 @@ async function main() {
 	const caps = await detectCapabilities(monitor);
 	const ctx = {db: monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid};
 
+	/** One refresh's statements and server time as pg_stat_statements sees them, for the bench role only, on `server`. */
+	async function measure(title: string, refresh: () => Promise<unknown>, server = admin): Promise<Row> {
+		// warm-up: first loads of a screen prepare plans and fill caches
+		for (let i = 0; i < 3; i++) await refresh();
+		await server.query('SELECT pg_stat_statements_reset($1, 0, 0)', [roleOid]);
+		const cpu = process.cpuUsage();
+		const started = Date.now();
+		for (let i = 0; i < refreshes; i++) await refresh();
+		const wall = Date.now() - started;
+		const used = process.cpuUsage(cpu);
+		const s = (
+			await server.query<{calls: string; ms: number}>(
+				`SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(total_exec_time), 0) AS ms FROM pg_stat_statements WHERE userid = $1 AND query NOT LIKE '%pg_stat_statements_reset%'`,
+				[roleOid],
+			)
+		).rows[0]!;
+		return [title, (Number(s.calls) / refreshes).toFixed(1), (s.ms / refreshes).toFixed(2), ((used.user + used.system) / 1000 / refreshes).toFixed(2), (wall / refreshes).toFixed(1)];
+	}
+
 	const perScreen: Row[] = [];
 	for (const id of wanted('screens') ? screenOrder : []) {
 		// every screen's data in turn: the bench measures cost, not what the data is
 		const load = screens[id].load as Loader<unknown> | undefined;
 		if (!load) continue;
 		let previous: unknown;
-		// warm-up: first loads of a screen prepare plans and fill caches
-		for (let i = 0; i < 3; i++) previous = await load(ctx, previous);
-		await admin.query('SELECT pg_stat_statements_reset($1, 0, 0)', [roleOid]);
-		const cpu = process.cpuUsage();
-		const started = Date.now();
-		for (let i = 0; i < refreshes; i++) previous = await load(ctx, previous);
-		const wall = Date.now() - started;
-		const used = process.cpuUsage(cpu);
-		const s = (
-			await admin.query<{calls: string; ms: number}>(
-				`SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(total_exec_time), 0) AS ms FROM pg_stat_statements WHERE userid = $1 AND query NOT LIKE '%pg_stat_statements_reset%'`,
-				[roleOid],
-			)
-		).rows[0]!;
-		perScreen.push([
-			screens[id].title,
-			(Number(s.calls) / refreshes).toFixed(1),
-			(s.ms / refreshes).toFixed(2),
-			((used.user + used.system) / 1000 / refreshes).toFixed(2),
-			(wall / refreshes).toFixed(1),
-		]);
+		perScreen.push(await measure(screens[id].title, async () => (previous = await load(ctx, previous))));
 	}
+	if (wanted('screens')) perScreen.push(...(await benchFleet({ctx, monitor, caps, measure, demo, benchRole})));
 	if (wanted('screens')) printTable(`Per refresh, ${refreshes} refreshes per screen, demo database under its workload`, ['screen', 'statements', 'server ms', 'client CPU ms', 'wall ms'], perScreen);
 
 	const memory: Row[] = [];

@@ -3,6 +3,7 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {cacheRoot, freePort} from '../source/demo/pg-server.js';
 import {screenOrder, screens} from '../source/screens/registry.js';
+import {screenKey} from '../source/keymap.js';
 import {ansiToSvg} from './ansi-svg.js';
 import {openTerminal, type Terminal} from './terminal.js';
 
@@ -21,13 +22,14 @@ function save(term: Terminal, name: string, title: string, columns: number) {
 async function capture(columns: number, rows: number) {
 	const size = `${columns}x${rows}`;
 	const env = {INTOWORK_DB_CACHE: path.join(cacheRoot(), 'screenshots'), INTOWORK_DB_STATE: path.join(cacheRoot(), 'screenshots-state')};
-	const term = openTerminal(['--demo', '--demo-port', String(await freePort())], {columns, rows, env});
+	// with its replica and pgBouncer, so the Replication and pgBouncer screens have something to show
+	const term = openTerminal(['--demo', '--demo-port', String(await freePort()), '--demo-replica', '--demo-pgbouncer'], {columns, rows, env});
 	try {
 		await term.waitFor(/● live/, 120_000);
 		// past the 30 s hanging threshold, so the demo's stuck sessions show as they would in an incident
 		await settle(35_000);
 		for (const [i, id] of screenOrder.entries()) {
-			term.send(String(i + 1));
+			term.send(screenKey(id));
 			await settle(4500);
 			save(term, `${i + 1}-${id}-${size}`, `intowork-db: ${screens[id].title} (${size})`, columns);
 		}

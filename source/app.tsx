@@ -12,6 +12,7 @@ import {useKeyBursts} from './hooks/use-key-bursts.js';
 import {DialogOverlay} from './components/dialog.js';
 import {JobStrip} from './components/job-strip.js';
 import {requestQuit} from './jobs/quit.js';
+import {FleetStrip} from './components/fleet-strip.js';
 
 export function App({services}: {services: Services}) {
 	return (
@@ -92,6 +93,7 @@ function Shell() {
 			<JobStrip />
 			<Tabs />
 			<Rule />
+			<FleetStrip />
 			<Box flexDirection="column" flexGrow={1} overflow="hidden">
 				{dialog ? <DialogOverlay /> : overlay === 'help' ? <HelpOverlay /> : <Screen />}
 			</Box>

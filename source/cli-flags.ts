@@ -2,6 +2,7 @@ import type {AnyFlags} from 'meow';
 import {parseDuration, parsePositiveInt} from './cli-args.js';
 import {configFromFlags, type Config} from './config.js';
 import {UsageError} from './errors.js';
+import {fleetFlags, fleetHelp, readFleetFlags, type FleetSettings} from './alerts/settings.js';
 import {defaultThresholds, maxIntervalMs, minIntervalMs, type Thresholds} from './store/store.js';
 
 /** Flags every mode understands: the console and every subcommand. */
@@ -25,6 +26,7 @@ export const globalFlags = {
 	alembicDir: {type: 'string'},
 	help: {type: 'boolean', shortFlag: 'h'},
 	version: {type: 'boolean'},
+	...fleetFlags,
 } satisfies AnyFlags;
 
 export type GlobalFlags = {
@@ -40,6 +42,8 @@ export type GlobalFlags = {
 	pgBin?: string;
 	/** the migration plan and the checklist's settings, validated once */
 	config: Config;
+	/** replicas, pgBouncer, alert thresholds and notifications */
+	fleet: FleetSettings;
 };
 
 export const globalHelp = `Options
@@ -61,6 +65,7 @@ export const globalHelp = `Options
   --pg-bin DIR         pg_dump, pg_restore and psql from DIR (default: found for the server's version)
   --migration-plan F   the migration as a JSON plan file instead of the built-in h8c2d6e5f4g3
   --alembic-dir DIR    migrate by running alembic upgrade in DIR (checks and verification still run)
+${fleetHelp}
   -h, --help           this help
   --version            the version`;
 
@@ -91,5 +96,6 @@ export function readGlobalFlags(input: string[], flags: Record<string, unknown>)
 		thresholds,
 		config,
 		...(flags.pgBin !== undefined && {pgBin: String(flags.pgBin)}),
+		fleet: readFleetFlags(flags),
 	};
 }

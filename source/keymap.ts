@@ -1,7 +1,7 @@
 import type {Key} from 'ink';
 import {readOnlyRefusal} from './read-only.js';
 
-export const screenIds = ['overview', 'connections', 'statements', 'cache', 'tables', 'migration', 'backups', 'checklist', 'activity'] as const;
+export const screenIds = ['overview', 'connections', 'statements', 'cache', 'tables', 'migration', 'backups', 'checklist', 'activity', 'replication', 'pgbouncer'] as const;
 export type ScreenId = (typeof screenIds)[number];
 
 /** Overlays take every key while open; screens add to the global scope. */
@@ -19,9 +19,16 @@ export type Command = {
 	hint?: string;
 };
 
-const screenKeys: Command[] = screenIds.map((id, i) => ({
+/** The number keys, then 0, then B for the eleventh screen (Tab reaches every screen). */
+const screenKeyList = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'B'];
+
+export function screenKey(id: ScreenId): string {
+	return screenKeyList[screenIds.indexOf(id)] ?? '';
+}
+
+const screenKeys: Command[] = screenIds.map(id => ({
 	id: `screen.${id}`,
-	keys: [String(i + 1)],
+	keys: screenKey(id) ? [screenKey(id)] : [],
 	description: `show the ${id} screen`,
 	scope: 'global',
 }));

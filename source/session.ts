@@ -13,6 +13,8 @@ export type OpenOptions = {
 	demoReset?: boolean;
 	demoPort?: number;
 	demoScale?: number;
+	demoReplica?: boolean;
+	demoPgbouncer?: boolean;
 	/** the interactive demo runs its workload; headless commands on the demo do not need one */
 	workload?: boolean;
 	log?: (line: string) => void;
@@ -37,6 +39,8 @@ export function openFromFlags(global: GlobalFlags, options: {dsn?: string; workl
 		demoReset: global.demoReset,
 		demoPort: global.demoPort,
 		demoScale: global.demoScale,
+		demoReplica: global.fleet.demoReplica,
+		demoPgbouncer: global.fleet.demoPgbouncer,
 		workload: options.workload,
 		log: line => print(`intowork-db demo: ${line}`),
 	});
@@ -49,7 +53,7 @@ export async function openTarget(options: OpenOptions): Promise<Opened> {
 		try {
 			// loaded only here: the demo and its embedded PostgreSQL (an optional dependency) are for --demo alone
 			const {startDemo} = await import('./demo/demo.js');
-			demo = await startDemo({port: options.demoPort, scale: options.demoScale, reset: options.demoReset, workload: options.workload ?? false, log: options.log});
+			demo = await startDemo({port: options.demoPort, scale: options.demoScale, reset: options.demoReset, workload: options.workload ?? false, log: options.log, replica: options.demoReplica, pgbouncer: options.demoPgbouncer});
 		} catch (error) {
 			throw new CliError(`demo: ${errorText(error)}`, ExitCode.failed);
 		}

@@ -1,6 +1,6 @@
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {activeCommands, commands, resolveCommand, screenIds, type Scope} from '../source/keymap.js';
+import {activeCommands, commands, resolveCommand, screenIds, screenKey, type Scope} from '../source/keymap.js';
 import {screens} from '../source/screens/registry.js';
 import {helpLines} from '../source/components/help.js';
 
@@ -33,10 +33,12 @@ test('a screen key never shadows a global key', () => {
 	}
 });
 
-test('every screen is registered and has a number key', () => {
+test('every screen is registered and has a key: 1-9, then 0 and B', () => {
+	const expected = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'B'];
 	screenIds.forEach((id, i) => {
 		assert.ok(screens[id], `${id} is not in the registry`);
-		assert.equal(resolveCommand(String(i + 1), ['global'], false)?.id, `screen.${id}`);
+		assert.equal(screenKey(id), expected[i]);
+		assert.equal(resolveCommand(expected[i]!, ['global'], false)?.id, `screen.${id}`);
 	});
 });
 

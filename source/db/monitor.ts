@@ -27,6 +27,8 @@ export type MonitorOptions = {
 	/** reconnect back-off bounds */
 	minBackoffMs?: number;
 	maxBackoffMs?: number;
+	/** the pgBouncer admin console: no startup options, no backend of its own to ask for */
+	pgbouncer?: boolean;
 };
 
 export type Queryable = {
@@ -49,6 +51,7 @@ const defaults: Required<MonitorOptions> = {
 	lockTimeoutMs: 1000,
 	minBackoffMs: 500,
 	maxBackoffMs: 10_000,
+	pgbouncer: false,
 };
 
 /**
@@ -83,9 +86,10 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 	}
 
 	private newClient(): pg.Client {
-		const {applicationName, connectTimeoutMs, statementTimeoutMs, lockTimeoutMs} = this.options;
+		const {applicationName, connectTimeoutMs, statementTimeoutMs, lockTimeoutMs, pgbouncer} = this.options;
+		// pgBouncer refuses a startup packet with `options`; its admin console has no timeouts to set
 		const client = new pg.Client({
-			...pgConfig(this.target, {applicationName, connectTimeoutMs, statementTimeoutMs, lockTimeoutMs}),
+			...pgConfig(this.target, pgbouncer ? {applicationName, connectTimeoutMs} : {applicationName, connectTimeoutMs, statementTimeoutMs, lockTimeoutMs}),
 			keepAlive: true,
 			// Client-side bound a little above the server's, for when the server cannot even answer.
 			query_timeout: statementTimeoutMs + 2000,
@@ -108,10 +112,24 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 		await this.adopt(client);
 	}
 
+	/**
+	 * For a second target (a replica, pgBouncer): a first connection that fails
+	 * goes into the same back-off as a lost one instead of failing the console.
+	 */
+	async start(): Promise<void> {
+		try {
+			await this.connect();
+		} catch (error) {
+			if (this.closed) return;
+			this.setState({status: 'reconnecting', attempt: 0, staleSince: Date.now(), lastError: error instanceof Error ? error.message : String(error)});
+			this.scheduleRetry();
+		}
+	}
+
 	private async adopt(client: pg.Client) {
-		const r = await client.query<{pid: number}>('SELECT pg_backend_pid() AS pid');
+		const pid = this.options.pgbouncer ? undefined : (await client.query<{pid: number}>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
 		this.client = client;
-		this.setState({status: 'live', attempt: 0, staleSince: undefined, lastError: undefined, backendPid: r.rows[0]?.pid, liveSince: Date.now()});
+		this.setState({status: 'live', attempt: 0, staleSince: undefined, lastError: undefined, backendPid: pid, liveSince: Date.now()});
 	}
 
 	private lost(client: pg.Client, error: Error) {

@@ -7,6 +7,8 @@ import {PgServer, cacheRoot, freePort} from './pg-server.js';
 import {appRole, previousRevision} from '../intowork.js';
 import {appRolePassword, seed, seedCounts} from './seed.js';
 import {startWorkload, type Workload} from './workload.js';
+import {startReplica} from './replica.js';
+import {findPgbouncer, pgbouncerMissing, startPgbouncer, type Bouncer} from './pgbouncer.js';
 
 export const demoDatabase = 'intowork';
 /** Fixed so that a second terminal (psql, the app) finds the demo where it was last time. */
@@ -25,6 +27,10 @@ export type DemoOptions = {
 	cacheDir?: string;
 	/** start-up progress (seeding), printed before the console takes the terminal */
 	log?: (line: string) => void;
+	/** a streaming standby of the demo */
+	replica?: boolean;
+	/** the app traffic through a real pgBouncer (when installed) */
+	pgbouncer?: boolean;
 	/** the workload's own events; never the terminal, which belongs to the console once it runs */
 	workloadLog?: (line: string) => void;
 };
@@ -36,6 +42,10 @@ export type Demo = {
 	appUrl: string;
 	server: PgServer;
 	workload?: Workload;
+	/** --demo-replica: a streaming standby of the demo */
+	replicaUrl?: string;
+	/** --demo-pgbouncer: pgBouncer's admin console, in front of the app traffic */
+	pgbouncerAdminUrl?: string;
 	stop(): Promise<void>;
 };
 
@@ -124,14 +134,52 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
 
 	const url = server.url(demoDatabase);
 	const appUrl = server.url(demoDatabase, appRole, appRolePassword);
-	const workload = options.workload === false ? undefined : startWorkload({url, appUrl, restartAfterMs: options.restartAfterMs, log: options.workloadLog});
+	let replica: PgServer | undefined;
+	let bouncer: Bouncer | undefined;
+	const stopExtras = async () => {
+		await bouncer?.stop();
+		await replica?.stop();
+	};
+	try {
+		if (options.replica) {
+			const dataDir = path.join(home, 'replica', 'data');
+			if (!reuse) fs.rmSync(path.dirname(dataDir), {recursive: true, force: true});
+			replica = await startReplica({primary: server, dataDir, port: await freePort(), slot: 'intowork_demo_replica', name: 'intowork-demo-replica', log});
+			log(`replica streaming on 127.0.0.1:${replica.port}`);
+		}
+		if (options.pgbouncer) {
+			if (findPgbouncer()) {
+				bouncer = await startPgbouncer({
+					dir: path.join(home, 'pgbouncer'),
+					port: await freePort(),
+					upstreamPort: server.port,
+					database: demoDatabase,
+					users: [
+						{name: server.user, password: server.password},
+						{name: appRole, password: appRolePassword},
+					],
+					poolSize: 20,
+				});
+				log(`pgBouncer on 127.0.0.1:${bouncer.port} in front of the app traffic`);
+			} else log(`${pgbouncerMissing}; the demo runs without it`);
+		}
+	} catch (error) {
+		await stopExtras();
+		await server.stop();
+		throw error;
+	}
+	const trafficUrl = bouncer ? bouncer.url(appRole, appRolePassword) : appUrl;
+	const workload = options.workload === false ? undefined : startWorkload({url, appUrl: trafficUrl, restartAfterMs: options.restartAfterMs, log: options.workloadLog});
 	return {
 		url,
 		appUrl,
 		server,
 		workload,
+		...(replica && {replicaUrl: replica.url(demoDatabase)}),
+		...(bouncer && {pgbouncerAdminUrl: bouncer.adminUrl}),
 		async stop() {
 			await workload?.stop();
+			await stopExtras();
 			await server.stop();
 		},
 	};

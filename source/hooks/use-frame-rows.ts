@@ -1,5 +1,6 @@
 import {useJobStripRows} from '../components/job-strip.js';
 import {isStale} from '../components/screen-frame.js';
+import {fleetRows} from '../components/fleet-strip.js';
 import {useAppState} from '../context.js';
 import type {ScreenId} from '../keymap.js';
 import {chromeRows} from '../layout.js';
@@ -15,7 +16,7 @@ export function useFrameRows(screen: ScreenId): number {
 	const rows = useAppState(st => {
 		const slot = st.data[screen];
 		const staleLine = slot?.at !== undefined && isStale(slot, st.connection);
-		return st.size.rows - 1 - chromeRows - (staleLine ? 1 : 0);
+		return st.size.rows - 1 - chromeRows - fleetRows(st) - (staleLine ? 1 : 0);
 	});
 	return Math.max(3, rows - strip);
 }

@@ -4,7 +4,7 @@ import {ScreenFrame} from '../components/screen-frame.js';
 import {Sparkline} from '../components/sparkline.js';
 import {Table, type Column} from '../components/table.js';
 import {useAppState} from '../context.js';
-import {cacheKinds, hitRatio, intervalRatios, type CacheData, type CacheKind, type TableCacheRow} from '../db/cache.js';
+import {cacheKinds, hitRatio, intervalRatios, windowRatio, type CacheData, type CacheKind, type TableCacheRow} from '../db/cache.js';
 import {ago, dateTime, fit, formatDuration, formatNumber, formatPercent} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
@@ -40,13 +40,20 @@ function historyLabel(floor: string, room: number): string {
 }
 
 function CacheView({data}: {data: CacheData}) {
-	const {width, target} = useAppState(s => ({width: s.size.columns, target: s.thresholds.cacheTarget}));
+	const {width, target, background} = useAppState(s => ({width: s.size.columns, target: s.thresholds.cacheTarget, background: s.fleet?.history}));
+	// The background sampler runs on every screen, so its five minutes are five minutes, not the time this screen was open.
+	const windows = Object.fromEntries(
+		cacheKinds.map(kind => {
+			const w = background ? windowRatio(background.toArray(), kind) : {ratio: data.ratios[kind].window, seconds: data.ratios[kind].windowSeconds};
+			return [kind, w];
+		}),
+	) as Record<CacheKind, {ratio?: number; seconds?: number}>;
 	const screenRows = useFrameRows('cache');
 	const sparkWidth = Math.max(8, width - labelWidth - 3 * valueWidth - 2);
 	// the target sits mid-height: hit ratios live near 100 %, where a 0-100 scale shows a flat line
 	const floor = Math.max(0, target - (1 - target));
 	const intervalLabel = data.intervalSeconds ? `last ${formatDuration(data.intervalSeconds * 1000)}` : 'interval';
-	const windowSeconds = Math.max(0, ...cacheKinds.map(k => data.ratios[k].windowSeconds ?? 0));
+	const windowSeconds = Math.max(0, ...cacheKinds.map(k => windows[k].seconds ?? 0));
 	const windowLabel = windowSeconds >= 299 ? 'last 5m' : windowSeconds > 0 ? `last ${formatDuration(windowSeconds * 1000)}` : 'last 5m';
 	const header = fit('', labelWidth) + fit('since reset', valueWidth, 'right') + fit(intervalLabel, valueWidth, 'right') + fit(windowLabel, valueWidth, 'right');
 	const topLines = 1 + cacheKinds.length + 1 + 1;
@@ -67,7 +74,7 @@ function CacheView({data}: {data: CacheData}) {
 						{fit(kindLabels[kind], labelWidth)}
 						<Ratio value={r.cumulative} target={target} width={valueWidth} />
 						<Ratio value={r.interval} target={target} width={valueWidth} />
-						<Ratio value={r.window} target={target} width={valueWidth} />
+						<Ratio value={windows[kind].ratio} target={target} width={valueWidth} />
 						{'  '}
 						<Sparkline values={intervalRatios(data.history, kind, sparkWidth)} width={sparkWidth} min={floor} max={1} target={target} invert />
 					</Text>

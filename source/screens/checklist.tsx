@@ -8,6 +8,7 @@ import {loadTestHeadroom, runLoadTest, saveLoadTest, summary} from '../checklist
 import {headline, indented, readiness, verdictLabel} from '../checklist/report.js';
 import {currentSignOff, osUserName, recordHistory, signOff, withdrawSignOff, type HistoryEntry} from '../checklist/store.js';
 import {ScreenFrame} from '../components/screen-frame.js';
+import {scaleItems, type ScaleItem} from '../checklist/scale.js';
 import {Table, type Column} from '../components/table.js';
 import {TextField} from '../components/text-field.js';
 import {useAppState, useCommands, useServices} from '../context.js';
@@ -89,6 +90,7 @@ function Checklist({db}: {db: DbEvidence}) {
 		details: st.ui.checklist?.details,
 		scroll: st.ui.checklist?.scroll ?? 0,
 		progress: st.ui.checklist?.loadTest,
+		fleet: st.fleet,
 	}));
 	const rows = useFrameRows('checklist');
 	const key = useMemo(() => targetKey(target), [target]);
@@ -275,7 +277,11 @@ function Checklist({db}: {db: DbEvidence}) {
 		);
 	}
 
-	const panelHeight = Math.max(0, rows - headerRows - 1 - tableHeight - belowTable);
+	const scale = scaleItems(s.fleet);
+	// the unscored next phases take a line each when there is room, else one line, else (80x24) none
+	const room = rows - headerRows - 1 - tableHeight - belowTable;
+	const scaleRows = room >= scale.length + 4 ? scale.length + 1 : room >= 1 ? 1 : 0;
+	const panelHeight = Math.max(0, rows - headerRows - 1 - tableHeight - belowTable - scaleRows);
 	const panel = [...selected.evidence, ...(selected.fix ?? []).map(f => `fix: ${f}`), ...(selected.action && selected.verdict !== 'pass' ? [`key: ${selected.action}`] : [])];
 	return (
 		<Box flexDirection="column">
@@ -324,6 +330,37 @@ function Checklist({db}: {db: DbEvidence}) {
 					))}
 				</Box>
 			)}
+			{scaleRows > 0 ? <ScaleSection items={scale} compact={scaleRows === 1} /> : null}
+		</Box>
+	);
+}
+
+/** Phase 2 and Phase 4 of the runbook: what comes next, not part of the score. */
+function ScaleSection({items, compact}: {items: ScaleItem[]; compact: boolean}) {
+	const mark = (v: ScaleItem['verdict']) => (v === 'pass' ? '✓' : v === 'fail' ? '✗' : '?');
+	if (compact)
+		return (
+			<Text wrap="truncate-end">
+				<Text bold>Next (not scored): </Text>
+				{items.map(i => (
+					<Text key={i.id} color={verdictColor[i.verdict]}>
+						{mark(i.verdict)} {i.title.replace(/^Phase \d: /, '')}
+						{'  '}
+					</Text>
+				))}
+			</Text>
+		);
+	return (
+		<Box flexDirection="column">
+			<Text bold>Next phases (not scored)</Text>
+			{items.map(i => (
+				<Text key={i.id} wrap="truncate-end">
+					<Text color={verdictColor[i.verdict]}>
+						{mark(i.verdict)} {i.title}
+					</Text>
+					<Text dimColor> · {sanitize(i.evidence, 300)}</Text>
+				</Text>
+			))}
 		</Box>
 	);
 }

@@ -5,6 +5,7 @@ import {BackendDetails} from '../components/connections-details.js';
 import {KillResultsPanel, requestKill, resultsLines, type KillResults} from '../components/connections-kill.js';
 import {LockTree} from '../components/connections-locks.js';
 import {GroupsTable, groupRows, SessionSummary, summaryLines} from '../components/connections-summary.js';
+import {markBouncerSessions} from '../components/pgbouncer-mark.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
 import {TextField} from '../components/text-field.js';
@@ -113,7 +114,7 @@ function connectionsUi(st: AppState): Ui {
 function Connections({data}: {data: ConnectionsData}) {
 	const services = useServices();
 	const {store} = services;
-	const s = useAppState(st => ({...connectionsUi(st), width: st.size.columns, thresholds: st.thresholds, caps: st.caps, readOnly: st.readOnly}));
+	const s = useAppState(st => ({...connectionsUi(st), width: st.size.columns, thresholds: st.thresholds, caps: st.caps, readOnly: st.readOnly, bouncerServers: st.fleet?.targets.find(t => t.kind === 'pgbouncer')?.bouncer?.servers}));
 	const now = () => connectionsUi(store.getState());
 	const set = (patch: Partial<Ui>) => setUi(store, 'connections', patch);
 
@@ -246,7 +247,7 @@ function Connections({data}: {data: ConnectionsData}) {
 			{s.results ? <KillResultsPanel results={s.results} maxLines={resultRows} /> : null}
 			{s.view === 'sessions' ? (
 				<Table
-					columns={sessionColumns}
+					columns={markBouncerSessions(sessionColumns, s.bouncerServers)}
 					rows={rows}
 					sort={{key: sortColumn[s.sort], descending: order.descending !== s.reverse}}
 					rowKey={b => b.key}

@@ -17,6 +17,9 @@ import {TablesScreen} from './tables.js';
 import {BackupsScreen} from './backups.js';
 import {ChecklistScreen, loadChecklist} from './checklist.js';
 import {MigrationScreen, loadMigration} from './migration.js';
+import {ReplicationScreen} from './replication.js';
+import {PgBouncerScreen} from './pgbouncer.js';
+import {loadReplication} from '../db/replication.js';
 
 export type ScreenDef<K extends ScreenId> = {
 	title: string;
@@ -35,6 +38,8 @@ export const screens: {[K in ScreenId]: ScreenDef<K>} = {
 	migration: {title: 'Migration', load: loadMigration, Component: MigrationScreen},
 	backups: {title: 'Backups', load: loadBackupServerInfo, Component: BackupsScreen},
 	checklist: {title: 'Checklist', load: loadChecklist, Component: ChecklistScreen},
+	replication: {title: 'Replication', load: loadReplication, Component: ReplicationScreen},
+	pgbouncer: {title: 'pgBouncer', Component: PgBouncerScreen},
 };
 
 /** Number keys and Tab follow the keymap's order. */

@@ -2,6 +2,7 @@ import {createStore, type StoreApi} from 'zustand/vanilla';
 import type {Capabilities} from '../db/capabilities.js';
 import type {ConnectionState} from '../db/monitor.js';
 import type {ScreenId} from '../keymap.js';
+import type {FleetState} from '../fleet/fleet.js';
 import type {ScreenData, ScreenUi} from './view-state.js';
 
 export type DataSlot<T = unknown> = {
@@ -74,6 +75,8 @@ export type AppState = {
 	message?: Message;
 	thresholds: Thresholds;
 	size: {columns: number; rows: number};
+	/** every target's state and the firing alerts, from the background sampler */
+	fleet?: FleetState;
 };
 
 export type AppStore = StoreApi<AppState>;

@@ -10,6 +10,7 @@ import type {Backend, ConnectionsData, SortId} from '../db/connections.js';
 import type {Overview} from '../db/overview.js';
 import type {StatementsData} from '../db/statements.js';
 import type {TablesData} from '../db/tables.js';
+import type {ReplicationData} from '../db/replication.js';
 import type {BackupsUi} from '../screens/backups.js';
 import type {MigrationData} from '../screens/migration.js';
 
@@ -28,6 +29,9 @@ export type ScreenData = {
 	migration: MigrationData;
 	backups: BackupServerInfo;
 	checklist: DbEvidence;
+	replication: ReplicationData;
+	/** shown from the fleet's samples: no poll of its own */
+	pgbouncer: undefined;
 };
 
 /** A list's cursor as stored: placeSelection turns it into the visible selection. */
@@ -118,6 +122,8 @@ export type ScreenUi = {
 	migration: MigrationUi;
 	backups: BackupsUi & {selection?: StoredSelection};
 	checklist: ChecklistUi;
+	replication: Record<string, never>;
+	pgbouncer: Record<string, never>;
 };
 
 /** The fields of a screen's view state that hold a list's cursor. */

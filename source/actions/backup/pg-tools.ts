@@ -40,7 +40,7 @@ function subdirs(parent: string, pattern: RegExp): string[] {
 }
 
 /** Where distributions put each major's client tools, besides PATH. */
-function versionedDirs(): string[] {
+export function versionedDirs(): string[] {
 	return [
 		...subdirs('/usr/lib/postgresql', /^\d+(\.\d+)?$/).map(d => path.join(d, 'bin')), // Debian, Ubuntu
 		...subdirs('/usr', /^pgsql-\d+$/).map(d => path.join(d, 'bin')), // PGDG RPMs
@@ -51,7 +51,7 @@ function versionedDirs(): string[] {
 	];
 }
 
-function parseToolVersion(output: string): {version: string; major: number} | undefined {
+export function parseToolVersion(output: string): {version: string; major: number} | undefined {
 	const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(output);
 	if (!m) return undefined;
 	const first = Number(m[1]);

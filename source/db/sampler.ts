@@ -1,0 +1,183 @@
+import {appQueries, type AppQueryId} from './app-queries.js';
+import type {Capabilities} from './capabilities.js';
+import type {HitRead} from './cache.js';
+import type {Queryable} from './monitor.js';
+import {quoteIdent} from './sql.js';
+
+/**
+ * What the background sampler reads from the primary on every refresh,
+ * whatever screen is open: the few numbers that windows ("last 5 minutes")
+ * and alerts need, in one statement.
+ */
+export type PrimarySample = {
+	/** server clock (ms) */
+	at: number;
+	/** pg_stat_database, pg_statio_user_tables: the Cache screen's three kinds */
+	database: HitRead;
+	heap: HitRead;
+	index: HitRead;
+	/** xact_commit + xact_rollback of this database */
+	xacts: number;
+	/** client sessions on the whole server, and the slots they may take (max_connections minus reserved) */
+	clients: number;
+	usable: number;
+	/** this database's sessions past the hanging thresholds */
+	hangingActive: number;
+	hangingIdleTx: number;
+	/** this database's sessions waiting on a lock longer than the alert's threshold, and the longest wait */
+	lockWaits: number;
+	longestLockWaitMs: number | null;
+	/** inactive replication slots and the WAL each keeps on the primary's disk */
+	inactiveSlots: Array<{name: string; retainedBytes: number | null}>;
+	/** pg_stat_replication: each standby's replay lag as the primary measures it */
+	standbys: Array<{name: string; client: string | null; replayLagMs: number | null}>;
+};
+
+type Row = {
+	server_time: Date;
+	blks_hit: string | null;
+	blks_read: string | null;
+	xacts: string | null;
+	heap_hit: string;
+	heap_read: string;
+	idx_hit: string;
+	idx_read: string;
+	clients: string;
+	usable: string;
+	hanging_active: string;
+	hanging_idle_tx: string;
+	lock_waits: string;
+	longest_lock_ms: number | null;
+	slots: Array<{name: string; retained: number | null}> | null;
+	standbys: Array<{name: string; client: string | null; lag_ms: number | null}> | null;
+};
+
+const ms = (expr: string) => `extract(epoch FROM now() - ${expr}) * 1000`;
+
+/** $1 hanging active ms, $2 hanging idle-in-transaction ms, $3 lock wait ms. Version-aware: pg_locks.waitstart is 14+. */
+export function primarySampleSql(major: number): string {
+	const waitStart = major >= 14 ? 'coalesce((SELECT min(l.waitstart) FROM pg_locks l WHERE l.pid = h.pid AND NOT l.granted), h.state_change)' : 'h.state_change';
+	return `
+WITH act AS (
+	SELECT pid, state, datname, wait_event_type, query_start, state_change,
+		backend_type = 'client backend' OR (backend_type IS NULL AND datname IS NOT NULL) AS is_client
+	FROM pg_stat_activity
+), here AS (
+	SELECT * FROM act WHERE datname = current_database() AND is_client AND pid <> pg_backend_pid()
+), waits AS (
+	SELECT ${ms(waitStart)} AS wait_ms FROM here h WHERE h.wait_event_type = 'Lock'
+), io AS (
+	SELECT coalesce(sum(heap_blks_hit), 0) AS heap_hit, coalesce(sum(heap_blks_read), 0) AS heap_read,
+		coalesce(sum(idx_blks_hit), 0) AS idx_hit, coalesce(sum(idx_blks_read), 0) AS idx_read
+	FROM pg_statio_user_tables
+)
+SELECT now() AS server_time, d.blks_hit, d.blks_read, d.xact_commit + d.xact_rollback AS xacts,
+	io.heap_hit, io.heap_read, io.idx_hit, io.idx_read,
+	(SELECT count(*) FROM act WHERE is_client) AS clients,
+	current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+		- coalesce(current_setting('reserved_connections', true)::int, 0) AS usable,
+	(SELECT count(*) FROM here WHERE state = 'active' AND query_start < now() - $1 * interval '1 ms') AS hanging_active,
+	(SELECT count(*) FROM here WHERE state LIKE 'idle in transaction%' AND state_change < now() - $2 * interval '1 ms') AS hanging_idle_tx,
+	(SELECT count(*) FROM waits WHERE wait_ms > $3) AS lock_waits,
+	(SELECT max(wait_ms) FROM waits) AS longest_lock_ms,
+	(SELECT json_agg(json_build_object('name', slot_name,
+		'retained', pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, restart_lsn)))
+		FROM pg_replication_slots WHERE NOT active) AS slots,
+	(SELECT json_agg(json_build_object('name', application_name, 'client', host(client_addr),
+		'lag_ms', extract(epoch FROM replay_lag) * 1000)) FROM pg_stat_replication) AS standbys
+FROM pg_stat_database d CROSS JOIN io
+WHERE d.datname = current_database()`;
+}
+
+export async function samplePrimary(db: Queryable, caps: Capabilities, limits: {hangingActiveMs: number; hangingIdleTxMs: number; lockWaitMs: number}): Promise<PrimarySample> {
+	const r = await db.query<Row>(primarySampleSql(caps.major), [limits.hangingActiveMs, limits.hangingIdleTxMs, limits.lockWaitMs]);
+	const row = r.rows[0];
+	if (!row) throw new Error('this database is missing from pg_stat_database');
+	const hr = (hit: unknown, read: unknown): HitRead => ({hit: Number(hit ?? 0), read: Number(read ?? 0)});
+	return {
+		at: new Date(row.server_time).getTime(),
+		database: hr(row.blks_hit, row.blks_read),
+		heap: hr(row.heap_hit, row.heap_read),
+		index: hr(row.idx_hit, row.idx_read),
+		xacts: Number(row.xacts ?? 0),
+		clients: Number(row.clients),
+		usable: Number(row.usable),
+		hangingActive: Number(row.hanging_active),
+		hangingIdleTx: Number(row.hanging_idle_tx),
+		lockWaits: Number(row.lock_waits),
+		longestLockWaitMs: row.longest_lock_ms === null ? null : Number(row.longest_lock_ms),
+		inactiveSlots: (row.slots ?? []).map(s => ({name: s.name, retainedBytes: s.retained === null ? null : Number(s.retained)})),
+		standbys: (row.standbys ?? []).map(s => ({name: s.name, client: s.client, replayLagMs: s.lag_ms === null ? null : Number(s.lag_ms)})),
+	};
+}
+
+/** Cumulative counters of the statements the alerts recognise; interval figures come from two of these. */
+export type LatencyCounters = {
+	at: number;
+	queries: Partial<Record<AppQueryId, {calls: number; totalMs: number; sumSquares: number}>>;
+};
+
+export type IntervalLatency = {calls: number; meanMs: number; stddevMs: number; /** mean + 1.645 sd: the p95 of a normal distribution with these moments */ p95Ms: number};
+
+/** The plan's queries the alerts hold to a p95, recognised by their text. */
+export const watchedQueries: readonly AppQueryId[] = ['job_list', 'application_list'];
+
+/**
+ * pg_stat_statements replaces constants with $n (LIMIT 20 becomes LIMIT $2):
+ * whitespace collapsed and every parameter or number a ?, on both sides.
+ */
+export const fingerprint = (sql: string) =>
+	sql
+		.replace(/\s+/g, ' ')
+		.trim()
+		.replace(/\$\d+/g, '?')
+		.replace(/\b\d+\b/g, '?');
+const fingerprintSql = (col: string) => `regexp_replace(regexp_replace(btrim(regexp_replace(${col}, '\\s+', ' ', 'g')), '\\$\\d+', '?', 'g'), '\\m\\d+\\M', '?', 'g')`;
+
+/**
+ * pg_stat_statements keeps calls, total and a population standard deviation
+ * per entry; calls x (sd² + mean²) is the sum of squares, which adds up across
+ * entries (roles, top level or not) and subtracts across samples.
+ */
+export function latencySql(extensionVersion: string, schema: string): string {
+	const [major = 0, minor = 0] = extensionVersion.split('.').map(Number);
+	// 1.8 (PostgreSQL 13) split planning from execution: total_time became total_exec_time
+	const exec = major > 1 || (major === 1 && minor >= 8) ? 'exec_' : '';
+	return `SELECT ${fingerprintSql('s.query')} AS query, now() AS server_time,
+	sum(s.calls) AS calls, sum(s.total_${exec}time) AS total_ms,
+	sum(s.calls * (power(s.stddev_${exec}time, 2) + power(s.mean_${exec}time, 2))) AS sum_squares
+FROM ${quoteIdent(schema)}.pg_stat_statements(true) s
+WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND ${fingerprintSql('s.query')} = ANY ($1::text[])
+GROUP BY 1`;
+}
+
+export async function sampleLatency(db: Queryable, extensionVersion: string, schema: string): Promise<LatencyCounters> {
+	const texts = new Map(watchedQueries.map(id => [fingerprint(appQueries[id].sql), id]));
+	const r = await db.query<{query: string; server_time: Date; calls: string; total_ms: number; sum_squares: number}>(latencySql(extensionVersion, schema), [[...texts.keys()]]);
+	const out: LatencyCounters = {at: Date.now(), queries: {}};
+	for (const row of r.rows) {
+		out.at = new Date(row.server_time).getTime();
+		const id = texts.get(row.query);
+		if (id) out.queries[id] = {calls: Number(row.calls), totalMs: Number(row.total_ms), sumSquares: Number(row.sum_squares)};
+	}
+	return out;
+}
+
+/** The interval between two samples; undefined when nothing ran or the counters went backwards (a reset). */
+export function intervalLatency(newer: LatencyCounters, older: LatencyCounters | undefined, id: AppQueryId): IntervalLatency | undefined {
+	const a = newer.queries[id];
+	const b = older?.queries[id] ?? (older ? {calls: 0, totalMs: 0, sumSquares: 0} : undefined);
+	if (!a || !b) return undefined;
+	const calls = a.calls - b.calls;
+	if (calls <= 0) return undefined;
+	const meanMs = (a.totalMs - b.totalMs) / calls;
+	const variance = Math.max(0, (a.sumSquares - b.sumSquares) / calls - meanMs ** 2);
+	const stddevMs = Math.sqrt(variance);
+	return {calls, meanMs, stddevMs, p95Ms: meanMs + 1.645 * stddevMs};
+}
+
+export async function statementsSchema(db: Queryable): Promise<string | undefined> {
+	const r = await db.query<{schema: string}>(`SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'`);
+	return r.rows[0]?.schema;
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {after, test} from 'node:test';
+import pg from 'pg';
+import {defaultAlertThresholds} from '../source/alerts/settings.js';
+import {detectCapabilities} from '../source/db/capabilities.js';
+import {redactTarget, resolveTarget} from '../source/db/dsn.js';
+import {Monitor} from '../source/db/monitor.js';
+import {Fleet, openSecondaryTargets} from '../source/fleet/fleet.js';
+import {cacheRoot, freePort} from '../source/demo/pg-server.js';
+import {startPgbouncer} from '../source/demo/pgbouncer.js';
+import {defaultThresholds} from '../source/store/store.js';
+import {testDatabase, waitFor} from './helpers/db.js';
+import {fakeBackend} from './helpers/backends.js';
+import {markBouncerSessions} from '../source/components/pgbouncer-mark.js';
+import type {Column} from '../source/components/table.js';
+import type {Backend} from '../source/db/connections.js';
+
+// A real pgBouncer (the Debian package) with a pool of one in front of the test database.
+
+const db = await testDatabase();
+const dir = path.join(cacheRoot(), 'test', `pgbouncer-${process.pid}`);
+const bouncer = await startPgbouncer({dir, port: await freePort(), upstreamPort: db.info.port, database: db.name, users: [{name: db.info.user, password: db.info.password}], poolSize: 1});
+
+const target = resolveTarget({dsn: db.url, env: {}});
+const monitor = new Monitor(target);
+await monitor.connect();
+const caps = await detectCapabilities(monitor);
+const fleet = new Fleet([{name: 'primary', kind: 'primary', target, redacted: redactTarget(target), monitor, caps}, ...openSecondaryTargets({replicas: [], pgbouncer: bouncer.adminUrl})], {
+	intervalMs: () => 250,
+	hanging: () => ({activeMs: defaultThresholds.hangingActiveMs, idleTxMs: defaultThresholds.hangingIdleTxMs}),
+	alerts: defaultAlertThresholds,
+	bouncerDetail: () => true,
+});
+await fleet.start();
+const clients: pg.Client[] = [];
+
+after(async () => {
+	await Promise.all(clients.map(c => c.end().catch(() => undefined)));
+	await fleet.stop();
+	await monitor.close();
+	await bouncer.stop();
+	fs.rmSync(dir, {recursive: true, force: true});
+});
+
+const status = () => fleet.state().targets.find(t => t.kind === 'pgbouncer')!;
+const firing = () => fleet.state().alerts.find(a => a.key === 'pgbouncer:waiting');
+
+test('the admin console: pools, config, servers; nothing waits while the pool is big enough', async () => {
+	const b = (await waitFor(() => status().bouncer?.detail && status().bouncer, {message: 'a detailed sample'}))!;
+	assert.equal(status().connection.status, 'live');
+	assert.match(status().version ?? '', /PgBouncer 1\.\d+/);
+	assert.equal(b.detail!.config.defaultPoolSize, 1);
+	assert.equal(b.detail!.config.poolMode, 'transaction');
+	assert.equal(b.waiting, 0);
+	assert.equal(firing(), undefined);
+});
+
+test('three clients on a pool of one: two wait, maxwait rises, the alert fires; it clears when they are served', async () => {
+	const running: Array<Promise<unknown>> = [];
+	for (let i = 0; i < 3; i++) {
+		const c = new pg.Client({connectionString: bouncer.url(db.info.user, db.info.password), application_name: `bouncer-test-${i}`});
+		c.on('error', () => undefined);
+		await c.connect();
+		clients.push(c);
+		running.push(c.query('SELECT pg_sleep(3)'));
+	}
+	const b = (await waitFor(() => ((status().bouncer?.waiting ?? 0) >= 2 ? status().bouncer : undefined), {timeout: 10_000, message: 'two clients waiting'}))!;
+	const pool = b.pools.find(p => p.database === db.name)!;
+	assert.equal(pool.clActive, 1);
+	assert.equal(pool.clWaiting, 2);
+	assert.equal(pool.svActive, 1);
+	await waitFor(() => (status().bouncer?.maxwaitSeconds ?? 0) >= 1, {timeout: 10_000, message: 'maxwait past a second'});
+	const alert = (await waitFor(firing, {message: 'the waiting alert'}))!;
+	assert.match(alert.text, /^pgbouncer [12] clients? waiting \(maxwait \d+\.\ds\)$/);
+	// the session pgBouncer opened is the primary's client at the address and port SHOW SERVERS gives
+	const server = status().bouncer!.servers.find(s => s.database === db.name)!;
+	const r = await db.client.query('SELECT host(client_addr) AS addr, client_port AS port FROM pg_stat_activity WHERE client_port = $1 AND datname = current_database()', [server.localPort]);
+	assert.deepEqual(r.rows, [{addr: server.localAddr, port: server.localPort}]);
+	// so the Connections screen marks that session as pgBouncer's
+	const client: Column<Backend> = {key: 'client', title: 'client', width: 15, value: b => b.clientAddr ?? '-'};
+	const [marked] = markBouncerSessions([client], status().bouncer!.servers);
+	assert.equal(marked!.value(fakeBackend(1, {clientAddr: r.rows[0].addr, clientPort: r.rows[0].port})), 'pgbouncer');
+	assert.equal(marked!.value(fakeBackend(2, {clientAddr: '127.0.0.1', clientPort: 1})), '127.0.0.1');
+	await Promise.all(running);
+	await waitFor(() => status().bouncer?.waiting === 0 && !firing(), {timeout: 10_000, message: 'the alert clears'});
+	const rates = (await waitFor(() => status().bouncer?.detail?.rates?.[db.name], {message: 'rates'}))!;
+	assert.ok(rates.xactsPerSecond >= 0);
+});
