@@ -97,3 +97,20 @@ test('refresh statements are prepared once per connection and planned once; a ta
 		await monitor.close();
 	}
 });
+
+test('prepared statements that vanish between calls (a pooler in transaction mode) turn preparing off, and the read still answers', async () => {
+	const {monitor} = monitorFor();
+	await monitor.connect();
+	try {
+		const read = 'SELECT 41 + 1 AS answer';
+		assert.equal((await monitor.query<{answer: number}>(read)).rows[0]?.answer, 42);
+		// what a pooler does when the next transaction lands on another server connection
+		await monitor.query('DEALLOCATE ALL');
+		assert.equal((await monitor.query<{answer: number}>(read)).rows[0]?.answer, 42, 'answered without its prepared statement');
+		await monitor.query('SELECT 2 AS two');
+		const prepared = await monitor.query<{n: string}>('SELECT count(*) AS n FROM pg_prepared_statements');
+		assert.equal(prepared.rows[0]?.n, '0', 'nothing is prepared any more');
+	} finally {
+		await monitor.close();
+	}
+});

@@ -36,7 +36,10 @@ async function databaseState() {
 }
 
 test('headless: every changing command and mode refuses --read-only with exit 2, and the database is unchanged', async () => {
-	assert.deepEqual(Object.keys(changing).sort(), subcommands.map(c => c.name).sort(), 'every command is walked');
+	// watch only reads: it has nothing to refuse
+	const reading = ['watch'];
+	for (const name of reading) assert.equal(subcommands.find(c => c.name === name)?.readOnlyRefusal({}), undefined, `${name} reads only`);
+	assert.deepEqual([...Object.keys(changing), ...reading].sort(), subcommands.map(c => c.name).sort(), 'every command is walked');
 	const before = await databaseState();
 	assert.equal(before.version, previousRevision);
 	for (const [name, invocations] of Object.entries(changing)) {

@@ -67,6 +67,8 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 	private current: ConnectionState = {status: 'connecting', attempt: 0};
 	private retryTimer: NodeJS.Timeout | undefined;
 	private closed = false;
+	/** set once prepared statements turned out not to survive between calls (a pooler in between) */
+	private unprepared = false;
 
 	constructor(
 		readonly target: Target,
@@ -175,10 +177,18 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 	async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
 		const client = this.client;
 		if (!client) throw new NotConnectedError();
+		// pgBouncer's admin console speaks the simple query protocol only
+		const name = this.options.pgbouncer || this.unprepared ? undefined : this.statementName(client, sql);
 		try {
-			const name = this.statementName(client, sql);
 			return await (name ? client.query<R>({name, text: sql, values: params}) : client.query<R>(sql, params));
 		} catch (error) {
+			// Behind a pooler in transaction mode a prepared statement lands on another server connection
+			// ("does not exist" / "already exists"): from then on this monitor plans every statement again.
+			const code = (error as {code?: string}).code;
+			if (name && (code === '26000' || code === '42P05')) {
+				this.unprepared = true;
+				return this.query<R>(sql, params);
+			}
 			// A client-side timeout leaves the protocol mid-statement: the only safe way on is a new connection.
 			if (error instanceof Error && /Query read timeout/i.test(error.message)) this.lost(client, error);
 			// a table a statement reads changed shape (alembic_version recreated): the next call prepares it anew
