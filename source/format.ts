@@ -47,9 +47,11 @@ const prefixEnd = /[-_.:/ ]/;
 
 /** The prefix every value starts with, up to and including its last separator; '' when there is none worth dropping. */
 export function sharedPrefix(values: readonly string[]): string {
-	if (values.length < 2) return '';
-	let prefix = values[0]!;
-	for (const v of values) {
+	// one name on every row (a filter on the database): there is nothing to tell apart, so no prefix to drop ('…_0')
+	const distinct = [...new Set(values)];
+	if (distinct.length < 2) return '';
+	let prefix = distinct[0]!;
+	for (const v of distinct) {
 		let i = 0;
 		while (i < prefix.length && i < v.length && prefix[i] === v[i]) i++;
 		prefix = prefix.slice(0, i);

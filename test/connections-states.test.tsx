@@ -65,7 +65,7 @@ test('80x24: nothing wider than the terminal, the columns that matter kept, hang
 		const lines = frame.split('\n');
 		assert.ok(lines.length <= 24, `${lines.length} lines`);
 		for (const line of lines) assert.ok(stringWidth(line) <= 80, `too wide: ${line}`);
-		assert.match(frame, /^ {4,}pid application\s+state\s+xact age qry age query/m, "user, database, client and wait make room first");
+		assert.match(frame, /^ {4,}pid application\s+state\s+xact age↓ qry age query\s+\+5$/m, "user, database, client and wait make room first");
 		assert.match(frame, /Slots .*\/\d+/);
 		assert.match(frame, /App pool/);
 		assert.match(frame, /2 Connections/);

@@ -49,9 +49,9 @@ test('the list: every session of the database, hanging ones flagged, lock waiter
 	// past the thresholds: the lock waiters are active long enough to be hanging too
 	const frame = await app.waitForFrame(f => [sleeper.pid, idleTx.pid, ...chain.waiters.map(w => w.pid)].every(pid => rowOf(f, pid)?.[2] === '!'), 'hanging flags');
 	assert.match(frame, new RegExp(`filter /${db.name}/ \\d+ of \\d+`));
-	assert.match(rowOf(frame, sleeper.pid)!, /conn_app\s+conn-sleep\s+t_\S+\s+\S+\s+active\s+Timeout:PgS.*SELECT pg_sleep\(120\), 'value 0' AS column_0/);
+	assert.match(rowOf(frame, sleeper.pid)!, /conn_app\s+conn-sleep\s+t_\S+\s+\S+\s+active\s+Timeout:Sleep\s.*SELECT pg_sleep\(120\), 'value 0' AS column_0/);
 	assert.match(rowOf(frame, idleTx.pid)!, /conn-idletx .* idle in tx .*SELECT 1/);
-	for (const w of chain.waiters) assert.match(rowOf(frame, w.pid)!, /^[ ›] ! .* active\s+Lock:(transa|tuple)/);
+	for (const w of chain.waiters) assert.match(rowOf(frame, w.pid)!, /^[ ›] ! .* active\s+Lock:(txid|tuple)\s/);
 	assert.match(rowOf(frame, idle[0]!.pid)!, /^[ ›] {3}.* idle /);
 	assert.match(rowOf(frame, app.monitor.state.backendPid!)!, /^[ ›] @ .*intowork-db/, 'own session marked, not hidden');
 	assert.match(frame, /\d+ sessions: \d+ active · \d+ idle in tx · 2 waiting · \d+ hanging/);

@@ -30,7 +30,8 @@ await db.client.query(`ALTER ROLE ${role} IN DATABASE ${db.name} SET statement_t
 
 const plain = (frame: string) => frame.replace(/\u001B\[[\d;]*m/g, '');
 const {config} = readGlobalFlags([], {appRole: role, runbook, migrationPlan: planFile, interval: '2s'});
-const app = await renderApp(db.url, {screen: 'checklist', size: {columns: 160, rows: 40}, config});
+// 200 columns: the evidence column then holds the role's whole reason and the runbook's whole path (at 160 the item titles take that room)
+const app = await renderApp(db.url, {screen: 'checklist', size: {columns: 200, rows: 50}, config});
 after(() => app.cleanup());
 
 test('the console checklist checks the --app-role it was given, not intowork_app', async () => {

@@ -62,6 +62,8 @@ test('the sort column is marked and kept', () => {
 test('identifiers lose a shared prefix or their middle, never their end', () => {
 	assert.equal(sharedPrefix(['intowork-reports', 'intowork-admin', 'intowork-api']), 'intowork-');
 	assert.equal(sharedPrefix(['intowork-reports', 'postgres']), '');
+	assert.equal(sharedPrefix(['t_13877_23405_0', 't_13877_23405_0']), '', 'the same name on every row keeps its start');
+	assert.equal(fitIdent('t_13877_23405_0', 10, sharedPrefix(['t_13877_23405_0', 't_13877_23405_0'])), 't_…23405_0');
 	assert.equal(fitIdent('intowork-reports', 12, 'intowork-'), '…-reports   ');
 	assert.equal(fitIdent('intowork-admin', 12, 'intowork-'), '…-admin     ');
 	assert.equal(fitIdent('intowork-api', 12, 'intowork-'), 'intowork-api', 'a name that fits stays whole');
@@ -73,6 +75,7 @@ test('wait events keep the part that tells them apart', () => {
 	assert.equal(waitLabel({waitEventType: 'Lock', waitEvent: 'transactionid'}), 'Lock:txid');
 	assert.equal(waitLabel({waitEventType: 'Client', waitEvent: 'ClientRead'}), 'Client:Read');
 	assert.equal(waitLabel({waitEventType: 'Lock', waitEvent: 'tuple'}), 'Lock:tuple');
+	assert.equal(waitLabel({waitEventType: 'Timeout', waitEvent: 'PgSleep'}), 'Timeout:Sleep');
 	assert.equal(waitLabel({waitEventType: 'IO', waitEvent: 'DataFileRead'}), 'IO:DataFileRead');
 	assert.equal(waitLabel({waitEventType: null, waitEvent: null}), '');
 });

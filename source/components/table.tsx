@@ -42,7 +42,7 @@ export function fitColumns<R>(columns: readonly Column<R>[], width: number, rows
 	);
 	let kept = [...columns];
 	const needed = () => kept.reduce((n, c) => n + want.get(c)!, 0) + Math.max(0, kept.length - 1);
-	const room = () => width - (kept.length < columns.length ? markerWidth : 0);
+	const room = () => width - (kept.length < columns.length && !markerInside(kept, want) ? markerWidth : 0);
 	const drop = (c: Column<R>) => void (kept = kept.filter(k => k !== c));
 	while (needed() > room()) {
 		const droppable = kept.filter(c => c.priority !== undefined);
@@ -51,23 +51,45 @@ export function fitColumns<R>(columns: readonly Column<R>[], width: number, rows
 	}
 	for (const c of [...kept].reverse()) {
 		if (needed() <= room()) break;
-		if (!isNumber(c)) want.set(c, Math.max(textFloor(c), want.get(c)! - (needed() - room())));
+		// the last column keeps room for the marker in its header rather than making every row give it up
+		const floor = c === kept.at(-1) && kept.length < columns.length && markerInside(kept, want) ? stringWidth(c.title) + markerWidth : textFloor(c);
+		if (!isNumber(c)) want.set(c, Math.max(Math.min(floor, want.get(c)!), want.get(c)! - (needed() - room())));
 	}
 	// the rightmost number goes first; the first column (the row's identity) stays
 	for (let i = kept.length - 1; i > 0 && needed() > room(); i--) if (isNumber(kept[i]!) && !kept[i]!.pinned) drop(kept[i]!);
-	const spare = Math.max(0, room() - needed());
-	const growTotal = kept.reduce((n, c) => n + (c.grow ?? 0), 0);
-	const lastGrowing = kept.map(k => (k.grow ?? 0) > 0).lastIndexOf(true);
-	let given = 0;
-	const fitted = kept.map((c, i) => {
-		let extra = growTotal ? Math.floor((spare * (c.grow ?? 0)) / growTotal) : 0;
-		// the rounding remainder goes to the last growing column
-		if (growTotal && i === lastGrowing) extra = spare - given;
-		given += extra;
+	// A growing column takes no more than its widest value: what it cannot use goes to the other growing columns (the query, not a short user name).
+	const cap = (c: Column<R>) => (rows.length ? rows.reduce((w, r) => Math.max(w, stringWidth(c.value(r))), Math.max(want.get(c)!, stringWidth(c.title))) : Infinity);
+	const extra = new Map<Column<R>, number>();
+	let spare = Math.max(0, room() - needed());
+	let open = kept.filter(c => (c.grow ?? 0) > 0);
+	while (spare > 0 && open.length > 0) {
+		const growTotal = open.reduce((n, c) => n + c.grow!, 0);
+		let given = 0;
+		const stillOpen: Column<R>[] = [];
+		for (const [i, c] of open.entries()) {
+			// the rounding remainder goes to the last growing column
+			const share = i === open.length - 1 ? spare - given : Math.floor((spare * c.grow!) / growTotal);
+			const has = want.get(c)! + (extra.get(c) ?? 0);
+			const got = Math.min(share, cap(c) - has);
+			extra.set(c, (extra.get(c) ?? 0) + got);
+			given += got;
+			if (got === share) stillOpen.push(c);
+		}
+		spare -= given;
+		if (stillOpen.length === open.length) break;
+		open = stillOpen;
+	}
+	const fitted = kept.map(c => {
 		const prefix = c.ident ? sharedPrefix(rows.map(r => c.value(r))) : '';
-		return {...c, actual: want.get(c)! + extra, prefix};
+		return {...c, actual: want.get(c)! + (extra.get(c) ?? 0), prefix};
 	});
 	return {columns: fitted, hidden: columns.length - kept.length};
+}
+
+/** The header's ' +N' fits in the last column's title padding (a text column wider than its title): the rows lose no width to it. */
+function markerInside<R>(kept: readonly Column<R>[], want: ReadonlyMap<Column<R>, number>): boolean {
+	const last = kept.at(-1);
+	return last !== undefined && !isNumber(last) && want.get(last)! - stringWidth(last.title) >= markerWidth;
 }
 
 /** One cell: numbers whole and right-aligned, names shortened where they still differ, other text cut at the end. */
@@ -110,7 +132,11 @@ export function Table<R>(props: {
 	// The cursor column: the selection must stay visible without colour (NO_COLOR drops inverse too).
 	const markWidth = props.mark ? 3 : 2;
 	const {columns: cols, hidden} = fitColumns(sortedColumns(props.columns, props.sort), width - markWidth, visible);
-	const header = cols.map(c => fit(c.title, c.actual, c.align)).join(' ') + (hidden ? fit(` +${hidden}`, markerWidth, 'right') : '');
+	const titles = cols.map(c => fit(c.title, c.actual, c.align)).join(' ');
+	const last = cols.at(-1);
+	const inside = hidden > 0 && last !== undefined && last.align !== 'right' && last.actual - stringWidth(last.title) >= markerWidth;
+	// in the last title's padding when it has room there, else after it (fitColumns kept the width for it)
+	const header = hidden ? (inside ? titles.slice(0, -markerWidth) : titles) + fit(` +${hidden}`, markerWidth, 'right') : titles;
 	return (
 		<Box flexDirection="column" width={width}>
 			<Text bold wrap="truncate-end">

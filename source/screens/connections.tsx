@@ -46,7 +46,8 @@ function columns(groups: WorkerGroups): Column<Backend>[] {
 		{key: 'db', title: 'database', width: 10, priority: 2, ident: true, value: b => sanitize(b.database, 60) || '-'},
 		{key: 'client', title: 'client', width: 15, priority: 1, ident: true, value: b => (b.clientPort === -1 ? 'local' : sanitize(b.clientHost ?? b.clientAddr, 60) || '-')},
 		{key: 'state', title: 'state', width: 10, value: stateLabel},
-		{key: 'wait', title: 'wait', width: 12, priority: 3, ident: true, value: b => sanitize(waitLabel(b), 50)},
+		// 13: the short labels of the usual waits stay whole (Timeout:Sleep, Client:Read, Lock:txid)
+		{key: 'wait', title: 'wait', width: 13, priority: 3, ident: true, value: b => sanitize(waitLabel(b), 50)},
 		{key: 'xact', title: 'xact age', width: 8, align: 'right', priority: 7, value: b => formatDuration(b.xactMs)},
 		{key: 'query-age', title: 'qry age', width: 7, align: 'right', priority: 5, value: b => formatDuration(b.queryMs)},
 		{key: 'state-age', title: 'in state', width: 8, align: 'right', priority: 0, value: b => formatDuration(b.stateMs)},
