@@ -4,6 +4,7 @@ import {fleetRows} from '../components/fleet-strip.js';
 import {useAppState} from '../context.js';
 import type {ScreenId} from '../keymap.js';
 import {chromeRows} from '../layout.js';
+import type {AppState} from '../store/store.js';
 
 /**
  * Lines between the shell's chrome, where a screen, the help or a dialog
@@ -11,10 +12,13 @@ import {chromeRows} from '../layout.js';
  * strips and the job strip's line while it shows. The one place that
  * knows what the shell takes, so nothing under it overflows the terminal.
  */
+export function contentRows(st: Pick<AppState, 'size' | 'fleet'>, jobStrip: number): number {
+	return Math.max(3, st.size.rows - 1 - chromeRows - fleetRows(st) - jobStrip);
+}
+
 export function useContentRows(): number {
 	const strip = useJobStripRows();
-	const rows = useAppState(st => st.size.rows - 1 - chromeRows - fleetRows(st));
-	return Math.max(3, rows - strip);
+	return useAppState(st => contentRows(st, strip));
 }
 
 /**
