@@ -89,15 +89,20 @@ function Shell() {
 	// One line short of the terminal: a full-height frame makes the terminal scroll and flicker.
 	return (
 		<Box flexDirection="column" height={Math.max(8, rows - 1)} width={columns} overflow="hidden">
-			<Header />
-			<JobStrip />
-			<Tabs />
-			<Rule />
-			<FleetStrip />
+			{/* The chrome never shrinks: content too tall is cut in its own box, never the header. */}
+			<Box flexDirection="column" flexShrink={0}>
+				<Header />
+				<JobStrip />
+				<Tabs />
+				<Rule />
+				<FleetStrip />
+			</Box>
 			<Box flexDirection="column" flexGrow={1} overflow="hidden">
 				{dialog ? <DialogOverlay /> : overlay === 'help' ? <HelpOverlay /> : <Screen />}
 			</Box>
-			<Footer />
+			<Box flexDirection="column" flexShrink={0}>
+				<Footer />
+			</Box>
 		</Box>
 	);
 }

@@ -21,6 +21,8 @@ import {sanitize} from '../sanitize.js';
 import type {JobView} from '../jobs/registry.js';
 import {setMessage, setUi} from '../store/store.js';
 import {errorText} from '../errors.js';
+import {contentRows} from '../hooks/use-frame-rows.js';
+import {jobStripRows} from './job-strip.js';
 
 /** How long a cancelled query may keep running before the console offers terminate. */
 const escalateAfterMs = 3000;
@@ -69,8 +71,8 @@ type Request = {
 function openDialog(services: Services, request: Request) {
 	const {store} = services;
 	const {mode, targets} = request;
-	// what the shell and the dialog's own lines leave for targets and notes
-	const room = Math.max(4, store.getState().size.rows - 16);
+	// what the shell (its strips included) and the dialog's own 9 lines leave for targets and notes
+	const room = Math.max(4, contentRows(store.getState(), jobStripRows(services.jobs.store.getState())) - 9);
 	const noteRoom = Math.min(request.notes.length, Math.floor(room / 2));
 	const explain =
 		mode === 'cancel'

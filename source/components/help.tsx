@@ -5,6 +5,7 @@ import {activeCommands, commands, keyLabel, type Scope} from '../keymap.js';
 import {screens, screenOrder} from '../screens/registry.js';
 import {privilegeSummary} from './header.js';
 import {TextView} from './text-view.js';
+import {useContentRows} from '../hooks/use-frame-rows.js';
 
 function scopeTitle(scope: Scope): string {
 	if (scope === 'global') return 'Everywhere';
@@ -35,8 +36,9 @@ export function HelpOverlay() {
 		target: st.target,
 		demoDsn: st.demoDsn,
 		caps: st.caps,
-		rows: st.size.rows,
 	}));
+	// the heading takes one line of the content area
+	const height = useContentRows() - 1;
 	// Local to this opening: the help opens at its top every time.
 	const [scroll, setScroll] = useState(0);
 	const about: string[] = [`Target: ${s.target}`];
@@ -53,7 +55,7 @@ export function HelpOverlay() {
 		<TextView
 			title="Help"
 			lines={lines.map(line => (line.startsWith('## ') ? {text: line.slice(3), bold: true} : line))}
-			height={Math.max(3, s.rows - 8)}
+			height={height}
 			scroll={scroll}
 			onScroll={setScroll}
 			back

@@ -14,8 +14,12 @@ export function useJobs<T>(selector: (s: JobsState) => T): T {
 }
 
 /** Lines the strip takes: one while any job is running or has just finished. */
+export function jobStripRows(s: Pick<JobsState, 'shown'>): number {
+	return s.shown.length > 0 ? 1 : 0;
+}
+
 export function useJobStripRows(): number {
-	return useJobs(s => (s.shown.length > 0 ? 1 : 0));
+	return useJobs(jobStripRows);
 }
 
 function detailsKey(job: JobView): string {

@@ -203,8 +203,10 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 	 * server time in the planner). Prepared once per connection, they are
 	 * planned once. Bounded, so statements built with literals cannot grow the
 	 * server's prepared set; a string of several statements cannot be prepared.
+	 * pgBouncer's admin console speaks only the simple protocol: nothing is prepared there.
 	 */
 	private statementName(client: pg.Client, sql: string): string | undefined {
+		if (this.options.pgbouncer) return undefined;
 		let prepared = preparedNames.get(client);
 		if (!prepared) preparedNames.set(client, (prepared = {names: new Map(), next: 0}));
 		const known = prepared.names.get(sql);

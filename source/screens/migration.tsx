@@ -179,8 +179,11 @@ function MigrationView({data}: {data: MigrationData}) {
 	const rows = objectRows(data.inspection.objects, s.run);
 	const runHeight = runPanelHeight(s.run);
 	const available = height - 1 - (s.readOnly ? 1 : 0);
-	// The pre-flight gets what it needs as long as a few objects stay visible; the objects get the rest and scroll.
-	const preflightHeight = Math.max(2, Math.min(preflightLines(report).length + 1, available - runHeight - Math.min(rows.length + 1, 7)));
+	// The pre-flight gets what it needs as long as a few objects stay visible, and every verdict even if only
+	// two objects do (80x24 with the alert strip); the objects get the rest and scroll.
+	const room = available - runHeight;
+	const verdicts = report.items.length + 1;
+	const preflightHeight = Math.max(2, Math.min(preflightLines(report).length + 1, room - 3, Math.max(verdicts, room - Math.min(rows.length + 1, 7))));
 	const tableHeight = Math.max(2, Math.min(rows.length, available - runHeight - preflightHeight - 1));
 	const sel = useSelection('migration', rows.map(r => r.inspection.object.name), tableHeight, {active: !s.drill});
 	const selected = data.inspection.objects.find(i => i.object.name === sel.selectedKey);
