@@ -177,8 +177,7 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 	async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
 		const client = this.client;
 		if (!client) throw new NotConnectedError();
-		// pgBouncer's admin console speaks the simple query protocol only
-		const name = this.options.pgbouncer || this.unprepared ? undefined : this.statementName(client, sql);
+		const name = this.unprepared ? undefined : this.statementName(client, sql);
 		try {
 			return await (name ? client.query<R>({name, text: sql, values: params}) : client.query<R>(sql, params));
 		} catch (error) {
