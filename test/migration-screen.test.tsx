@@ -232,4 +232,16 @@ test('the duplicate count outlasting the monitor timeout runs as a job: counting
 	const dialog = await app.waitForFrame(/Archive 11 duplicate rows\?/, 'the archive prompt');
 	assert.match(dialog, /accounts \(provider, provider_account_id\): 3 rows in 3 groups/);
 	assert.match(dialog, /Counted [\d.]+(ms|s) ago/);
+	app.press(keys.escape);
+	await app.waitForFrame(f => !/Archive 11 duplicate rows\?/.test(f), 'the prompt closed');
+	// Enter on the accounts constraint: its rows come from the same full scan, past the monitor timeout too.
+	app.press(keys.down);
+	await app.waitForFrame(/› unique_user_provider_account/, 'the accounts constraint selected');
+	app.press(keys.enter);
+	const drill = await app.waitForFrame(
+		f => /Duplicates for unique_user_provider_account: 3 groups, 3 extra rows/.test(f) && f.match(/^\S*\s+\d+ keep\s/gm)?.length === 3,
+		'the 3 groups of unique_user_provider_account, each with its kept row',
+		jobMs.migration,
+	);
+	assert.doesNotMatch(drill, /Cannot read the duplicates/);
 });

@@ -1,6 +1,6 @@
 import {openActionSession} from '../../db/action-session.js';
 import type {Target} from '../../db/dsn.js';
-import {countDuplicates, type DuplicateCount} from './duplicates.js';
+import {countDuplicates, duplicateRows, type DuplicateCount, type DuplicateRows} from './duplicates.js';
 import {qualified, type MigrationPlan, type PlanObject} from './plan.js';
 import {backendPid, closeSession} from './session.js';
 import {inspectMigration, type Inspection} from './status.js';
@@ -48,6 +48,16 @@ export async function countPendingDuplicates(
 			hooks.progress(o, index, pending.length);
 		});
 		return {counts, at: Date.now(), shape: inspectionShape(inspection)};
+	} finally {
+		await closeSession(client);
+	}
+}
+
+/** The rows of an object's first duplicate groups: the same full scan as the count, so on a connection like the count's, not the monitor's. */
+export async function readDuplicateRows(target: Target, plan: MigrationPlan, o: PlanObject): Promise<DuplicateRows> {
+	const client = await openActionSession(target, {applicationName: duplicatesApplicationName, lockTimeoutMs: 30_000, statementTimeoutMs: countTimeoutMs});
+	try {
+		return await duplicateRows(client, plan, o);
 	} finally {
 		await closeSession(client);
 	}
