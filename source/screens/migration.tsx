@@ -81,6 +81,7 @@ function startDuplicateCount(services: Services, restart = false): void {
 		kind: 'duplicate-count',
 		title: 'duplicate count',
 		screen: 'migration',
+		quiet: true,
 		leaves: 'nothing: the count only reads; the last count stays',
 		cancel: () => (pid === undefined ? undefined : cancelBackend(target, pid)),
 		run: async job => {
@@ -233,9 +234,10 @@ function MigrationView({data}: {data: MigrationData}) {
 	const currentShape = shape(data.inspection);
 	// The count first needed, and again when an object changed state; a failed one waits for r rather than retrying with every poll.
 	useEffect(() => {
-		if (s.counting || (s.count && s.count.shape === currentShape) || s.countError?.shape === currentShape) return;
+		// not while a run builds: it counts for itself first, and its end counts again (rereadMigration)
+		if (running || s.counting || (s.count && s.count.shape === currentShape) || s.countError?.shape === currentShape) return;
 		startDuplicateCount(services);
-	}, [services, currentShape, s.count, s.countError, s.counting]);
+	}, [services, running, currentShape, s.count, s.countError, s.counting]);
 	const slow: SlowChecks | undefined = data.slow && {
 		...data.slow,
 		duplicates: s.count?.counts,
