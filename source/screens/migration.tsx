@@ -140,7 +140,6 @@ function detachable(view: RunView, plan: MigrationPlan, demo: boolean): string |
 function rereadMigration(services: Services): void {
 	const {store, db, refreshNow, config} = services;
 	requestMigrationRecheck();
-	startDuplicateCount(services, true);
 	// the visible screen's poll too, with privileges and alembic_version read again (Overview's migration line)
 	refreshNow();
 	const st = store.getState();
