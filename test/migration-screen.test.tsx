@@ -194,3 +194,54 @@ test('read-only: the changing keys are not bound and the screen says so', async 
 	const after = await ro.waitForFrame(/counting duplicates and checking the plan again/);
 	assert.doesNotMatch(after, /Apply|Downgrade h8c2d6e5f4g3/);
 });
+
+test('the duplicate count outlasting the monitor timeout runs as a job: counting… and its progress, never "none" before a count, then d has the groups', async t => {
+	const {db, app: console_} = await own(t, 'migration-screen');
+	// Bulk with no duplicates: the counts stay 11 rows, but a full scan of accounts now outlasts the monitor's timeout below.
+	await db.client.query(
+		`INSERT INTO accounts (user_id, type, provider, provider_account_id)
+		SELECT (SELECT min(id) FROM users), 'oauth', 'bulk', g::text FROM generate_series(1, 2000000) g`,
+	);
+	await db.client.query('ANALYZE accounts');
+	const monitorTimeoutMs = 250;
+	// The premise: counted the poll's way, on a connection with the monitor's timeout, the count fails.
+	await db.client.query(`SET statement_timeout = ${monitorTimeoutMs}`);
+	await assert.rejects(countDuplicates(db.client, builtinPlan), (e: {code?: string}) => e.code === '57014', 'the count within the monitor timeout');
+	await db.client.query('RESET statement_timeout');
+
+	const app = await console_({screen: 'migration', size: {columns: 150, rows: 50}, state: {intervalMs: 500}, monitor: {statementTimeoutMs: monitorTimeoutMs}});
+	const seen = {clear: false, couldNot: false, counting: false, strip: false};
+	const frame = await app.waitForFrame(
+		f => {
+			seen.clear ||= /Duplicates\s+none/.test(f);
+			seen.couldNot ||= /could not count/.test(f);
+			seen.counting ||= /Duplicates\s+counting…/.test(f);
+			seen.strip ||= /▸ duplicate count: counting unique_\w+ on \w+ \(\d\/3\)/.test(f);
+			return /Duplicates\s+11 duplicate rows stop 3 unique constraints/.test(f);
+		},
+		'the count job to finish with the 11 duplicate rows',
+		jobMs.migration,
+	);
+	assert.equal(seen.clear, false, 'the pre-flight said "none" before a count existed');
+	assert.equal(seen.couldNot, false, 'the count failed');
+	assert.ok(seen.counting, 'the pre-flight said it was counting');
+	assert.ok(seen.strip, 'the job strip showed which constraint was being counted');
+	assert.match(frame, /11 duplicate rows stop 3 unique constraints: archive them first \(counted [\d.]+(ms|s) ago\)/);
+	assert.match(frame, /unique_user_provider_account: 3 groups, 3 extra rows in accounts/);
+	app.press('d');
+	const dialog = await app.waitForFrame(/Archive 11 duplicate rows\?/, 'the archive prompt');
+	assert.match(dialog, /accounts \(provider, provider_account_id\): 3 rows in 3 groups/);
+	assert.match(dialog, /Counted [\d.]+(ms|s) ago/);
+	app.press(keys.escape);
+	await app.waitForFrame(f => !/Archive 11 duplicate rows\?/.test(f), 'the prompt closed');
+	// Enter on the accounts constraint: its rows come from the same full scan, past the monitor timeout too.
+	app.press(keys.down);
+	await app.waitForFrame(/› unique_user_provider_account/, 'the accounts constraint selected');
+	app.press(keys.enter);
+	const drill = await app.waitForFrame(
+		f => /Duplicates for unique_user_provider_account: 3 groups, 3 extra rows/.test(f) && f.match(/^\S*\s+\d+ keep\s/gm)?.length === 3,
+		'the 3 groups of unique_user_provider_account, each with its kept row',
+		jobMs.migration,
+	);
+	assert.doesNotMatch(drill, /Cannot read the duplicates/);
+});

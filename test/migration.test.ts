@@ -212,6 +212,12 @@ test('the pre-flight estimates index sizes, reads free space and lists INVALID i
 		const report = evaluatePreflight('apply', plan, inspection, fast, slow, backupCheck([]));
 		assert.match(report.items.find(i => i.id === 'invalid')!.lines.join('\n'), /not in this plan; DROP INDEX CONCURRENTLY public.accounts_user_broken/);
 		assert.equal(report.items.find(i => i.id === 'space')!.level, 'ok');
+		// The console counts duplicates apart from these checks: without a count the pre-flight never says "none".
+		const uncounted = await readSlowChecks(db.client, plan, inspection, {duplicates: false});
+		const duplicatesItem = (checks: typeof slow) => evaluatePreflight('apply', plan, inspection, fast, checks, backupCheck([])).items.find(i => i.id === 'duplicates')!;
+		assert.deepEqual([duplicatesItem(uncounted).level, duplicatesItem(uncounted).summary], ['info', 'not counted yet']);
+		assert.equal(duplicatesItem({...uncounted, counting: 'unique_user_provider_account on accounts (2/3)'}).summary, 'counting… unique_user_provider_account on accounts (2/3)');
+		assert.match(duplicatesItem({...slow, countedAt: Date.now() - 125_000}).summary, /\(counted 2m0[56]s ago\)$/);
 	} finally {
 		await db.client.query('DROP INDEX IF EXISTS accounts_user_broken');
 	}

@@ -23,3 +23,19 @@ test('the console survives a server restart: stale marking, reconnect, then live
 		await app.cleanup();
 	}
 });
+
+test('after a reconnect the visible screen polls at once, not after its interval or the back-off', async () => {
+	// An interval far longer than the wait below: only a poll made at once on reconnecting clears STALE in time.
+	const app = await renderApp(server.url(templateDatabase), {size: {columns: 100, rows: 30}, state: {intervalMs: 60_000}});
+	try {
+		await app.waitForFrame(/● live[\s\S]*Connections\s+\S+ \d+ \/ 197/, 'the first poll');
+		await server.stop();
+		await app.waitForFrame(/reconnecting, attempt \d+ · stale since/, 'the connection lost');
+		await server.start();
+		await app.waitForFrame(/● live/, 'the monitor connected again', 20_000);
+		const back = await app.waitForFrame(f => /● live/.test(f) && !/STALE/.test(f), 'the first poll on the new connection, well within the 60 s interval', 15_000);
+		assert.match(back, /Connections\s+\S+ \d+ \/ 197/);
+	} finally {
+		await app.cleanup();
+	}
+});

@@ -1,6 +1,7 @@
 import React, {useEffect, useState} from 'react';
 import {Box, Text} from 'ink';
-import {duplicateRows, type DuplicateCount, type DuplicateRows} from '../actions/migration/duplicates.js';
+import {readDuplicateRows} from '../actions/migration/duplicate-count.js';
+import type {DuplicateCount, DuplicateRows} from '../actions/migration/duplicates.js';
 import type {MigrationPlan, PlanObject} from '../actions/migration/plan.js';
 import {describeError} from '../actions/migration/session.js';
 import {useServices} from '../context.js';
@@ -15,17 +16,17 @@ const cell = (v: unknown) => (v === null || v === undefined ? '∅' : sanitize(t
 
 /** The rows of each duplicate group of one unique object: which one stays, which ones archiving moves. */
 export function MigrationDuplicates(props: {plan: MigrationPlan; object: PlanObject; count?: DuplicateCount; width: number; height: number}) {
-	const {db} = useServices();
+	const {target} = useServices();
 	const [loaded, setLoaded] = useState<DuplicateRows | {error: string} | undefined>();
 	useEffect(() => {
 		let live = true;
-		duplicateRows(db, props.plan, props.object)
+		readDuplicateRows(target, props.plan, props.object)
 			.then(r => live && setLoaded(r))
 			.catch(error => live && setLoaded({error: describeError(error)}));
 		return () => {
 			live = false;
 		};
-	}, [db, props.plan, props.object]);
+	}, [target, props.plan, props.object]);
 	const rows: Row[] = loaded && 'rows' in loaded ? loaded.rows.map((r, i) => ({...r, key: String(i)})) : [];
 	const keys = rows.map(r => r.key);
 	const tableHeight = Math.max(1, props.height - 3);

@@ -9,9 +9,12 @@ import {pgConfig, type Target} from './dsn.js';
  * connection's error (a server restart) must not crash the console, so it
  * is surfaced by the next query instead.
  */
-export async function openActionSession(target: Target, options: {applicationName: string; lockTimeoutMs: number; database?: string}): Promise<pg.Client> {
+export async function openActionSession(
+	target: Target,
+	options: {applicationName: string; lockTimeoutMs: number; database?: string; /** 0 (none) unless the action bounds its own statements */ statementTimeoutMs?: number},
+): Promise<pg.Client> {
 	const t = {...target, database: options.database ?? target.database};
-	const config = pgConfig(t, {applicationName: options.applicationName, statementTimeoutMs: 0, lockTimeoutMs: options.lockTimeoutMs});
+	const config = pgConfig(t, {applicationName: options.applicationName, statementTimeoutMs: options.statementTimeoutMs ?? 0, lockTimeoutMs: options.lockTimeoutMs});
 	const client = new pg.Client({...config, options: `${config.options} -c idle_in_transaction_session_timeout=0`, keepAlive: true});
 	client.on('error', () => undefined);
 	try {

@@ -42,6 +42,8 @@ export type JobView = {
 	detachable?: string;
 	/** the screen that shows its details (the strip says which key) */
 	screen?: ScreenId;
+	/** routine work whose result its screen shows (the duplicate count): leaves the strip as soon as it ends well */
+	quiet?: boolean;
 };
 
 /** What the work gets: report progress and pids, notice a cancel. */
@@ -63,6 +65,7 @@ export type JobSpec = {
 	title: string;
 	leaves: string;
 	screen?: ScreenId;
+	quiet?: boolean;
 	/** how to stop it besides aborting its signal (e.g. the migration's own cancel) */
 	cancel?: () => void | Promise<void>;
 	run(job: JobHandle): Promise<JobResult>;
@@ -102,7 +105,7 @@ export class JobRegistry {
 	start(spec: JobSpec): Job {
 		const id = this.nextId++;
 		const controller = new AbortController();
-		const view: JobView = {id, kind: spec.kind, title: spec.title, startedAt: Date.now(), pids: [], cancelling: false, leaves: spec.leaves, screen: spec.screen};
+		const view: JobView = {id, kind: spec.kind, title: spec.title, startedAt: Date.now(), pids: [], cancelling: false, leaves: spec.leaves, screen: spec.screen, quiet: spec.quiet};
 		const handle: JobHandle = {
 			id,
 			signal: controller.signal,
@@ -205,7 +208,7 @@ export class JobRegistry {
 	private publish() {
 		const jobs = [...this.entries.values()].map(e => e.view);
 		const now = Date.now();
-		const shown = jobs.filter(v => !v.finishedAt || now - v.finishedAt < this.fadeMs);
+		const shown = jobs.filter(v => !v.finishedAt || (now - v.finishedAt < this.fadeMs && !(v.quiet && v.result?.outcome === 'ok')));
 		this.store.setState({jobs, shown});
 	}
 }

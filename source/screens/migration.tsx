@@ -3,6 +3,8 @@ import {Box, Text} from 'ink';
 import {readCatalog} from '../actions/backup/catalog.js';
 import {auditContext} from '../audit.js';
 import {targetKey} from '../state.js';
+import {cancelBackend} from '../actions/backup/session.js';
+import {countPendingDuplicates, inspectionShape} from '../actions/migration/duplicate-count.js';
 import {latestArchive, resolveDuplicates, undoDuplicates, type ArchiveBatch} from '../actions/migration/duplicates.js';
 import {
 	backupCheck,
@@ -23,7 +25,7 @@ import {MigrationPreflight, preflightLines} from '../components/migration-prefli
 import {MigrationRunPanel, runPanelHeight} from '../components/migration-run.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {useAppState, useCommands, useServices, type Services} from '../context.js';
-import {formatNumber} from '../format.js';
+import {formatDuration, formatNumber} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import type {Loader} from '../store/poller.js';
@@ -47,8 +49,7 @@ function requestMigrationRecheck(): void {
 	recheckRequested = true;
 }
 
-// A build in progress counts as missing, so the slow checks rerun when an object is done, not when it starts.
-const shape = (i: Inspection) => `${i.alembicVersion}|${i.objects.map(o => (o.state === 'building' ? 'missing' : o.state)).join(',')}`;
+const shape = inspectionShape;
 
 export const loadMigration: Loader<MigrationData> = async (ctx, previous) => {
 	const {plan} = ctx.config.migration;
@@ -57,8 +58,60 @@ export const loadMigration: Loader<MigrationData> = async (ctx, previous) => {
 	const due = recheckRequested || !previous?.slow || Date.now() - previous.slow.at > slowEveryMs || shape(previous.inspection) !== shape(inspection);
 	if (!due) return {inspection, fast, slow: previous.slow, archive: previous.archive};
 	recheckRequested = false;
-	return {inspection, fast, slow: await readSlowChecks(ctx.db, plan, inspection), archive: await latestArchive(ctx.db, plan)};
+	// Duplicates are counted by a job on a connection of its own (startDuplicateCount): full scans outlast the monitor's timeout.
+	return {inspection, fast, slow: await readSlowChecks(ctx.db, plan, inspection, {duplicates: false}), archive: await latestArchive(ctx.db, plan)};
 };
+
+/**
+ * Counts the duplicates as a job: an action with its own connection and
+ * timeout, not part of the poll. The last count stays, with its age, until
+ * the next one is in. One at a time; `restart` stops a running one first.
+ */
+function startDuplicateCount(services: Services, restart = false): void {
+	const {store, target, jobs, config} = services;
+	const running = jobs.active('duplicate-count');
+	if (running) {
+		if (!restart) return;
+		void jobs.cancel(running.id).then(() => startDuplicateCount(services));
+		return;
+	}
+	let pid: number | undefined;
+	setUi(store, 'migration', {counting: 'connecting'});
+	jobs.start({
+		kind: 'duplicate-count',
+		title: 'duplicate count',
+		screen: 'migration',
+		quiet: true,
+		leaves: 'nothing: the count only reads; the last count stays',
+		cancel: () => (pid === undefined ? undefined : cancelBackend(target, pid)),
+		run: async job => {
+			try {
+				const result = await countPendingDuplicates(target, config.migration.plan, {
+					signal: job.signal,
+					pid: p => {
+						pid = p;
+						job.addPid(p);
+					},
+					progress: (o, index, total) => {
+						const text = `${o.name} on ${o.table} (${index + 1}/${total})`;
+						setUi(store, 'migration', {counting: text});
+						job.progress({text: `counting ${text}`, fraction: total ? index / total : undefined});
+					},
+				});
+				setUi(store, 'migration', {count: result, countError: undefined});
+				const extra = result.counts.reduce((n, d) => n + d.extraRows, 0);
+				return {ok: true, text: extra ? `${formatNumber(extra)} duplicate rows` : 'no duplicates'};
+			} catch (error) {
+				const text = describeError(error);
+				const inspection = store.getState().data.migration?.value?.inspection;
+				if (!job.signal.aborted) setUi(store, 'migration', {countError: {text, shape: inspection ? shape(inspection) : ''}});
+				return {ok: false, text};
+			} finally {
+				setUi(store, 'migration', {counting: undefined});
+			}
+		},
+	});
+}
 
 /** What the strip says of a run: the step now running, how far, whom it waits for. */
 function runProgress(view: RunView): JobProgress | undefined {
@@ -166,6 +219,9 @@ function MigrationView({data}: {data: MigrationData}) {
 		run: st.ui.migration?.run,
 		drill: st.ui.migration?.drill,
 		busy: st.ui.migration?.busy,
+		count: st.ui.migration?.count,
+		countError: st.ui.migration?.countError,
+		counting: st.ui.migration?.counting,
 	}));
 	const height = useFrameRows('migration');
 	const settings = services.config.migration;
@@ -174,7 +230,21 @@ function MigrationView({data}: {data: MigrationData}) {
 	const now = useTicker(running);
 	// eslint-disable-next-line react-hooks/exhaustive-deps -- data: the catalog file is read again with each poll, not each render
 	const backup = useMemo(() => backupCheck(readCatalog(targetKey(target))), [data, target]);
-	const report = evaluatePreflight('apply', plan, data.inspection, data.fast, data.slow, backup, running ? s.run?.buildPid : undefined);
+	const currentShape = shape(data.inspection);
+	// The count first needed, and again when an object changed state; a failed one waits for r rather than retrying with every poll.
+	useEffect(() => {
+		// not while a run builds: it counts for itself first, and its end counts again (rereadMigration)
+		if (running || s.counting || (s.count && s.count.shape === currentShape) || s.countError?.shape === currentShape) return;
+		startDuplicateCount(services);
+	}, [services, running, currentShape, s.count, s.countError, s.counting]);
+	const slow: SlowChecks | undefined = data.slow && {
+		...data.slow,
+		duplicates: s.count?.counts,
+		countedAt: s.count?.at,
+		duplicatesError: s.countError?.text,
+		counting: s.counting,
+	};
+	const report = evaluatePreflight('apply', plan, data.inspection, data.fast, slow, backup, running ? s.run?.buildPid : undefined);
 	const status = statusOf(plan, data.inspection);
 	const rows = objectRows(data.inspection.objects, s.run);
 	const runHeight = runPanelHeight(s.run);
@@ -187,7 +257,7 @@ function MigrationView({data}: {data: MigrationData}) {
 	const tableHeight = Math.max(2, Math.min(rows.length, available - runHeight - preflightHeight - 1));
 	const sel = useSelection('migration', rows.map(r => r.inspection.object.name), tableHeight, {active: !s.drill});
 	const selected = data.inspection.objects.find(i => i.object.name === sel.selectedKey);
-	const duplicates = data.slow?.duplicates ?? [];
+	const duplicates = s.count?.counts ?? [];
 	const toArchive = duplicates.reduce((n, d) => n + d.extraRows, 0);
 	const busy = () => {
 		if (jobs.active('migration') || s.busy) {
@@ -205,20 +275,26 @@ function MigrationView({data}: {data: MigrationData}) {
 			.finally(() => {
 				setUi(store, 'migration', {busy: undefined});
 				requestMigrationRecheck();
+				startDuplicateCount(services, true);
 				refreshNow();
 			});
 	};
 	const ctx = {target, audit: auditContext(target, s.role)};
+	const notCounted = () => {
+		startDuplicateCount(services);
+		setMessage(store, `duplicates are not counted yet: counting${s.counting ? ` ${s.counting}` : ''} (job strip); press d again once the count is in`, 'error');
+	};
 
 	useCommands({
 		'migration.apply': () => {
 			if (busy()) return;
-			if (!data.slow) return setMessage(store, 'the pre-flight is still counting duplicates; try again in a moment', 'error');
+			if (!data.slow) return setMessage(store, 'the pre-flight is still checking the plan; try again in a moment', 'error');
 			if (report.blocked) {
 				const first = report.items.find(i => i.level === 'block' && !i.overridable)!;
 				return setMessage(store, `the pre-flight blocks the apply: ${first.title}: ${first.summary}`, 'error');
 			}
-			const lines = applyLines(settings, data.inspection, report);
+			// The run counts them again on its own connection before it builds, and stops if there are any.
+			const lines = [...applyLines(settings, data.inspection, report), ...(s.count ? [] : ['! Duplicates: not counted yet here; the run counts them first and stops if there are any.'])];
 			store.setState({
 				dialog: report.needsOverride
 					? {
@@ -252,12 +328,13 @@ function MigrationView({data}: {data: MigrationData}) {
 		},
 		'migration.resolve': () => {
 			if (busy()) return;
-			if (!data.slow?.duplicates) return setMessage(store, 'duplicates are not counted yet; try again in a moment', 'error');
+			if (!s.count) return notCounted();
 			if (toArchive === 0) return setMessage(store, 'no duplicates to archive', 'info');
 			store.setState({
 				dialog: {
 					title: `Archive ${formatNumber(toArchive)} duplicate rows?`,
 					lines: [
+						`Counted ${formatDuration(Date.now() - s.count.at)} ago${s.counting ? ' (counting again now)' : ''}; archiving moves the duplicates there are when it runs.`,
 						...duplicates.filter(d => d.groups > 0).map(d => `${d.table} (${d.columns.join(', ')}): ${formatNumber(d.extraRows)} rows in ${formatNumber(d.groups)} groups`),
 						`Moved with every column to ${plan.archiveSchema}.<table>_duplicates; the oldest of each group stays.`,
 						'One transaction for all tables; u puts them back.',
@@ -311,6 +388,7 @@ function MigrationView({data}: {data: MigrationData}) {
 		},
 		'migration.recheck': () => {
 			requestMigrationRecheck();
+			startDuplicateCount(services, true);
 			refreshNow();
 			setMessage(store, 'counting duplicates and checking the plan again');
 		},

@@ -1,3 +1,4 @@
+import type {DuplicateCountResult} from '../actions/migration/duplicate-count.js';
 import type {RunView} from '../actions/migration/run.js';
 import type {BackupServerInfo} from '../actions/backup/status.js';
 import type {AuditEntry} from '../audit.js';
@@ -98,6 +99,12 @@ export type MigrationUi = {
 	/** an action in flight (archiving, undo), named for the header */
 	busy?: string;
 	selection?: StoredSelection;
+	/** the last duplicate count (a job, not the poll), kept with its time until the next one is in */
+	count?: DuplicateCountResult;
+	/** the last count failed, for this inspection shape: not retried on its own for it (r does) */
+	countError?: {text: string; shape: string};
+	/** a count is running: what it counts now */
+	counting?: string;
 };
 
 export type ChecklistUi = Scroll & {

@@ -3,7 +3,7 @@ import {render} from 'ink-testing-library';
 import {App} from '../../source/app.js';
 import {detectCapabilities} from '../../source/db/capabilities.js';
 import {redactTarget, resolveTarget} from '../../source/db/dsn.js';
-import {Monitor} from '../../source/db/monitor.js';
+import {Monitor, type MonitorOptions} from '../../source/db/monitor.js';
 import type {ScreenId} from '../../source/keymap.js';
 import {JobRegistry} from '../../source/jobs/registry.js';
 import {loaders} from '../../source/screens/registry.js';
@@ -47,9 +47,9 @@ export const keys = {
 };
 
 /** The real shell on a real database: a real monitor connection, the real poller and store. */
-export async function renderApp(url: string, options: {screen?: ScreenId; size?: {columns: number; rows: number}; state?: Partial<AppState>; config?: Config} = {}): Promise<RenderedApp> {
+export async function renderApp(url: string, options: {screen?: ScreenId; size?: {columns: number; rows: number}; state?: Partial<AppState>; config?: Config; monitor?: MonitorOptions} = {}): Promise<RenderedApp> {
 	const target = resolveTarget({dsn: url, env: {}});
-	const monitor = new Monitor(target);
+	const monitor = new Monitor(target, options.monitor);
 	await monitor.connect();
 	const caps = await detectCapabilities(monitor);
 	const store = createAppStore({target: redactTarget(target), caps, connection: monitor.state, screen: options.screen ?? 'overview', ...options.state});

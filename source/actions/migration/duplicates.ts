@@ -77,9 +77,16 @@ ranked AS (
 )`;
 }
 
-export async function countDuplicates(db: Queryable, plan: MigrationPlan, objects: readonly PlanObject[] = uniqueObjects(plan)): Promise<DuplicateCount[]> {
+export async function countDuplicates(
+	db: Queryable,
+	plan: MigrationPlan,
+	objects: readonly PlanObject[] = uniqueObjects(plan),
+	/** called before each object's scan: the count of a big table takes a while */
+	onObject?: (o: PlanObject, index: number) => void,
+): Promise<DuplicateCount[]> {
 	const out: DuplicateCount[] = [];
-	for (const o of objects) {
+	for (const [index, o] of objects.entries()) {
+		onObject?.(o, index);
 		const r = await db.query<{groups: string; extra: string}>(
 			`SELECT count(*) AS groups, coalesce(sum(n - 1), 0) AS extra FROM (
 				SELECT count(*) AS n FROM ${qualified(plan, o.table)} d WHERE ${notNull(o, 'd')} GROUP BY ${keys(o, 'd')} HAVING count(*) > 1) x`,

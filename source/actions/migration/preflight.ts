@@ -61,8 +61,13 @@ export type SpaceCheck = {
 /** The slow half of the pre-flight (full scans for duplicates, EXPLAIN per object): refreshed less often. */
 export type SlowChecks = {
 	at: number;
+	/** undefined: not counted (yet), never "none" */
 	duplicates?: DuplicateCount[];
 	duplicatesError?: string;
+	/** when the duplicates were counted, when that was apart from the rest (the console's count job) */
+	countedAt?: number;
+	/** a count is running now: what it counts */
+	counting?: string;
 	/** problems with the plan against this database: missing tables or columns, predicates that do not parse, privileges */
 	planProblems: string[];
 	space: SpaceCheck;
@@ -203,7 +208,13 @@ async function freeSpace(db: Queryable, tablespaces: string[]): Promise<Pick<Spa
 }
 
 /** Duplicates, the plan against the catalog, predicate checks and size estimates: the pre-flight's expensive part. */
-export async function readSlowChecks(db: Queryable, plan: MigrationPlan, inspection: Inspection): Promise<SlowChecks> {
+export async function readSlowChecks(
+	db: Queryable,
+	plan: MigrationPlan,
+	inspection: Inspection,
+	/** false: the caller counts them elsewhere (the console, on a connection of its own) */
+	options: {duplicates?: boolean} = {},
+): Promise<SlowChecks> {
 	const problems: string[] = [];
 	const tables = [...new Set(plan.objects.map(o => o.table))];
 	const t = await db.query<TableRow>(
@@ -254,10 +265,12 @@ export async function readSlowChecks(db: Queryable, plan: MigrationPlan, inspect
 	let duplicates: DuplicateCount[] | undefined;
 	let duplicatesError: string | undefined;
 	const pending = inspection.objects.filter(i => i.object.unique && i.state !== 'valid' && tableInfo.get(i.object.table)?.exists).map(i => i.object);
-	try {
-		duplicates = await countDuplicates(db, plan, pending);
-	} catch (error) {
-		duplicatesError = describeError(error);
+	if (options.duplicates !== false) {
+		try {
+			duplicates = await countDuplicates(db, plan, pending);
+		} catch (error) {
+			duplicatesError = describeError(error);
+		}
 	}
 	const totalBytes = estimates.reduce((n, e) => n + e.bytes, 0);
 	const space = {estimates, totalBytes, ...(await freeSpace(db, t.rows.filter(r => r.exists).map(r => r.tablespace)))};
@@ -327,17 +340,21 @@ export function evaluatePreflight(
 	items.push({id: 'objects', level: building.length || (mode === 'apply' && mismatched.length) ? 'block' : 'ok', title: 'Objects', summary, lines: objectLines});
 
 	if (mode === 'apply') {
-		if (!slow) items.push({id: 'duplicates', level: 'info', title: 'Duplicates', summary: 'counting…', lines: []});
-		else if (slow.duplicatesError) items.push({id: 'duplicates', level: 'warn', title: 'Duplicates', summary: `could not count: ${slow.duplicatesError}`, lines: []});
+		const again = slow?.counting ? ` · counting again: ${slow.counting}` : '';
+		const age = slow?.countedAt === undefined ? '' : ` (counted ${formatDuration(Date.now() - slow.countedAt)} ago${again})`;
+		if (slow?.duplicatesError) items.push({id: 'duplicates', level: 'warn', title: 'Duplicates', summary: `could not count: ${slow.duplicatesError}${slow.counting ? again : ' (r counts again)'}`, lines: []});
+		// Without a count nothing is known: never "none".
+		else if (!slow?.duplicates)
+			items.push({id: 'duplicates', level: 'info', title: 'Duplicates', summary: slow?.counting ? `counting… ${slow.counting}` : slow ? 'not counted yet' : 'counting…', lines: []});
 		else {
-			const found = (slow.duplicates ?? []).filter(d => d.groups > 0);
+			const found = slow.duplicates.filter(d => d.groups > 0);
 			items.push({
 				id: 'duplicates',
 				level: found.length ? 'block' : 'ok',
 				title: 'Duplicates',
 				summary: found.length
-					? `${formatNumber(found.reduce((n, d) => n + d.extraRows, 0))} duplicate rows stop ${found.length} unique constraint${found.length > 1 ? 's' : ''}: archive them first`
-					: 'none for the unique constraints still to add',
+					? `${formatNumber(found.reduce((n, d) => n + d.extraRows, 0))} duplicate rows stop ${found.length} unique constraint${found.length > 1 ? 's' : ''}: archive them first${age}`
+					: `none for the unique constraints still to add${age}`,
 				lines: found.map(d => `${d.object}: ${formatNumber(d.groups)} groups, ${formatNumber(d.extraRows)} extra rows in ${d.table} (${d.columns.join(', ')})`),
 			});
 		}
