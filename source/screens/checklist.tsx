@@ -31,7 +31,7 @@ const verdictColor: Record<Verdict, string> = {pass: 'green', fail: 'red', unkno
 
 const columns: Column<ItemResult>[] = [
 	{key: 'id', title: '#', width: 2, align: 'right', value: i => String(i.id)},
-	{key: 'item', title: 'item', width: 22, grow: 2, value: i => i.title},
+	{key: 'item', title: 'item', width: 30, grow: 2, value: i => i.title},
 	{key: 'verdict', title: 'verdict', width: 10, value: i => verdictLabel[i.verdict]},
 	{key: 'checked', title: 'checked', width: 8, priority: 2, value: i => (i.checkedAt ? clock(new Date(i.checkedAt)) : '-')},
 	// the evidence is the verdict's reason: the fix key and the time go before it (the line under the list has the fix)
