@@ -1,4 +1,5 @@
-import React, {useEffect, useState} from 'react';
+import React from 'react';
+import {useTicker} from '../hooks/use-ticker.js';
 import {Text} from 'ink';
 import {useStore} from 'zustand';
 import {useShallow} from 'zustand/react/shallow';
@@ -43,16 +44,6 @@ export function jobLine(job: JobView, now: number): string {
 	if (outcome === 'cancelled') return `✗ ${job.title} cancelled: ${text}${detailsKey(job)}`;
 	if (outcome === 'left running') return `… ${job.title} left running: ${text}`;
 	return `✗ ${job.title} failed: ${text}${detailsKey(job)}`;
-}
-
-function useTicker(active: boolean): number {
-	const [now, setNow] = useState(Date.now());
-	useEffect(() => {
-		if (!active) return;
-		const timer = setInterval(() => setNow(Date.now()), 1000);
-		return () => clearInterval(timer);
-	}, [active]);
-	return active ? now : Date.now();
 }
 
 /** Under the header on every screen: the console's jobs, running ones first. */

@@ -1,4 +1,5 @@
-import React, {useEffect, useMemo, useState} from 'react';
+import React, {useEffect, useMemo} from 'react';
+import {useTicker} from '../hooks/use-ticker.js';
 import {Box, Text} from 'ink';
 import {readCatalog} from '../actions/backup/catalog.js';
 import {auditContext} from '../audit.js';
@@ -197,16 +198,6 @@ function applyLines(settings: MigrationSettings, inspection: Inspection, report:
 		'c cancels the running build and drops the INVALID index it leaves.',
 		...report.items.filter(i => i.level === 'warn').map(i => `! ${i.title}: ${i.summary}`),
 	];
-}
-
-function useTicker(active: boolean): number {
-	const [now, setNow] = useState(Date.now());
-	useEffect(() => {
-		if (!active) return;
-		const timer = setInterval(() => setNow(Date.now()), 1000);
-		return () => clearInterval(timer);
-	}, [active]);
-	return active ? now : Date.now();
 }
 
 function MigrationView({data}: {data: MigrationData}) {
