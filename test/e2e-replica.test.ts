@@ -99,6 +99,8 @@ test('demo with a replica and pgBouncer: paused replay is growing lag and an ale
 		watch.stderr!.on('data', d => (watchErr += String(d)));
 		await waitFor(() => /watching primary/.test(watchErr), {timeout: 30_000, message: 'watch started'});
 
+		// a commit replayed first: until the standby has replayed one, its replay timestamp (and so its lag) is unknown
+		await see(term, [/replica-1 ● lag [\d.]+m?s/], 60_000);
 		await replica.query('SELECT pg_wal_replay_pause()');
 		const paused = Date.now();
 		// the demo's workload keeps committing on the primary; the standby receives and does not replay
