@@ -6,7 +6,7 @@ import path from 'node:path';
 import {readAudit} from '../source/audit.js';
 import {sessionPool} from './helpers/backends.js';
 import {runCli} from './helpers/cli.js';
-import {plainRole, testDatabase} from './helpers/db.js';
+import {plainRole, testDatabase, waitFor} from './helpers/db.js';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-kill-cli-'));
 after(() => fs.rmSync(stateDir, {recursive: true, force: true}));
@@ -41,6 +41,15 @@ test('bad input: one clear line, exit 2, no stack trace, nothing changed', async
 	assert.equal((await pool.stateOf(sleeper.pid))?.state, 'active');
 	assert.equal((await pool.stateOf(idleTx.pid))?.state, 'idle in transaction');
 });
+
+/** The sessions a test just opened are past the 200 ms --older-than before the command looks, however fast the machine. */
+async function pastThreshold(pids: number[]): Promise<void> {
+	await waitFor(
+		async () =>
+			(await db.client.query<{n: string}>("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ANY($1) AND now() - state_change > interval '300 ms'", [pids])).rows[0]?.n === String(pids.length),
+		{message: `sessions ${pids.join(', ')} past 300 ms in their state`},
+	);
+}
 
 test('without --yes: lists what it would do and changes nothing; --dry-run too, even with --yes', async t => {
 	const r = await kill(['--hanging', '--older-than', '200ms']);
@@ -87,6 +96,7 @@ test('the default is cancel: the running query stops, the session stays', async 
 
 test('cancel --yes when the only untouched sessions are idle in transaction: says a cancel cannot reach them, exit 0', async () => {
 	const idle = await pool.idleInTransaction('cli-idle-only', appUrl);
+	await pastThreshold([idle.pid]);
 	const r = await kill(['--hanging', '--older-than', '200ms', '--yes']);
 	assert.equal(r.code, 0, r.stdout + r.stderr);
 	assert.match(r.stdout, new RegExp(`^  pid ${idle.pid}: nothing to cancel \\(idle in transaction: no query to cancel`, 'm'));
@@ -100,6 +110,7 @@ test('cancel --yes when the only untouched sessions are idle in transaction: say
 test('exit 1 when anything was not done: a protected session refused, a denied signal', async () => {
 	const backup = await pool.sleeper('intowork-db/backup');
 	const idle = await pool.idleInTransaction('cli-idle2', appUrl);
+	await pastThreshold([backup.pid, idle.pid]);
 	const r = await kill(['--hanging', '--older-than', '200ms', '--yes']);
 	assert.equal(r.code, 1, r.stdout + r.stderr);
 	assert.match(r.stdout, new RegExp(`^  refused: pid ${backup.pid}  postgres  intowork-db/backup  active`, 'm'));
@@ -113,6 +124,7 @@ test('exit 1 when anything was not done: a protected session refused, a denied s
 	const monitorUrl = await plainRole(db, 'kill_cli_monitor', 'kill_cli_monitor');
 	await db.client.query('GRANT pg_monitor TO kill_cli_monitor');
 	const victim = await pool.sleeper('cli-victim', {url: appUrl});
+	await pastThreshold([victim.pid]);
 	const denied = await kill(['--hanging', '--older-than', '200ms', '--state', 'active', '--terminate', '--yes'], monitorUrl);
 	assert.equal(denied.code, 1);
 	assert.match(denied.stdout, new RegExp(`^  pid ${victim.pid}: permission denied \\(GRANT pg_signal_backend TO "kill_cli_monitor";`, 'm'));
