@@ -1,6 +1,7 @@
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import {createRequire} from 'node:module';
 import {pathToFileURL} from 'node:url';
@@ -258,8 +259,19 @@ export class PgServer {
 	}
 }
 
+/** Whether anything accepts TCP connections on a local port (a server that should have stopped). */
+export function accepting(port: number): Promise<boolean> {
+	return new Promise(resolve => {
+		const socket = net.connect(port, '127.0.0.1');
+		socket.once('connect', () => {
+			socket.destroy();
+			resolve(true);
+		});
+		socket.once('error', () => resolve(false));
+	});
+}
+
 export async function freePort(): Promise<number> {
-	const net = await import('node:net');
 	return new Promise((resolve, reject) => {
 		const srv = net.createServer();
 		srv.unref();

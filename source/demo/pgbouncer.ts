@@ -1,8 +1,7 @@
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import {serverUser} from './pg-server.js';
+import {accepting, serverUser} from './pg-server.js';
 
 /** pgBouncer from PATH or where Debian puts it. */
 export function findPgbouncer(): string | undefined {
@@ -45,17 +44,6 @@ function alive(pid: number): boolean {
 	} catch {
 		return false;
 	}
-}
-
-function accepting(port: number): Promise<boolean> {
-	return new Promise(resolve => {
-		const socket = net.connect(port, '127.0.0.1');
-		socket.once('connect', () => {
-			socket.destroy();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
 }
 
 /** A real pgBouncer in the foreground, as the postgres user when we are root (it refuses to run as root). */

@@ -1,6 +1,6 @@
 import {after} from 'node:test';
-import net from 'node:net';
 import pg from 'pg';
+export {accepting} from '../../source/demo/pg-server.js';
 import {clusterEnv, clusterInfo, startCluster, stopCluster, templateDatabase, type ClusterInfo} from './cluster.js';
 
 let shared: Promise<ClusterInfo> | undefined;
@@ -72,18 +72,6 @@ export async function dropDatabases(info: ClusterInfo, names: readonly string[])
 	} finally {
 		await admin.end().catch(() => undefined);
 	}
-}
-
-/** Whether anything accepts TCP connections on a local port (a server that should have stopped). */
-export function accepting(port: number): Promise<boolean> {
-	return new Promise(resolve => {
-		const socket = net.connect(port, '127.0.0.1');
-		socket.once('connect', () => {
-			socket.destroy();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
 }
 
 /** A login role without special privileges, created once per cluster. */
