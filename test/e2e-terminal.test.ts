@@ -4,24 +4,17 @@ import path from 'node:path';
 import {after, test} from 'node:test';
 import pg from 'pg';
 import stringWidth from 'string-width';
-import {cacheRoot, freePort, stopLeftoverPostmaster} from '../source/demo/pg-server.js';
+import {stopLeftoverPostmaster} from '../source/demo/pg-server.js';
 import {footerHints} from '../source/components/footer.js';
 import {activeCommands, screenIds, type Scope} from '../source/keymap.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {accepting, waitFor} from './helpers/db.js';
-import {confirm, escape, filter, press, screenMs, see, selectedRow, sleep} from './helpers/operator.js';
+import {confirm, demoPlace, escape, filter, press, screenMs, see, selectedRow, sleep} from './helpers/operator.js';
 
 // The built CLI in a real terminal (tmux) on the demo, driven by keys as an operator would,
 // checked against what the screen shows and what the database holds.
 
-// Under the cache root, not os.tmpdir(): as root the demo server runs as postgres, which must traverse it.
-const base = path.join(cacheRoot(), 'test', `e2e-${process.pid}`);
-// CI=true as on a CI runner (or an SSH session that inherited it): Ink would draw nothing but the last frame.
-const env = {INTOWORK_DB_CACHE: path.join(base, 'cache'), INTOWORK_DB_STATE: path.join(base, 'state'), CI: 'true'};
-fs.mkdirSync(base, {recursive: true, mode: 0o755});
-fs.chmodSync(base, 0o755);
-const port = await freePort();
-const dsn = `postgresql://postgres:postgres@127.0.0.1:${port}/intowork`;
+const {base, env, port, dsn} = await demoPlace('e2e');
 const demoArgs = ['--demo', '--demo-scale', '0.02', '--demo-port', String(port)];
 const revision = 'h8c2d6e5f4g3';
 /** The demo's hanging export. */

@@ -3,19 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {after, test} from 'node:test';
 import pg from 'pg';
-import {cacheRoot, freePort, stopLeftoverPostmaster} from '../source/demo/pg-server.js';
+import {stopLeftoverPostmaster} from '../source/demo/pg-server.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {accepting, waitFor} from './helpers/db.js';
+import {demoPlace} from './helpers/operator.js';
 
 // The console killed the way an SSH drop kills it: its terminal goes away (tmux kill-session, SIGHUP)
 // while a migration build, a backup and a load test run. Afterwards nothing may be left behind.
 
-const base = path.join(cacheRoot(), 'test', `jobs-terminal-${process.pid}`);
-const env = {INTOWORK_DB_CACHE: path.join(base, 'cache'), INTOWORK_DB_STATE: path.join(base, 'state'), CI: 'true'};
-fs.mkdirSync(base, {recursive: true, mode: 0o755});
-fs.chmodSync(base, 0o755);
-const port = await freePort();
-const dsn = `postgresql://postgres:postgres@127.0.0.1:${port}/intowork`;
+const {base, env, port, dsn} = await demoPlace('jobs-terminal');
 const demoArgs = ['--demo', '--demo-scale', '0.02', '--demo-port', String(port)];
 const dataDir = path.join(env.INTOWORK_DB_CACHE, 'demo-pg15', 'data');
 const startMs = 90_000;

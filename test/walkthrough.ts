@@ -5,24 +5,17 @@ import {after, test} from 'node:test';
 import pg from 'pg';
 import {builtinPlan} from '../source/actions/migration/plan.js';
 import {migrationStatus} from '../source/actions/migration/status.js';
-import {cacheRoot, freePort, stopLeftoverPostmaster} from '../source/demo/pg-server.js';
+import {stopLeftoverPostmaster} from '../source/demo/pg-server.js';
 import {migrationRevision} from '../source/intowork.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {accepting, waitFor} from './helpers/db.js';
-import {confirm, escape, press, see, sleep} from './helpers/operator.js';
+import {confirm, demoPlace, escape, press, see, sleep} from './helpers/operator.js';
 
 // The operator's incident path on a fresh demo at its real size (scale 1: 200,000 jobs, 1,000,000
 // applications) under its live workload, in a real terminal, key by key: `npm run test:walkthrough`.
 // Not part of `npm test` (it seeds and migrates the full demo); `.ci/run` runs it after `npm test`.
 
-// Under the cache root, not os.tmpdir(): as root the demo server runs as postgres, which must traverse it.
-const base = path.join(cacheRoot(), 'test', `walkthrough-${process.pid}`);
-// A cache of its own: the demo seeds from nothing, as on a fresh clone. CI=true as on a CI runner.
-const env = {INTOWORK_DB_CACHE: path.join(base, 'cache'), INTOWORK_DB_STATE: path.join(base, 'state'), CI: 'true'};
-fs.mkdirSync(base, {recursive: true, mode: 0o755});
-fs.chmodSync(base, 0o755);
-const port = await freePort();
-const dsn = `postgresql://postgres:postgres@127.0.0.1:${port}/intowork`;
+const {base, env, port, dsn} = await demoPlace('walkthrough');
 const sleepQuery = 'SELECT pg_sleep(3600)';
 
 // Deadlines sized to the work at scale 1 on a busy 2-core machine.

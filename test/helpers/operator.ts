@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type {Terminal} from '../../scripts/terminal.js';
+import {cacheRoot, freePort} from '../../source/demo/pg-server.js';
 
 // An operator's hands and eyes on the console in tmux: a key, then the screen it leads to.
 
@@ -55,4 +58,19 @@ export async function confirm(term: Terminal, screen: string): Promise<void> {
 	term.type(typed[1]!);
 	await see(term, [new RegExp(`Type ${escape(typed[1]!)} to [^,]*, Esc to cancel: ${escape(typed[1]!)}`)]);
 	term.send('Enter');
+}
+
+/**
+ * A demo of the test's own for the console in tmux: under the cache root, not os.tmpdir() (as root
+ * the demo server runs as postgres, which must traverse it), with its own cache (it seeds from
+ * nothing, as on a fresh clone) and state, on a free port, and CI=true as on a CI runner (or an SSH
+ * session that inherited it), where Ink would draw nothing but the last frame.
+ */
+export async function demoPlace(name: string): Promise<{base: string; env: Record<string, string>; port: number; dsn: string}> {
+	const base = path.join(cacheRoot(), 'test', `${name}-${process.pid}`);
+	const env = {INTOWORK_DB_CACHE: path.join(base, 'cache'), INTOWORK_DB_STATE: path.join(base, 'state'), CI: 'true'};
+	fs.mkdirSync(base, {recursive: true, mode: 0o755});
+	fs.chmodSync(base, 0o755);
+	const port = await freePort();
+	return {base, env, port, dsn: `postgresql://postgres:postgres@127.0.0.1:${port}/intowork`};
 }
