@@ -15,7 +15,9 @@ test('the context holds the max ids', async () => {
 	const {rows} = await db.client.query<{c: number; e: number; j: number; u: number}>(
 		'SELECT (SELECT max(id) FROM candidates) AS c, (SELECT max(id) FROM employers) AS e, (SELECT max(id) FROM jobs) AS j, (SELECT max(id) FROM users) AS u',
 	);
-	assert.deepEqual(ctx, {maxCandidate: rows[0].c, maxEmployer: rows[0].e, maxJob: rows[0].j, maxUser: rows[0].u});
+	const [row] = rows;
+	assert.ok(row);
+	assert.deepEqual(ctx, {maxCandidate: row.c, maxEmployer: row.e, maxJob: row.j, maxUser: row.u});
 });
 
 test('every app query runs as the app role and returns rows', async () => {

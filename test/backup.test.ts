@@ -188,7 +188,7 @@ test('rows committed while the backup runs are in neither the dump nor the count
 test('an altered or truncated file fails the checksum and the restore test, with the reason', async () => {
 	const victim = await runBackup({target, dir, env});
 	const bytes = fs.readFileSync(victim.file);
-	bytes[bytes.length - 100] ^= 0xff;
+	bytes[bytes.length - 100]! ^= 0xff;
 	fs.writeFileSync(victim.file, bytes);
 	const altered = await runRestoreTest({target, record: victim, env});
 	assert.equal(altered.passed, false);

@@ -81,7 +81,9 @@ test('three clients on a pool of one: two wait, maxwait rises, the alert fires; 
 	// so the Connections screen marks that session as pgBouncer's
 	const client: Column<Backend> = {key: 'client', title: 'client', width: 15, value: b => b.clientAddr ?? '-'};
 	const [marked] = markBouncerSessions([client], status().bouncer!.servers);
-	assert.equal(marked!.value(fakeBackend(1, {clientAddr: r.rows[0].addr, clientPort: r.rows[0].port})), 'pgbouncer');
+	const [session] = r.rows;
+	assert.ok(session);
+	assert.equal(marked!.value(fakeBackend(1, {clientAddr: session.addr, clientPort: session.port})), 'pgbouncer');
 	assert.equal(marked!.value(fakeBackend(2, {clientAddr: '127.0.0.1', clientPort: 1})), '127.0.0.1');
 	await Promise.all(running);
 	await waitFor(() => status().bouncer?.waiting === 0 && !firing(), {timeout: 10_000, message: 'the alert clears'});

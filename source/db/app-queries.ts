@@ -12,7 +12,7 @@ export async function appQueryContext(client: {query: pg.Client['query']}): Prom
 			(SELECT coalesce(max(id), 0) FROM jobs) AS max_job,
 			(SELECT coalesce(max(id), 0) FROM users) AS max_user`,
 	);
-	const row = rows[0];
+	const row = rows[0]!; // an aggregate without FROM always returns its one row
 	return {maxCandidate: row.max_candidate, maxEmployer: row.max_employer, maxJob: row.max_job, maxUser: row.max_user};
 }
 
@@ -34,7 +34,7 @@ const jobTypes = ['full_time', 'part_time', 'contract', 'internship', 'temporary
 // Recruiters mostly triage what is new.
 const reviewedStatuses = ['pending', 'pending', 'pending', 'reviewed', 'interview'];
 
-const pick = <T>(values: readonly T[], random: () => number): T => values[Math.floor(random() * values.length)];
+const pick = <T>(values: readonly T[], random: () => number): T => values[Math.floor(random() * values.length)]!;
 const randomId = (max: number, random: () => number) => 1 + Math.floor(random() * Math.max(1, max));
 
 export const appQueries: Record<AppQueryId, AppQuery> = {

@@ -84,13 +84,16 @@ export async function plainRole(db: TestDatabase, name = 'plain_user', password 
 }
 
 /** Poll until check() returns a truthy value; for states that settle asynchronously (never a fixed sleep). */
-export async function waitFor<T>(check: () => T | Promise<T>, options: {timeout?: number; interval?: number; message?: string} = {}): Promise<T> {
+export async function waitFor<T>(
+	check: () => T | Promise<T>,
+	options: {timeout?: number; interval?: number; message?: string} = {},
+): Promise<Exclude<T, undefined | null | false | 0 | ''>> {
 	const deadline = Date.now() + (options.timeout ?? 10_000);
 	let last: unknown;
 	for (;;) {
 		try {
 			const value = await check();
-			if (value) return value;
+			if (value) return value as Exclude<T, undefined | null | false | 0 | ''>;
 		} catch (error) {
 			last = error;
 		}

@@ -60,13 +60,15 @@ export async function confirm(term: Terminal, screen: string): Promise<void> {
 	term.send('Enter');
 }
 
+type DemoEnv = {INTOWORK_DB_CACHE: string; INTOWORK_DB_STATE: string; CI: string};
+
 /**
  * A demo of the test's own for the console in tmux: under the cache root, not os.tmpdir() (as root
  * the demo server runs as postgres, which must traverse it), with its own cache (it seeds from
  * nothing, as on a fresh clone) and state, on a free port, and CI=true as on a CI runner (or an SSH
  * session that inherited it), where Ink would draw nothing but the last frame.
  */
-export async function demoPlace(name: string): Promise<{base: string; env: Record<string, string>; port: number; dsn: string}> {
+export async function demoPlace(name: string): Promise<{base: string; env: DemoEnv; port: number; dsn: string}> {
 	const base = path.join(cacheRoot(), 'test', `${name}-${process.pid}`);
 	const env = {INTOWORK_DB_CACHE: path.join(base, 'cache'), INTOWORK_DB_STATE: path.join(base, 'state'), CI: 'true'};
 	fs.mkdirSync(base, {recursive: true, mode: 0o755});
