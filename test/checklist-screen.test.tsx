@@ -1,54 +1,63 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import {after, test} from 'node:test';
+import {test, type TestContext} from 'node:test';
+import pg from 'pg';
 import {targetKey} from '../source/state.js';
 import {readAudit} from '../source/audit.js';
 import {readHistory, readSignOffs} from '../source/checklist/store.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {screenIds} from '../source/keymap.js';
-import {testDatabase} from './helpers/db.js';
-import {keys, renderApp} from './helpers/render.js';
-
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-checklist-screen-'));
-process.env.INTOWORK_DB_STATE = stateDir;
-after(() => fs.rmSync(stateDir, {recursive: true, force: true}));
-
-const db = await testDatabase();
-const key = targetKey(resolveTarget({dsn: db.url, env: {}}));
-const app = await renderApp(db.url, {screen: 'checklist', size: {columns: 150, rows: 40}});
-after(() => app.cleanup());
+import {startCluster, stopCluster} from './helpers/cluster.js';
+import {own} from './helpers/own.js';
+import {keys, type RenderedApp} from './helpers/render.js';
 
 const row = (id: number, title: string, verdict: string) => new RegExp(`^[ ›]*${id} ${title.replace(/[()+]/g, '\\$&')}[^\\n]*? +${verdict}\\b`, 'm');
 
 // Rows are coloured by verdict: match the text, not the escape codes around it.
 const plain = (frame: string) => frame.replace(/\u001B\[[\d;]*m/g, '');
-const text = () => plain(app.lastFrame());
 // A frame is on screen before React has run its effects (key handlers, a
 // field taking the keyboard); a user never types that fast, so wait one turn.
 const settled = () => new Promise(resolve => setImmediate(resolve));
-const waitText = (re: RegExp, message?: string, timeout?: number) =>
-	app
-		.waitForFrame(f => re.test(plain(f)), message, timeout)
-		.then(async frame => {
-			await settled();
-			return plain(frame);
-		});
 
-/** Moves the selection one row at a time, as a user would, until the item's panel shows. */
-async function select(id: number): Promise<void> {
-	const panel = new RegExp(`^${id} [^\\n]+: (PASS|FAIL|UNKNOWN|SIGNED OFF)`, 'm');
-	for (let i = 0; i < 10 && !panel.test(text()); i++) {
-		const current = Number(/^(\d+) [^\n]+: (PASS|FAIL|UNKNOWN|SIGNED OFF)/m.exec(text())?.[1]);
-		app.press(current < id ? keys.down : keys.up);
-		await app.waitForFrame(f => !new RegExp(`^${current} [^\\n]+: (PASS|FAIL|UNKNOWN|SIGNED OFF)`, 'm').test(plain(f)));
-		await settled();
+/** A console's checklist as a user reads it: the text without colour, waits that let effects run, and moving the selection. */
+function reader(app: RenderedApp) {
+	const text = () => plain(app.lastFrame());
+	const waitText = (re: RegExp, message?: string, timeout?: number) =>
+		app
+			.waitForFrame(f => re.test(plain(f)), message, timeout)
+			.then(async frame => {
+				await settled();
+				return plain(frame);
+			});
+
+	/** Moves the selection one row at a time, as a user would, until the item's panel shows. */
+	async function select(id: number): Promise<void> {
+		const panel = new RegExp(`^${id} [^\\n]+: (PASS|FAIL|UNKNOWN|SIGNED OFF)`, 'm');
+		for (let i = 0; i < 10 && !panel.test(text()); i++) {
+			const current = Number(/^(\d+) [^\n]+: (PASS|FAIL|UNKNOWN|SIGNED OFF)/m.exec(text())?.[1]);
+			app.press(current < id ? keys.down : keys.up);
+			await app.waitForFrame(f => !new RegExp(`^${current} [^\\n]+: (PASS|FAIL|UNKNOWN|SIGNED OFF)`, 'm').test(plain(f)));
+			await settled();
+		}
+		await waitText(panel);
 	}
-	await waitText(panel);
+	/** The first check done: EXPLAIN plans and p95 timings included, so it may take a while on a busy machine. */
+	const loaded = () => waitText(/^\d+ [^\n]+: (PASS|FAIL|UNKNOWN|SIGNED OFF)/m, "the checklist's first check", 30_000);
+	return {text, waitText, select, loaded};
 }
 
-test('every item with its verdict, the score and this week\'s critical actions', async () => {
+/** Each test's own state: a database copied from the template, a state dir (sign-offs, history, audit) and a console on the Checklist. */
+async function setup(t: TestContext) {
+	const {db, app: console_} = await own(t, 'checklist-screen');
+	const key = targetKey(resolveTarget({dsn: db.url, env: {}}));
+	const app = await console_({screen: 'checklist', size: {columns: 150, rows: 40}});
+	const read = reader(app);
+	await read.loaded();
+	return {app, key, ...read};
+}
+
+test('every item with its verdict, the score and this week\'s critical actions', async t => {
+	const {waitText} = await setup(t);
 	const frame = await waitText(row(10, 'Load testing completed', 'UNKNOWN'), 'the checklist', 20_000);
 	assert.match(frame, /Score \d+\/100 -> \d+\/100 after this week's critical actions · not ready: \d+ of 10 required items do not pass/);
 	assert.match(frame, /This week: ✗ apply the migration {2}✗ set the query timeout {2}✓ set up monitoring {2}✗ take and test a backup/);
@@ -64,7 +73,8 @@ test('every item with its verdict, the score and this week\'s critical actions',
 	assert.match(frame, new RegExp(`^[ ›]*1 Migration h8c2d6e5f4g3 applied .* ${migration} Migration screen: m applies$`, 'm'));
 });
 
-test('s signs off the selected manual item after a confirmation; u withdraws it', async () => {
+test('s signs off the selected manual item after a confirmation; u withdraws it', async t => {
+	const {app, key, select, waitText} = await setup(t);
 	await select(8);
 	app.press('s');
 	const who = await waitText(/Who: \S+/);
@@ -90,7 +100,8 @@ test('s signs off the selected manual item after a confirmation; u withdraws it'
 	assert.ok(readSignOffs(key)[0]?.withdrawnAt);
 });
 
-test('Enter on the EXPLAIN item shows the plans; Esc goes back', async () => {
+test('Enter on the EXPLAIN item shows the plans; Esc goes back', async t => {
+	const {app, select, waitText} = await setup(t);
 	await select(3);
 	app.press(keys.enter);
 	const frame = await waitText(/job_list: Job search \(GET \/jobs\), parameters \["published"/);
@@ -101,15 +112,33 @@ test('Enter on the EXPLAIN item shows the plans; Esc goes back', async () => {
 	await waitText(row(1, 'Migration h8c2d6e5f4g3 applied', 'FAIL'));
 });
 
-test('L asks for a typed confirmation (or refuses without headroom); under --read-only no sign-off key exists', async () => {
+test('L asks for a typed confirmation when the server has room for its 100 sessions, and refuses with the reason when not', async t => {
+	// A server of the test's own: on the run's shared one, the sessions of the test files beside it decide the headroom.
+	const server = await startCluster(15, {template: false});
+	t.after(() => stopCluster(server));
+	const {app: console_} = await own(t, 'checklist-load', {empty: true});
+	const app = await console_({screen: 'checklist', size: {columns: 150, rows: 40}}, server.url());
+	const {waitText, loaded} = reader(app);
+	await loaded();
 	app.press('L');
-	const frame = await waitText(/Type 100 to start it|refusing the load test/);
-	if (/Type 100/.test(frame)) {
-		assert.match(frame, /Load test: 100 read-only sessions for 60 s/);
-		app.press(keys.escape);
-		await waitText(row(1, 'Migration h8c2d6e5f4g3 applied', 'FAIL'));
-	}
+	const frame = await waitText(/Type 100 to start it/);
+	assert.match(frame, /Load test: 100 read-only sessions for 60 s/);
+	assert.match(frame, /Headroom: \d+ connection slots free; 100 taken, 20 kept free\./);
+	app.press(keys.escape);
+	await app.waitForFrame(f => !/Type 100 to start it/.test(plain(f)), 'the dialog closed');
 
+	// a database that takes 10 connections cannot take 100 clients, however many the server has free
+	const admin = new pg.Client({connectionString: server.url()});
+	await admin.connect();
+	await admin.query('ALTER DATABASE postgres CONNECTION LIMIT 10');
+	await admin.end();
+	app.press('L');
+	await waitText(/refusing the load test: this database takes 10 connections \(datconnlimit\) and has \d+: not enough for 100 clients/);
+	assert.equal(app.store.getState().dialog, undefined, 'nothing to confirm');
+});
+
+test('under --read-only r re-checks and no sign-off key exists', async t => {
+	const {app, select, text, waitText} = await setup(t);
 	app.store.setState({readOnly: true});
 	const footer = (f: string) => plain(f).trimEnd().split('\n').at(-1)!;
 	await app.waitForFrame(f => /^r re-check {2}│/.test(footer(f)));
