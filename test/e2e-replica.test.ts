@@ -4,23 +4,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {after, test} from 'node:test';
 import pg from 'pg';
-import {cacheRoot, freePort, stopLeftoverPostmaster} from '../source/demo/pg-server.js';
+import {stopLeftoverPostmaster} from '../source/demo/pg-server.js';
 import {findPgbouncer} from '../source/demo/pgbouncer.js';
 import {screenIds, screenKey} from '../source/keymap.js';
-import {cliPath, openTerminal, type Terminal} from '../scripts/terminal.js';
+import {cliPath, openTerminal} from '../scripts/terminal.js';
 import {waitFor} from './helpers/db.js';
+import {demoPlace, see} from './helpers/operator.js';
 
 // The demo with a real streaming replica and a real pgBouncer, in a real terminal (tmux):
 // replay paused on the replica shows as growing lag and an alert on every screen; resumed, it clears.
 // Beside it, the headless `watch --json` prints the alert's start and stop.
 
-const base = path.join(cacheRoot(), 'test', `e2e-multi-${process.pid}`);
-const cache = path.join(base, 'cache');
-const env = {INTOWORK_DB_CACHE: cache, INTOWORK_DB_STATE: path.join(base, 'state'), CI: 'true'};
-fs.mkdirSync(base, {recursive: true, mode: 0o755});
-fs.chmodSync(base, 0o755);
-const port = await freePort();
-const dsn = `postgresql://postgres:postgres@127.0.0.1:${port}/intowork`;
+const {base, env, port, dsn} = await demoPlace('e2e-multi');
+const cache = env.INTOWORK_DB_CACHE;
 const intervalS = 1;
 const maxLagS = 3;
 // Hanging, idle-in-transaction and lock-wait thresholds past the test's length: the demo's workload makes
@@ -28,8 +24,6 @@ const maxLagS = 3;
 const quiet = ['--hanging-after', '1h', '--idle-tx-after', '1h', '--lock-wait-after', '1h'];
 const args = ['--demo', '--demo-scale', '0.02', '--demo-port', String(port), '--demo-replica', '--demo-pgbouncer', '--max-lag', `${maxLagS}s`, '--interval', `${intervalS}s`, ...quiet];
 const replicaData = path.join(cache, 'demo-pg15', 'replica', 'data');
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 after(async () => {
 	await stopLeftoverPostmaster(replicaData, 20_000);
@@ -45,23 +39,6 @@ after(async () => {
 	}
 	fs.rmSync(base, {recursive: true, force: true});
 });
-
-/** Every pattern on one settled screen. */
-async function see(term: Terminal, patterns: RegExp[], timeoutMs = 25_000): Promise<string> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const screen = term.capture();
-		const missing = patterns.filter(p => !p.test(screen));
-		if (missing.length === 0) {
-			await sleep(50);
-			if (term.capture() === screen) return screen;
-			continue;
-		}
-		if (/^\[exit \d+\]$/m.test(screen)) throw new Error(`the console exited while waiting for ${missing.join(', ')}\n--- screen ---\n${screen}`);
-		if (Date.now() > deadline) throw new Error(`the terminal never showed ${missing.join(', ')}\n--- screen ---\n${screen}`);
-		await sleep(100);
-	}
-}
 
 const lagOf = (screen: string) => {
 	const m = /lag ([\d.]+)s \(max 3\.0s\)/.exec(screen);
