@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import {createRequire} from 'node:module';
 import {fileURLToPath, pathToFileURL} from 'node:url';
-import {after, test} from 'node:test';
+import {after, test, type TestContext} from 'node:test';
 import {readAudit} from '../source/audit.js';
 import {targetKey} from '../source/state.js';
-import {countDuplicates} from '../source/actions/migration/duplicates.js';
+import {countDuplicates, resolveDuplicates} from '../source/actions/migration/duplicates.js';
 import {builtinPlan, validatePlan} from '../source/actions/migration/plan.js';
 import {startApply} from '../source/actions/migration/run.js';
 import {migrationStatus} from '../source/actions/migration/status.js';
@@ -15,17 +15,20 @@ import {resolveTarget} from '../source/db/dsn.js';
 import {migrationRevision, previousRevision} from '../source/intowork.js';
 import {runCli} from './helpers/cli.js';
 import {sessionPool} from './helpers/backends.js';
-import {testDatabase, waitFor} from './helpers/db.js';
+import {waitFor} from './helpers/db.js';
+import {own} from './helpers/own.js';
 
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-migrate-cli-'));
-process.env.INTOWORK_DB_STATE = stateDir;
-after(() => fs.rmSync(stateDir, {recursive: true, force: true}));
-
-const db = await testDatabase();
-const sessions = sessionPool(db);
-const env = {DATABASE_URL: db.url};
-const migrate = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(['migrate', ...args], {env: {...env, ...extra}});
-const totalDuplicates = async () => (await countDuplicates(db.client, builtinPlan)).reduce((n, d) => n + d.extraRows, 0);
+/** Each test's own state: a database copied from the template and a state dir (audit log, catalog), and `migrate` run on them. */
+async function setup(t: TestContext) {
+	const owned = await own(t, 'migrate-cli');
+	const {db} = owned;
+	return {
+		...owned,
+		sessions: sessionPool(db, owned.defer),
+		migrate: (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(['migrate', ...args], {env: {DATABASE_URL: db.url, ...extra}}),
+		totalDuplicates: async () => (await countDuplicates(db.client, builtinPlan)).reduce((n, d) => n + d.extraRows, 0),
+	};
+}
 
 /** stderr is one line (no stack trace) and says this. */
 function oneLine(stderr: string, expected: RegExp) {
@@ -40,8 +43,11 @@ function oneLine(stderr: string, expected: RegExp) {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pgModule = createRequire(import.meta.url).resolve('pg');
 const planModule = pathToFileURL(path.resolve(here, '../source/actions/migration/plan.js')).href;
-const fakeBin = path.join(stateDir, 'bin');
-const backendDir = path.join(stateDir, 'backend');
+// Tools, not state: no test changes them.
+const fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-migrate-cli-'));
+after(() => fs.rmSync(fixtures, {recursive: true, force: true}));
+const fakeBin = path.join(fixtures, 'bin');
+const backendDir = path.join(fixtures, 'backend');
 fs.mkdirSync(fakeBin);
 fs.mkdirSync(backendDir);
 fs.writeFileSync(path.join(backendDir, 'alembic.ini'), '[alembic]\nscript_location = alembic\n');
@@ -78,7 +84,8 @@ const pg = require(${JSON.stringify(pgModule)});
 );
 const withAlembic = {PATH: `${fakeBin}${path.delimiter}${process.env.PATH}`};
 
-test('a bad --migration-plan file: exit 2 and one line naming the problem, before connecting', async () => {
+test('a bad --migration-plan file: exit 2 and one line naming the problem, before connecting', async t => {
+	const {migrate, stateDir} = await setup(t);
 	const bad = path.join(stateDir, 'bad.json');
 	fs.writeFileSync(bad, JSON.stringify({revision: migrationRevision, previousRevision, objects: [{name: 'i', table: 'jobs', unique: false, serves: 'x', why: 'y'}]}));
 	const r = await migrate(['--status', '--migration-plan', bad], {DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none'});
@@ -92,7 +99,8 @@ test('a bad --migration-plan file: exit 2 and one line naming the problem, befor
 	oneLine(usage.stderr, /^migrate: give exactly one of --status, --plan, --apply, --resolve-duplicates, --undo-duplicates, --downgrade$/);
 });
 
-test('--status: every object, the pre-flight, exit 1 while not applied; --json for scripts', async () => {
+test('--status: every object, the pre-flight, exit 1 while not applied; --json for scripts', async t => {
+	const {migrate} = await setup(t);
 	const r = await migrate(['--status']);
 	assert.equal(r.code, 1, r.stderr);
 	assert.match(r.stdout, /^Migration h8c2d6e5f4g3 \(built-in plan\) on postgres:\*\*\*@127\.0\.0\.1:\d+\/t_\w+: NOT APPLIED$/m);
@@ -110,7 +118,8 @@ test('--status: every object, the pre-flight, exit 1 while not applied; --json f
 	assert.equal(status.preflight.find((i: {id: string}) => i.id === 'duplicates').level, 'block');
 });
 
-test('--plan prints the SQL an apply would run; --plan --json the plan file format', async () => {
+test('--plan prints the SQL an apply would run; --plan --json the plan file format', async t => {
+	const {migrate, stateDir} = await setup(t);
 	const r = await migrate(['--plan']);
 	assert.equal(r.code, 0, r.stderr);
 	assert.match(r.stdout, /^CREATE UNIQUE INDEX CONCURRENTLY "unique_candidate_job_application" ON "public"\."job_applications" \("candidate_id", "job_id"\);$/m);
@@ -122,15 +131,16 @@ test('--plan prints the SQL an apply would run; --plan --json the plan file form
 	const json = await migrate(['--plan', '--json']);
 	assert.deepEqual(validatePlan(JSON.parse(json.stdout)), builtinPlan);
 	// an operator's own plan, in that format, replaces the built-in one
-	const own = path.join(stateDir, 'own-plan.json');
-	fs.writeFileSync(own, JSON.stringify({...JSON.parse(json.stdout), objects: [builtinPlan.objects[4]]}));
-	const custom = await migrate(['--plan', '--migration-plan', own]);
+	const ownPlan = path.join(stateDir, 'own-plan.json');
+	fs.writeFileSync(ownPlan, JSON.stringify({...JSON.parse(json.stdout), objects: [builtinPlan.objects[4]]}));
+	const custom = await migrate(['--plan', '--migration-plan', ownPlan]);
 	assert.equal(custom.code, 0, custom.stderr);
 	assert.match(custom.stdout, /^-- Migration h8c2d6e5f4g3 \(.*own-plan\.json plan\)/);
 	assert.deepEqual(custom.stdout.match(/^CREATE .*$/gm), [`CREATE INDEX CONCURRENTLY "idx_jobs_status_job_type" ON "public"."jobs" ("job_type", "posted_at") WHERE status = 'published';`]);
 });
 
-test('without --yes the changing modes say what they would do and change nothing', async () => {
+test('without --yes the changing modes say what they would do and change nothing', async t => {
+	const {db, migrate, totalDuplicates} = await setup(t);
 	const apply = await migrate(['--apply']);
 	assert.equal(apply.code, 1, 'the pre-flight blocks it');
 	assert.match(apply.stdout, /Would do, in this order \(17 of 17 objects\):\n {2}build {18}unique_candidate_job_application on job_applications/);
@@ -147,7 +157,8 @@ test('without --yes the changing modes say what they would do and change nothing
 	assert.deepEqual(readAudit(targetKey(resolveTarget({dsn: db.url, env: {}}))), []);
 });
 
-test('--apply --yes: refused without a backup, applied with --without-backup once duplicates are archived; downgrade and undo restore the start', async () => {
+test('--apply --yes: refused without a backup, applied with --without-backup once duplicates are archived; downgrade and undo restore the start', async t => {
+	const {db, migrate, totalDuplicates} = await setup(t);
 	const resolve = await migrate(['--resolve-duplicates', '--yes']);
 	assert.equal(resolve.code, 0, resolve.stderr);
 	assert.match(resolve.stdout, /^job_applications: 6 rows moved to intowork_archive\.job_applications_duplicates$/m);
@@ -192,7 +203,8 @@ test('--apply --yes: refused without a backup, applied with --without-backup onc
 	]);
 });
 
-test('--alembic-dir: alembic runs the upgrade, its output streams, the objects are verified; a failure says why', async () => {
+test('--alembic-dir: alembic runs the upgrade, its output streams, the objects are verified; a failure says why', async t => {
+	const {db, migrate} = await setup(t);
 	assert.equal((await migrate(['--resolve-duplicates', '--yes'])).code, 0);
 	const noAlembic = await migrate(['--apply', '--yes', '--without-backup', '--alembic-dir', backendDir], {PATH: path.dirname(process.execPath)});
 	assert.equal(noAlembic.code, 1);
@@ -221,15 +233,17 @@ test('--alembic-dir: alembic runs the upgrade, its output streams, the objects a
 	assert.ok(s.objects.every(o => o.state === 'missing'));
 });
 
-test('under --alembic-dir the build is watched through its application_name, and cancel stops alembic and drops what it left', async () => {
-	assert.equal(await totalDuplicates(), 0, 'archived by the test before');
+test('under --alembic-dir the build is watched through its application_name, and cancel stops alembic and drops what it left', async t => {
+	const {db, sessions, totalDuplicates} = await setup(t);
+	const target = resolveTarget({dsn: db.url, env: {}});
+	await resolveDuplicates({target, audit: {key: targetKey(target), role: 'postgres', target: db.url}}, builtinPlan);
+	assert.equal(await totalDuplicates(), 0, 'archived');
 	const holder = await sessions.session('alembic-old-snapshot');
 	await holder.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
 	await holder.client.query('SELECT 1');
 	const path0 = process.env.PATH;
 	process.env.PATH = withAlembic.PATH;
 	try {
-		const target = resolveTarget({dsn: db.url, env: {}});
 		const run = startApply({target, plan: builtinPlan, alembicDir: backendDir, allowNoBackup: true, probe: false, pollMs: 100});
 		const step = (await waitFor(() => run.view().steps.find(s => s.progress?.waitingFor.some(w => w.pid === holder.pid)), {message: 'alembic waits for the old snapshot'}))!;
 		assert.equal(step.name, 'unique_candidate_job_application');
