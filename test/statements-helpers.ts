@@ -8,12 +8,13 @@ import {defaultConfig} from '../source/config.js';
 
 /**
  * What the poller hands a loader, on a real monitor connection to `url`;
- * closed when the test file ends. Call at the top level of a test file.
+ * closed when the test file ends (call it at the top level of a test file),
+ * or with `cleanup` (a test's own `defer`) when the test does.
  */
-export async function loadContext(url: string): Promise<LoadContext & {monitor: Monitor}> {
+export async function loadContext(url: string, cleanup: (fn: () => Promise<void>) => void = after): Promise<LoadContext & {monitor: Monitor}> {
 	const monitor = new Monitor(resolveTarget({dsn: url, env: {}}), {minBackoffMs: 100, maxBackoffMs: 500});
 	await monitor.connect();
-	after(() => monitor.close());
+	cleanup(() => monitor.close());
 	const caps = await detectCapabilities(monitor);
 	return {db: monitor, monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid};
 }

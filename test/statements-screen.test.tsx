@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import {after, test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import chalk from 'chalk';
 import stringWidth from 'string-width';
 import {appQueries, appQueryContext} from '../source/db/app-queries.js';
 import {loadStatements, type Statement, type StatementsReady} from '../source/db/statements.js';
 import {readAudit} from '../source/audit.js';
 import {formatMs} from '../source/format.js';
-import {plainRole, testDatabase, waitFor} from './helpers/db.js';
-import {keys, renderApp, type RenderedApp} from './helpers/render.js';
+import {plainRole, testDatabase, waitFor, type TestDatabase} from './helpers/db.js';
+import {own} from './helpers/own.js';
+import {keys, type RenderedApp} from './helpers/render.js';
 import {loadContext} from './statements-helpers.js';
 
 // Colour on, so highlighting is part of what is asserted.
@@ -19,20 +17,39 @@ const red = '\u001B[31m';
 const plain = (s: string) => s.replace(/\u001B\[[0-9;]*m/g, '');
 const ctrlR = '\u0012';
 
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-statements-'));
-process.env.INTOWORK_DB_STATE = stateDir;
-after(() => fs.rmSync(stateDir, {recursive: true, force: true}));
+/**
+ * Each test's own state: a database copied from the template with its statistics reset, a state dir, and a
+ * console on Queries with a long interval (the test decides when the second sample is taken, with Ctrl-R).
+ * `measured`: the first sample taken, then the job list run 10 times and two slow statements, then the second;
+ * `totals`: then m, the totals since the reset.
+ */
+async function setup(t: TestContext, options: {measured?: boolean; totals?: boolean} = {}) {
+	const owned = await own(t, 'statements');
+	const {db} = owned;
+	const {rows} = await db.client.query<{oid: number}>('SELECT oid FROM pg_database WHERE datname = current_database()');
+	const dbid = rows[0]!.oid;
+	await db.client.query('SELECT pg_stat_statements_reset(0, $1, 0)', [dbid]);
+	const app = await owned.app({screen: 'statements', size: {columns: 120, rows: 40}, state: {intervalMs: 60_000}});
+	if (options.measured) {
+		await waitPlain(app, /This interval \(measuring\)/, 'the first sample');
+		await workload(db);
+		app.press(ctrlR);
+		await waitPlain(app, /This interval \(last [\d.]+m?s\)/, 'the second sample');
+	}
+	if (options.totals) {
+		app.press('m');
+		await waitPlain(app, /Totals since reset/);
+	}
+	return {...owned, dbid, app};
+}
 
-const db = await testDatabase();
-const other = await testDatabase();
-const appCtx = await appQueryContext(db.client);
-const {rows: idRows} = await db.client.query<{oid: number}>('SELECT oid FROM pg_database WHERE datname = current_database()');
-const dbid = idRows[0]!.oid;
-await db.client.query('SELECT pg_stat_statements_reset(0, $1, 0)', [dbid]);
-
-// A long interval: the test decides when the second sample is taken (Ctrl-R).
-const app = await renderApp(db.url, {screen: 'statements', size: {columns: 120, rows: 40}, state: {intervalMs: 60_000}});
-after(() => app.cleanup());
+/** What the interval shows: the job list 10 times, and a statement slower than slowMeanMs twice. */
+async function workload(db: TestDatabase) {
+	const appCtx = await appQueryContext(db.client);
+	for (let i = 0; i < 10; i++) await db.client.query(appQueries.job_list.sql, appQueries.job_list.params(appCtx, () => 0.3));
+	await db.client.query('SELECT pg_sleep($1)', [0.12]);
+	await db.client.query('SELECT pg_sleep($1)', [0.12]);
+}
 
 const lineWith = (frame: string, text: string) => frame.split('\n').find(l => plain(l).includes(text));
 const dataRows = (frame: string) => plain(frame).split('\n').filter(l => /^[›\s][\s!]\s+\d/.test(l));
@@ -49,12 +66,11 @@ async function typeInto(a: RenderedApp, text: string) {
 
 const jobListStart = 'SELECT j.id, j.title';
 
-test('interval mode first: measuring, then what ran, the slow statement red and marked', async () => {
+test('interval mode first: measuring, then what ran, the slow statement red and marked', async t => {
+	const {db, app} = await setup(t);
 	await waitPlain(app, /This interval \(measuring\)/);
 	assert.match(plain(app.lastFrame()), /the interval view needs a second sample/);
-	for (let i = 0; i < 10; i++) await db.client.query(appQueries.job_list.sql, appQueries.job_list.params(appCtx, () => 0.3));
-	await db.client.query('SELECT pg_sleep($1)', [0.12]);
-	await db.client.query('SELECT pg_sleep($1)', [0.12]);
+	await workload(db);
 	app.press(ctrlR);
 	const frame = await waitPlain(app, /This interval \(last [\d.]+m?s\)/);
 	const slow = lineWith(frame, 'pg_sleep');
@@ -67,7 +83,8 @@ test('interval mode first: measuring, then what ran, the slow statement red and 
 	assert.match(plain(frame), /ms\/s\s+share\s+calls\/s\s+mean/);
 });
 
-test('m shows the totals since the reset, equal to pg_stat_statements', async () => {
+test('m shows the totals since the reset, equal to pg_stat_statements', async t => {
+	const {db, dbid, app} = await setup(t, {measured: true});
 	app.press('m');
 	const frame = await waitPlain(app, /Totals since reset/);
 	const {rows} = await db.client.query<{total_exec_time: number; max_exec_time: number}>(
@@ -79,7 +96,8 @@ test('m shows the totals since the reset, equal to pg_stat_statements', async ()
 	assert.ok(line.includes(formatMs(rows[0]!.max_exec_time)));
 });
 
-test('s sorts by total time, mean time, then calls', async () => {
+test('s sorts by total time, mean time, then calls', async t => {
+	const {app} = await setup(t, {measured: true, totals: true});
 	const first = (frame: string) => dataRows(frame)[0] ?? '';
 	assert.match(first(app.lastFrame()), /pg_sleep/);
 	app.press('s');
@@ -92,7 +110,8 @@ test('s sorts by total time, mean time, then calls', async () => {
 	await waitPlain(app, /by total time/);
 });
 
-test('/ filters by text; no match says so; Esc clears', async () => {
+test('/ filters by text; no match says so; Esc clears', async t => {
+	const {app} = await setup(t, {measured: true});
 	app.press('/');
 	await typeInto(app, 'views_count');
 	app.press(keys.enter);
@@ -110,7 +129,8 @@ test('/ filters by text; no match says so; Esc clears', async () => {
 	await app.waitForFrame(f => !/Filter:/.test(plain(f)));
 });
 
-test('Enter shows the whole normalized text, pretty-printed, and why there is no plan on 15', async () => {
+test('Enter shows the whole normalized text, pretty-printed, and why there is no plan on 15', async t => {
+	const {app} = await setup(t, {measured: true});
 	app.press('/');
 	await typeInto(app, 'views_count');
 	app.press(keys.enter);
@@ -127,20 +147,19 @@ test('Enter shows the whole normalized text, pretty-printed, and why there is no
 	await app.waitForFrame(f => !/Filter:/.test(plain(f)));
 });
 
-test('80x24: the essential columns, nothing past the edge', async () => {
+test('80x24: the essential columns, nothing past the edge', async t => {
+	const {app} = await setup(t, {measured: true, totals: true});
 	app.store.setState({size: {columns: 80, rows: 24}});
-	try {
-		const frame = await app.waitForFrame(f => plain(f).split('\n').every(l => stringWidth(l) <= 80), 'the frame fits 80 columns');
-		assert.ok(plain(frame).split('\n').length <= 23);
-		// the columns that do not fit at 80 are counted at the header's right end
-		assert.match(plain(frame), /^ +total +calls +mean +max +stddev +hit% +query +\+\d+$/m);
-		assert.ok(lineWith(frame, 'pg_sleep'));
-	} finally {
-		app.store.setState({size: {columns: 120, rows: 40}});
-	}
+	const frame = await app.waitForFrame(f => plain(f).split('\n').every(l => stringWidth(l) <= 80), 'the frame fits 80 columns');
+	assert.ok(plain(frame).split('\n').length <= 23);
+	// the columns that do not fit at 80 are counted at the header's right end
+	assert.match(plain(frame), /^ +total +calls +mean +max +stddev +hit% +query +\+\d+$/m);
+	assert.ok(lineWith(frame, 'pg_sleep'));
 });
 
-test('R resets this database only, after confirmation, and is audited', async () => {
+test('R resets this database only, after confirmation, and is audited', async t => {
+	const {db, dbid, app, defer} = await setup(t, {measured: true});
+	const other = await testDatabase({after: defer});
 	await other.client.query('SELECT $1::int AS kept_elsewhere', [1]);
 	app.press('R');
 	const dialog = plain(await waitPlain(app, /Reset pg_stat_statements for database/));
@@ -165,35 +184,32 @@ test('R resets this database only, after confirmation, and is audited', async ()
 	assert.equal(entry?.detail?.dbid, dbid);
 });
 
-test('read-only: R does not exist', async () => {
-	const ro = await renderApp(other.url, {screen: 'statements', state: {readOnly: true, intervalMs: 60_000}});
-	try {
-		await waitPlain(ro, /This interval/);
-		assert.doesNotMatch(plain(ro.lastFrame()), /reset stats/);
-		ro.press('R');
-		// keys are handled in order: once m has switched the mode, R has been handled too
-		ro.press('m');
-		await waitPlain(ro, /Totals since/);
-		assert.equal(ro.store.getState().dialog, undefined);
-	} finally {
-		await ro.cleanup();
-	}
+test('read-only: R does not exist', async t => {
+	const owned = await own(t, 'statements');
+	const ro = await owned.app({screen: 'statements', state: {readOnly: true, intervalMs: 60_000}});
+	await waitPlain(ro, /This interval/);
+	assert.doesNotMatch(plain(ro.lastFrame()), /reset stats/);
+	ro.press('R');
+	// keys are handled in order: once m has switched the mode, R has been handled too
+	ro.press('m');
+	await waitPlain(ro, /Totals since/);
+	assert.equal(ro.store.getState().dialog, undefined);
 });
 
-test('without pg_read_all_stats: other roles\' statements summed per role, and the GRANT that shows them', async () => {
+test('without pg_read_all_stats: other roles\' statements summed per role, and the GRANT that shows them', async t => {
+	const {db, app: console_} = await own(t, 'statements');
+	// statements of postgres's in this database, for plain_user to see without their text
+	await workload(db);
 	const plainUrl = await plainRole(db);
 	// wide enough for the summed row's text beside plain_user's own rows (each poll re-reads its capabilities)
-	const app2 = await renderApp(plainUrl, {screen: 'statements', size: {columns: 160, rows: 40}, state: {intervalMs: 60_000, ui: {statements: {mode: 'cumulative'}}}});
-	try {
-		const frame = plain(await waitPlain(app2, /\(\d+ statements of postgres: text h/));
-		assert.match(frame, /\d+ statements of other roles without their text: GRANT pg_read_all_stats TO "plain_user";/);
-	} finally {
-		await app2.cleanup();
-	}
+	const app2 = await console_({screen: 'statements', size: {columns: 160, rows: 40}, state: {intervalMs: 60_000, ui: {statements: {mode: 'cumulative'}}}}, plainUrl);
+	const frame = plain(await waitPlain(app2, /\(\d+ statements of postgres: text h/));
+	assert.match(frame, /\d+ statements of other roles without their text: GRANT pg_read_all_stats TO "plain_user";/);
 });
 
-test('5,000 statements: only a screenful renders, and the cursor gets to the end', async () => {
-	const ctx = await loadContext(other.url);
+test('5,000 statements: only a screenful renders, and the cursor gets to the end', async t => {
+	const {db, defer, app: console_} = await own(t, 'statements');
+	const ctx = await loadContext(db.url, defer);
 	const real = (await loadStatements(ctx, undefined)) as StatementsReady;
 	assert.equal(real.kind, 'ready');
 	const statements: Statement[] = Array.from({length: 5000}, (_, n) => ({
@@ -213,20 +229,16 @@ test('5,000 statements: only a screenful renders, and the cursor gets to the end
 		sharedRead: 0,
 		ioMs: 0,
 	}));
-	const big = await renderApp(other.url, {screen: 'statements', size: {columns: 120, rows: 40}, state: {paused: true, ui: {statements: {mode: 'cumulative'}}}});
-	try {
-		big.store.setState({data: {statements: {value: {...real, statements}, at: Date.now()}}});
-		let frame = await waitPlain(big, /5000 statements/);
-		const height = dataRows(frame).length;
-		assert.ok(height > 10 && height < 40, `${height} rows rendered`);
-		assert.match(dataRows(frame)[0]!, /^› .*statement_0000/);
-		big.press('G');
-		frame = await waitPlain(big, /^› .*statement_4999/m);
-		assert.equal(dataRows(frame).length, height);
-		assert.doesNotMatch(plain(frame), /statement_0000/);
-		big.press(keys.up);
-		await waitPlain(big, /^› .*statement_4998/m);
-	} finally {
-		await big.cleanup();
-	}
+	const big = await console_({screen: 'statements', size: {columns: 120, rows: 40}, state: {paused: true, ui: {statements: {mode: 'cumulative'}}}});
+	big.store.setState({data: {statements: {value: {...real, statements}, at: Date.now()}}});
+	let frame = await waitPlain(big, /5000 statements/);
+	const height = dataRows(frame).length;
+	assert.ok(height > 10 && height < 40, `${height} rows rendered`);
+	assert.match(dataRows(frame)[0]!, /^› .*statement_0000/);
+	big.press('G');
+	frame = await waitPlain(big, /^› .*statement_4999/m);
+	assert.equal(dataRows(frame).length, height);
+	assert.doesNotMatch(plain(frame), /statement_0000/);
+	big.press(keys.up);
+	await waitPlain(big, /^› .*statement_4998/m);
 });
