@@ -1,28 +1,38 @@
-import {after, test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import assert from 'node:assert/strict';
-import {sortOrders, type ConnectionsData} from '../source/db/connections.js';
+import {sortOrders, type ConnectionsData, type SortId} from '../source/db/connections.js';
 import {defaultThresholds} from '../source/store/store.js';
 import {sessionPool} from './helpers/backends.js';
-import {plainRole, testDatabase, waitFor} from './helpers/db.js';
-import {keys, renderApp, type RenderedApp} from './helpers/render.js';
+import {plainRole, waitFor} from './helpers/db.js';
+import {own} from './helpers/own.js';
+import {keys, type RenderedApp} from './helpers/render.js';
 
-const db = await testDatabase();
-const pool = sessionPool(db);
-const appUrl = await plainRole(db, 'conn_app', 'conn_app');
-
-// A seeded state: the app role's sessions in every state, and a lock chain.
-const idle = [await pool.session('conn-idle-1', appUrl), await pool.session('conn-idle-2', appUrl)];
-const idleTx = await pool.idleInTransaction('conn-idletx', appUrl);
 // longer than the list carries (512 characters): Enter must fetch the rest
 const longQuery = `SELECT pg_sleep(120), ${Array.from({length: 40}, (_, i) => `'value ${i}' AS column_${i}`).join(', ')}`;
-const sleeper = await pool.sleeper('conn-sleep', {url: appUrl, sql: longQuery});
-const chain = await pool.lockChain('conn', 2);
-// enough sessions that the list scrolls
-await Promise.all(Array.from({length: 12}, (_, i) => pool.session(`conn-pad-${String(i).padStart(2, '0')}`, appUrl)));
-
 const thresholds = {...defaultThresholds, hangingActiveMs: 300, hangingIdleTxMs: 300};
-const app = await renderApp(db.url, {screen: 'connections', size: {columns: 160, rows: 60}, state: {intervalMs: 500, thresholds}});
-after(() => app.cleanup());
+
+/**
+ * Each test's own state: a database copied from the template with the app role's sessions in every state
+ * and a lock chain on it, and a console on Connections filtered to that database; all gone after the test.
+ */
+async function setup(t: TestContext) {
+	const {db, defer, app: console_} = await own(t, 'connections');
+	const pool = sessionPool(db, defer);
+	const appUrl = await plainRole(db, 'conn_app', 'conn_app');
+	// opened side by side: each connection is a backend to start, slow on a busy machine
+	const [idle, idleTx, sleeper, chain, app] = await Promise.all([
+		Promise.all([pool.session('conn-idle-1', appUrl), pool.session('conn-idle-2', appUrl)]),
+		pool.idleInTransaction('conn-idletx', appUrl),
+		pool.sleeper('conn-sleep', {url: appUrl, sql: longQuery}),
+		pool.lockChain('conn', 2),
+		// filtered to the test's database from the start (typing a filter is tested below)
+		console_({screen: 'connections', size: {columns: 160, rows: 60}, state: {intervalMs: 500, thresholds, ui: {connections: {filter: db.name}}}}),
+		// enough sessions that the list scrolls
+		...Array.from({length: 12}, (_, i) => pool.session(`conn-pad-${String(i).padStart(2, '0')}`, appUrl)),
+	]);
+	await app.waitForFrame(f => f.includes(`filter /${db.name}/`) && /^sessions \(v\)/m.test(f), 'the sessions of the filter');
+	return {db, pool, appUrl, idle, idleTx, sleeper, chain, app};
+}
 
 const rowOf = (frame: string, pid: number) => frame.split('\n').find(l => new RegExp(`^[ ›][ *][ !~@] *${pid} `).test(l));
 const selectedLine = (frame: string) => frame.split('\n').findIndex(l => l.startsWith('›'));
@@ -44,20 +54,37 @@ async function filterTo(a: RenderedApp, text: string) {
 	await a.waitForFrame(f => f.includes(`filter /${text}/`));
 }
 
-test('the list: every session of the database, hanging ones flagged, lock waiters, and this console marked', async () => {
-	await filterTo(app, db.name);
+/** Presses s, one key per shown change, until the list is sorted by `id`. */
+async function sortBy(a: RenderedApp, id: SortId) {
+	const sortTitle = (f: string) => / · sort (.+) [↑↓]/.exec(f)?.[1];
+	const wanted = sortOrders.find(o => o.id === id)!.title;
+	await a.waitForFrame(f => sortTitle(f) !== undefined, 'the sort order shown');
+	for (let i = 0; i < sortOrders.length && sortTitle(a.lastFrame()) !== wanted; i++) {
+		const before = sortTitle(a.lastFrame());
+		a.press('s');
+		await a.waitForFrame(f => sortTitle(f) !== before, `the sort after ${before}`);
+	}
+	return a.waitForFrame(f => sortTitle(f) === wanted, `sort ${wanted}`);
+}
+
+test('the list: every session of the database, hanging ones flagged, lock waiters, and this console marked', async t => {
+	const {db, idle, idleTx, sleeper, chain, app} = await setup(t);
 	// past the thresholds: the lock waiters are active long enough to be hanging too
 	const frame = await app.waitForFrame(f => [sleeper.pid, idleTx.pid, ...chain.waiters.map(w => w.pid)].every(pid => rowOf(f, pid)?.[2] === '!'), 'hanging flags');
 	assert.match(frame, new RegExp(`filter /${db.name}/ \\d+ of \\d+`));
 	assert.match(rowOf(frame, sleeper.pid)!, /conn_app\s+conn-sleep\s+t_\S+\s+\S+\s+active\s+Timeout:Sleep\s.*SELECT pg_sleep\(120\), 'value 0' AS column_0/);
 	assert.match(rowOf(frame, idleTx.pid)!, /conn-idletx .* idle in tx .*SELECT 1/);
-	for (const w of chain.waiters) assert.match(rowOf(frame, w.pid)!, /^[ ›] ! .* active\s+Lock:(txid|tuple)\s/);
+	// the first waiter holds the row's tuple lock and waits for the blocker's transaction; the second waits for that tuple lock
+	assert.match(rowOf(frame, chain.waiters[0]!.pid)!, /^[ ›] ! .* active\s+Lock:txid\s/);
+	assert.match(rowOf(frame, chain.waiters[1]!.pid)!, /^[ ›] ! .* active\s+Lock:tuple\s/);
 	assert.match(rowOf(frame, idle[0]!.pid)!, /^[ ›] {3}.* idle /);
 	assert.match(rowOf(frame, app.monitor.state.backendPid!)!, /^[ ›] @ .*intowork-db/, 'own session marked, not hidden');
 	assert.match(frame, /\d+ sessions: \d+ active · \d+ idle in tx · 2 waiting · \d+ hanging/);
 });
 
-test("the numbers are what SQL says: the runbook's GROUP BY datname, usename, and slots against max_connections", async () => {
+test("the numbers are what SQL says: the runbook's GROUP BY datname, usename, and slots against max_connections", async t => {
+	const {db, idleTx, sleeper, app} = await setup(t);
+	await app.waitForFrame(f => [sleeper.pid, idleTx.pid].every(pid => rowOf(f, pid)?.[2] === '!'), 'the sleeper and the idle transaction past the hanging thresholds');
 	const direct = await db.client.query<Record<string, string>>(
 		`SELECT count(*) AS total,
 			count(*) FILTER (WHERE state = 'active') AS active,
@@ -84,7 +111,11 @@ test("the numbers are what SQL says: the runbook's GROUP BY datname, usename, an
 	assert.match(frame, /App pool .* \d+\/30 \S+, the role with most sessions/);
 });
 
-test('the lock tree: the blocker at the root, its waiters below it with how long they wait', async () => {
+test('the lock tree: the blocker at the root, its waiters below it with how long they wait', async t => {
+	const {chain, app} = await setup(t);
+	// the views in turn: sessions, groups, locks
+	app.press('v');
+	await app.waitForFrame(/^groups \(v\)/m);
 	app.press('v');
 	const frame = await app.waitForFrame(f => /^locks \(v\)/m.test(f) && f.includes(String(chain.waiters[1]!.pid)));
 	const lines = frame.split('\n');
@@ -92,14 +123,12 @@ test('the lock tree: the blocker at the root, its waiters below it with how long
 	assert.ok(root >= 0, 'the blocker is a root, with 2 sessions behind it');
 	assert.match(lines[root + 1]!, new RegExp(`^[ ›] └ ${chain.waiters[0]!.pid} +postgres +conn-waiter1 +active +\\d+(\\.\\d)?(ms|s) `));
 	assert.match(lines[root + 2]!, new RegExp(`^[ ›]   └ ${chain.waiters[1]!.pid} +postgres +conn-waiter2 +active +\\d+(\\.\\d)?(ms|s) `));
-	app.press('v');
-	await app.waitForFrame(/^sessions \(v\)/m);
 });
 
-test('s cycles the sort column and S reverses it', async () => {
-	const presses = sortOrders.findIndex(o => o.id === 'pid');
-	for (let i = 0; i < presses; i++) app.press('s');
-	let frame = await app.waitForFrame(/sort pid ↑/);
+test('s cycles the sort column and S reverses it', async t => {
+	const {app} = await setup(t);
+	let frame = await sortBy(app, 'pid');
+	assert.match(frame, /sort pid ↑/);
 	const up = listedPids(frame);
 	assert.ok(up.length > 10);
 	assert.deepEqual(up, [...up].sort((a, b) => a - b));
@@ -111,11 +140,10 @@ test('s cycles the sort column and S reverses it', async () => {
 	frame = await app.waitForFrame(/sort user ↑/);
 });
 
-test('the cursor stays on the same backend, on the same line, when a refresh brings rows above it', async () => {
-	const small = {columns: 160, rows: 24};
-	app.store.setState({size: small});
-	app.press('s');
-	await app.waitForFrame(/sort application ↑/);
+test('the cursor stays on the same backend, on the same line, when a refresh brings rows above it', async t => {
+	const {pool, appUrl, sleeper, app} = await setup(t);
+	app.store.setState({size: {columns: 160, rows: 24}});
+	await sortBy(app, 'application');
 	app.press('G');
 	await app.waitForFrame(f => selectedLine(f) > 0);
 	// up to the sleeper, which sorts after the padding sessions
@@ -132,10 +160,15 @@ test('the cursor stays on the same backend, on the same line, when a refresh bri
 	const after = await app.waitForFrame(f => f !== before && selectedLine(f) >= 0);
 	assert.equal(selectedLine(after), line, 'the selected row has not moved on screen');
 	assert.match(after.split('\n')[line]!, new RegExp(`${sleeper.pid} .*conn-sleep`), 'the same backend is selected');
-	app.store.setState({size: {columns: 160, rows: 60}});
 });
 
-test('Enter shows the whole query, pretty-printed, beyond what the list carries; Esc goes back', async () => {
+test('Enter shows the whole query, pretty-printed, beyond what the list carries; Esc goes back', async t => {
+	const {sleeper, app} = await setup(t);
+	// the sleeper alone in the list, so it is the selected row
+	app.press(keys.escape);
+	await app.waitForFrame(f => !f.includes('filter /'), 'the filter cleared');
+	await filterTo(app, 'conn-sleep');
+	await app.waitForFrame(f => new RegExp(`^›[ *][ !~@] *${sleeper.pid} `).test(f.split('\n').find(l => l.startsWith('›')) ?? ''), 'the sleeper selected');
 	app.press(keys.enter);
 	let frame = await app.waitForFrame(/Session details \(↑\/↓ scroll/);
 	assert.match(frame, new RegExp(`pid ${sleeper.pid}  HANGING: active for`));
@@ -151,7 +184,8 @@ test('Enter shows the whole query, pretty-printed, beyond what the list carries;
 	await app.waitForFrame(/^sessions \(v\)/m);
 });
 
-test('a filter that is not a regex is matched literally and says so; one that matches nothing says that; Esc clears it', async () => {
+test('a filter that is not a regex is matched literally and says so; one that matches nothing says that; Esc clears it', async t => {
+	const {sleeper, app} = await setup(t);
 	app.press(keys.escape);
 	await app.waitForFrame(f => !f.includes('filter /'));
 	await filterTo(app, 'conn-(');
