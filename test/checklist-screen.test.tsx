@@ -114,9 +114,10 @@ test('Enter on the EXPLAIN item shows the plans; Esc goes back', async t => {
 
 test('L asks for a typed confirmation when the server has room for its 100 sessions, and refuses with the reason when not', async t => {
 	// A server of the test's own: on the run's shared one, the sessions of the test files beside it decide the headroom.
+	const {app: console_, defer} = await own(t, 'checklist-load', {empty: true});
 	const server = await startCluster(15, {template: false});
-	t.after(() => stopCluster(server));
-	const {app: console_} = await own(t, 'checklist-load', {empty: true});
+	// after the console has closed its connection
+	defer(() => stopCluster(server));
 	const app = await console_({screen: 'checklist', size: {columns: 150, rows: 40}}, server.url());
 	const {waitText, loaded} = reader(app);
 	await loaded();
