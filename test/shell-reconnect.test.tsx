@@ -111,6 +111,9 @@ for (const intervalMs of [2000, 60_000]) {
 			// the server never went away: it is reachable from the moment the session is gone
 			await assertFreshWithinWork(app, url, Date.now(), 'pg_terminate_backend');
 			assert.notEqual(app.monitor.state.backendPid, pid, 'a new session');
+			// the new session prepared the poll's statements afresh: no "does not exist" (26000) fallback turned preparing off
+			const prepared = await app.monitor.query<{n: string}>('SELECT count(*) AS n FROM pg_prepared_statements');
+			assert.ok(Number(prepared.rows[0]?.n) > 0, 'statements prepared on the new connection');
 		} finally {
 			await admin.end();
 			await app.cleanup();
