@@ -8,7 +8,6 @@ import {printer} from './source/commands/print.js';
 import {UsageError} from './source/errors.js';
 import {formatFatal} from './source/fatal.js';
 import {openFromFlags} from './source/session.js';
-import {detectCapabilities} from './source/db/capabilities.js';
 import {JobRegistry} from './source/jobs/registry.js';
 import {recordJob} from './source/jobs/record.js';
 import {sanitize} from './source/sanitize.js';
@@ -56,12 +55,6 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		ui: global.pgBin ? {backups: {pgBin: global.pgBin}} : {},
 	});
 	opened.monitor.on('state', connection => store.setState({connection}));
-	// A restarted or upgraded server may have changed version, extensions or our privileges.
-	opened.monitor.on('reconnected', () => {
-		detectCapabilities(opened.monitor)
-			.then(caps => store.setState({caps}))
-			.catch(() => undefined);
-	});
 	const jobs = new JobRegistry({onFinish: job => recordJob(opened.target, store.getState().caps?.role ?? opened.target.user, job)});
 	const poller = startPoller(store, opened.monitor, loaders(), global.config);
 	const fleet = createFleet(opened, global.fleet, {

@@ -55,6 +55,9 @@ test('the runbook defaults, and thresholds from flags', () => {
 	assert.equal(parseSize('500kB', 'x'), 512_000);
 	assert.throws(() => readFleetFlags({connectionAlert: '180'}), /--connection-alert: "180" is not a percentage from 0 to 100/);
 	assert.throws(() => readFleetFlags({maxLag: 'soon'}), /--max-lag: "soon" is not a duration/);
+	assert.equal(t.maxLagBytes, 256 * 1024 ** 2);
+	assert.equal(readFleetFlags({maxLagBytes: '16MB'}).alerts.maxLagBytes, 16 * 1024 ** 2);
+	assert.throws(() => readFleetFlags({maxLagBytes: 'lots'}), /--max-lag-bytes: "lots" is not a size/);
 });
 
 test('each rule fires past its threshold and not at it', () => {
@@ -70,6 +73,11 @@ test('each rule fires past its threshold and not at it', () => {
 	assert.deepEqual(kinds(readings({}, {replicas: [replica(10_001)]})), ['replica-lag']);
 	assert.deepEqual(kinds(readings({}, {replicas: [replica(10_000)]})), []);
 	assert.deepEqual(kinds(readings({}, {replicas: [replica(0, false)]})), ['replica-lag'], 'a promoted replica');
+	// no commit replayed since it started: no time lag, but the bytes received and not replayed are known
+	const behind = (bytes: number | null) => ({name: 'replica-1', sample: {lagMs: null, replayBehindBytes: bytes, noCommitReplayed: true, inRecovery: true, paused: false} as never});
+	assert.deepEqual(kinds(readings({}, {replicas: [behind(t.maxLagBytes)]})), [], 'at --max-lag-bytes, not over it');
+	assert.deepEqual(evaluate(readings({}, {replicas: [behind(t.maxLagBytes + 1)]}), t).map(a => a.text), ['replica-1 256 MB received, not replayed, no commit replayed since it started (> 256 MB)']);
+	assert.deepEqual(kinds(readings({}, {replicas: [behind(null)]})), [], 'nothing received by streaming: nothing to judge by');
 	assert.deepEqual(kinds(readings({}, {replicas: [{name: 'replica-1', down: 'connection refused'}]})), ['target-down']);
 	const bouncer = (waiting: number) => ({name: 'pgbouncer', sample: {at: 0, pools: [], waiting, maxwaitSeconds: 2, servers: []}});
 	assert.deepEqual(kinds(readings({}, {pgbouncer: bouncer(0)})), []);

@@ -114,3 +114,27 @@ test('prepared statements that vanish between calls (a pooler in transaction mod
 		await monitor.close();
 	}
 });
+
+test('a server that answers and refuses (a changed password) is retried with a growing back-off, not every retry interval', async () => {
+	const admin = monitorFor().monitor;
+	await admin.connect();
+	await admin.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mon_refused') THEN CREATE ROLE mon_refused LOGIN; END IF; END $$`);
+	await admin.query(`ALTER ROLE mon_refused PASSWORD 'first'`);
+	const monitor = new Monitor(resolveTarget({dsn: server.url('postgres', 'mon_refused', 'first'), env: {}}), {minBackoffMs: 100, maxBackoffMs: 400});
+	await monitor.connect();
+	try {
+		await admin.query(`ALTER ROLE mon_refused PASSWORD 'second'`);
+		await admin.query('SELECT pg_terminate_backend($1)', [monitor.state.backendPid]);
+		await waitFor(() => /password authentication failed/.test(monitor.state.lastError ?? ''), {message: 'the refusal'});
+		// every 100 ms would be 20 attempts in these 2 s; the back-off (200, 400, 400 … ms) makes at most 7
+		const before = monitor.state.attempt;
+		await new Promise(resolve => setTimeout(resolve, 2000));
+		const made = monitor.state.attempt - before;
+		assert.ok(made >= 2 && made <= 7, `${made} attempts in 2 s`);
+		await admin.query(`ALTER ROLE mon_refused PASSWORD 'first'`);
+		await waitFor(() => monitor.state.status === 'live', {message: 'live once the password is right again (within the 400 ms cap)'});
+	} finally {
+		await monitor.close();
+		await admin.close();
+	}
+});

@@ -87,6 +87,16 @@ export function evaluate(r: FleetReadings, t: AlertThresholds): Alert[] {
 		if (!s.inRecovery) out.push({key: `${rep.name}:not-standby`, target: rep.name, kind: 'replica-lag', text: `${rep.name} is not in recovery: promoted, or not a standby`});
 		else if (s.lagMs !== null && s.lagMs > t.maxLagMs)
 			out.push({key: `${rep.name}:lag`, target: rep.name, kind: 'replica-lag', text: `${rep.name} lag ${formatDuration(s.lagMs)}${s.paused ? ' (replay paused)' : ''} (> ${formatDuration(t.maxLagMs)})`, value: s.lagMs, threshold: t.maxLagMs});
+		// the bytes are known even when the time is not (no commit replayed since the replica started)
+		else if (s.replayBehindBytes !== null && s.replayBehindBytes > t.maxLagBytes)
+			out.push({
+				key: `${rep.name}:lag`,
+				target: rep.name,
+				kind: 'replica-lag',
+				text: `${rep.name} ${formatBytes(s.replayBehindBytes)} received, not replayed${s.lagMs === null ? ', no commit replayed since it started' : ''}${s.paused ? ' (replay paused)' : ''} (> ${formatBytes(t.maxLagBytes)})`,
+				value: s.replayBehindBytes,
+				threshold: t.maxLagBytes,
+			});
 	}
 	const b = r.pgbouncer;
 	if (b?.down) out.push({key: `${b.name}:down`, target: b.name, kind: 'target-down', text: `${b.name} unreachable: ${b.down}`});

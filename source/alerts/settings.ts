@@ -16,6 +16,8 @@ export type AlertThresholds = {
 	lockWaitMs: number;
 	/** replay delay of a replica over this */
 	maxLagMs: number;
+	/** WAL a replica has received but not replayed, over this (bytes): the lag when no commit has been replayed to time it by */
+	maxLagBytes: number;
 	/** an inactive replication slot holding more WAL than this (bytes) */
 	slotRetainedBytes: number;
 	/** pgBouncer clients waiting for a server connection, above this */
@@ -29,6 +31,7 @@ export const defaultAlertThresholds: AlertThresholds = {
 	applicationListP95Ms: appQueries.application_list.targetMs ?? 50,
 	lockWaitMs: 10_000,
 	maxLagMs: 10_000,
+	maxLagBytes: 256 * 1024 ** 2,
 	slotRetainedBytes: 1024 ** 3,
 	pgbouncerWaiting: 0,
 };
@@ -52,6 +55,7 @@ export const fleetFlags = {
 	replica: {type: 'string', isMultiple: true},
 	pgbouncer: {type: 'string'},
 	maxLag: {type: 'string'},
+	maxLagBytes: {type: 'string'},
 	lockWaitAfter: {type: 'string'},
 	connectionAlert: {type: 'string'},
 	cacheAlert: {type: 'string'},
@@ -70,6 +74,7 @@ export const fleetHelp = `  --demo-replica       with --demo: a streaming standb
   --replica DSN        also watch this standby (repeatable): its lag, conflicts, replay state
   --pgbouncer DSN      also watch pgBouncer through its admin console (database pgbouncer)
   --max-lag D          alert when a replica's replay delay exceeds D (default 10s)
+  --max-lag-bytes S    alert when a replica has received more than S it has not replayed (default 256MB)
   --lock-wait-after D  alert when a session has waited on a lock longer than D (default 10s)
   --connection-alert P alert when client connections exceed P % of usable slots (default 80)
   --cache-alert P      alert when the hit ratio over 5 minutes is below P % (default 95)
@@ -98,6 +103,7 @@ export function parseSize(raw: unknown, flag: string): number {
 export function readFleetFlags(flags: Record<string, unknown>): FleetSettings {
 	const a = {...defaultAlertThresholds};
 	if (flags.maxLag !== undefined) a.maxLagMs = parseDuration(flags.maxLag, 'max-lag');
+	if (flags.maxLagBytes !== undefined) a.maxLagBytes = parseSize(flags.maxLagBytes, 'max-lag-bytes');
 	if (flags.lockWaitAfter !== undefined) a.lockWaitMs = parseDuration(flags.lockWaitAfter, 'lock-wait-after');
 	if (flags.connectionAlert !== undefined) a.connectionUse = percent(flags.connectionAlert, 'connection-alert');
 	if (flags.cacheAlert !== undefined) a.cacheHit = percent(flags.cacheAlert, 'cache-alert');

@@ -2,7 +2,7 @@ import React from 'react';
 import {Text} from 'ink';
 import {useAppState} from '../context.js';
 import type {TargetStatus} from '../fleet/fleet.js';
-import {clock, formatDuration} from '../format.js';
+import {clock, formatBytes, formatDuration} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import type {AppState} from '../store/store.js';
 
@@ -19,7 +19,9 @@ export function targetSummary(t: TargetStatus): {text: string; color: 'green' | 
 	if (t.kind === 'replica' && t.replica) {
 		const r = t.replica;
 		if (!r.inRecovery) return {text: `${t.name} ● not in recovery`, color: 'red'};
-		return {text: `${t.name} ● lag ${formatDuration(r.lagMs)}${r.paused ? ' paused' : ''}`, color: r.paused ? 'yellow' : 'green'};
+		// before the first commit is replayed the time lag is unknown, the bytes are not
+		const lag = r.lagMs === null && r.replayBehindBytes !== null ? formatBytes(r.replayBehindBytes) : formatDuration(r.lagMs);
+		return {text: `${t.name} ● lag ${lag}${r.paused ? ' paused' : ''}`, color: r.paused ? 'yellow' : 'green'};
 	}
 	if (t.kind === 'pgbouncer' && t.bouncer) return {text: `${t.name} ● ${t.bouncer.waiting} waiting`, color: t.bouncer.waiting > 0 ? 'yellow' : 'green'};
 	return {text: `${t.name} ●`, color: 'green'};

@@ -24,8 +24,9 @@ export type MonitorOptions = {
 	/** server-side cap on every monitoring statement */
 	statementTimeoutMs?: number;
 	lockTimeoutMs?: number;
-	/** reconnect back-off bounds */
+	/** while the server is unreachable (down, restarting, starting up): the time between reconnect attempts; also the back-off's first step */
 	minBackoffMs?: number;
+	/** the back-off's cap, for a server that answers but refuses (authentication, no free slots, no such database) */
 	maxBackoffMs?: number;
 	/** the pgBouncer admin console: no startup options, no backend of its own to ask for */
 	pgbouncer?: boolean;
@@ -43,6 +44,22 @@ export class NotConnectedError extends Error {
 
 const maxPrepared = 64;
 const preparedNames = new WeakMap<pg.Client, {names: Map<string, string>; next: number}>();
+/** a connection lost sooner than this after it was made counts as a flap: several in a row back off */
+const steadyMs = 1000;
+
+/**
+ * A failed connection attempt that says the server is not there yet: refused or reset at the
+ * socket, the connect timeout, a postmaster shutting down or starting up (57P03), its sessions
+ * being terminated. Retried every minBackoffMs, so the console is back as soon as the server is.
+ * Anything else is a server that answered and refused us (password, pg_hba, no free slots, the
+ * database gone): retrying fast changes nothing there, so that backs off.
+ */
+export function unreachable(error: unknown): boolean {
+	const code = (error as {code?: unknown} | undefined)?.code;
+	if (code === '57P01' || code === '57P02' || code === '57P03') return true;
+	if (typeof code === 'string' && /^E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|HOSTUNREACH|HOSTDOWN|NETUNREACH|NETDOWN|PIPE|AI_AGAIN|NOTFOUND|NOENT)$/.test(code)) return true;
+	return error instanceof Error && /Connection terminated|timeout expired|connection timeout/i.test(error.message);
+}
 
 const defaults: Required<MonitorOptions> = {
 	applicationName: 'intowork-db',
@@ -67,6 +84,10 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 	private current: ConnectionState = {status: 'connecting', attempt: 0};
 	private retryTimer: NodeJS.Timeout | undefined;
 	private closed = false;
+	/** attempts the server answered and refused, since the connection was lost: the back-off's exponent */
+	private refusals = 0;
+	/** connections in a row lost within steadyMs of being made: a server that drops every new session */
+	private flaps = 0;
 	/** set once prepared statements turned out not to survive between calls (a pooler in between) */
 	private unprepared = false;
 
@@ -123,8 +144,9 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 			await this.connect();
 		} catch (error) {
 			if (this.closed) return;
+			this.refusals = 0;
 			this.setState({status: 'reconnecting', attempt: 0, staleSince: Date.now(), lastError: error instanceof Error ? error.message : String(error)});
-			this.scheduleRetry();
+			this.scheduleRetry(this.retryDelay(error));
 		}
 	}
 
@@ -139,14 +161,27 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 		this.client = undefined;
 		client.removeAllListeners('end');
 		client.end().catch(() => undefined);
+		this.flaps = Date.now() - (this.current.liveSince ?? 0) < steadyMs ? this.flaps + 1 : 0;
+		this.refusals = 0;
 		this.setState({status: 'reconnecting', attempt: 0, staleSince: this.current.staleSince ?? Date.now(), lastError: error.message});
-		this.scheduleRetry();
+		// A terminated session on a server that is still up is back at once, not after a back-off; only a
+		// server that keeps dropping the new sessions is retried less and less often.
+		const {minBackoffMs, maxBackoffMs} = this.options;
+		this.scheduleRetry(this.flaps <= 1 ? 0 : Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(this.flaps - 2, 10)));
 	}
 
-	private scheduleRetry() {
-		if (this.closed || this.retryTimer) return;
+	/**
+	 * Not an exponential back-off for a server that is simply not there: after a restart the next
+	 * attempt would be up to the cap (seconds) after the server was back, the screen stale all that time.
+	 */
+	private retryDelay(error: unknown): number {
 		const {minBackoffMs, maxBackoffMs} = this.options;
-		const delay = Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(this.current.attempt, 10));
+		if (unreachable(error)) return minBackoffMs;
+		return Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(this.refusals++, 10));
+	}
+
+	private scheduleRetry(delay: number) {
+		if (this.closed || this.retryTimer) return;
 		this.retryTimer = setTimeout(() => {
 			this.retryTimer = undefined;
 			void this.retry();
@@ -170,7 +205,7 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 			client.removeAllListeners('end');
 			await client.end().catch(() => undefined);
 			this.setState({lastError: errorText(error)});
-			this.scheduleRetry();
+			this.scheduleRetry(this.retryDelay(error));
 		}
 	}
 

@@ -153,8 +153,10 @@ export type ReplicaSample = {
 	replayBehindBytes: number | null;
 	/** now() - pg_last_xact_replay_timestamp(): overstates lag when the primary has had nothing to commit */
 	replayDelayMs: number | null;
-	/** the lag the alert uses: 0 when everything received is replayed, else the replay delay */
+	/** the lag the alert uses: 0 when everything received is replayed, else the replay delay (null before the first commit replayed) */
 	lagMs: number | null;
+	/** no commit replayed since the replica started (pg_last_xact_replay_timestamp() is NULL): no time lag, though the bytes behind are known */
+	noCommitReplayed: boolean;
 	paused: boolean;
 	/** 14+: 'not paused', 'pause requested', 'paused' */
 	pauseState?: string | null;
@@ -210,6 +212,7 @@ export async function sampleReplica(db: Queryable, major: number): Promise<Repli
 		replayBehindBytes: behind,
 		replayDelayMs: delay,
 		lagMs: !row.in_recovery ? null : behind !== null && behind <= 0 ? 0 : delay,
+		noCommitReplayed: row.in_recovery && delay === null,
 		paused: row.paused === true,
 		...(major >= 14 && {pauseState: row.pause_state}),
 		hotStandbyFeedback: row.hsf,

@@ -91,7 +91,10 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 	private latencyAt = 0;
 	private latency: Partial<Record<AppQueryId, IntervalLatency>> | undefined;
 	private readonly tracker = new AlertTracker();
-	private readonly timers = new Set<NodeJS.Timeout>();
+	/** each target's next round, while one is waiting (none while it samples) */
+	private readonly timers = new Map<string, NodeJS.Timeout>();
+	/** targets back since their round started: the next round starts at once */
+	private readonly due = new Set<string>();
 	private stopped = false;
 	private schema: string | null | undefined;
 
@@ -109,6 +112,7 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 			t.monitor.on('reconnected', () => {
 				t.caps = undefined;
 				this.schema = undefined;
+				this.sampleSoon(t);
 			});
 		}
 	}
@@ -137,23 +141,35 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 		await Promise.all(this.targets.map(t => this.sampleOne(t).catch(() => undefined)));
 	}
 
-	private loop(t: FleetTarget, failures: number) {
+	private loop(t: FleetTarget, failures: number, now = false) {
 		if (this.stopped) return;
 		const delay = failures === 0 ? this.options.intervalMs() : Math.min(maxBackoffMs, this.options.intervalMs() * 2 ** failures);
 		const first = !this.statuses.get(t.name)?.at && failures === 0;
 		const timer = setTimeout(
 			async () => {
-				this.timers.delete(timer);
+				this.timers.delete(t.name);
 				let ok = true;
 				if (!this.options.paused?.()) ok = await this.sampleOne(t).then(
 					() => true,
 					() => false,
 				);
-				this.loop(t, ok ? 0 : failures + 1);
+				this.loop(t, ok ? 0 : failures + 1, this.due.delete(t.name));
 			},
-			first ? 0 : delay,
+			first || now ? 0 : delay,
 		);
-		this.timers.add(timer);
+		this.timers.set(t.name, timer);
+	}
+
+	/** A target whose connection is back: sampled now, not after its interval or its error back-off. */
+	private sampleSoon(t: FleetTarget) {
+		const timer = this.timers.get(t.name);
+		if (!timer) {
+			// sampling (on the old connection, failing) or not started: the round after starts at once
+			this.due.add(t.name);
+			return;
+		}
+		clearTimeout(timer);
+		this.loop(t, 0, true);
 	}
 
 	private async sampleOne(t: FleetTarget): Promise<void> {
@@ -232,7 +248,7 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 
 	async stop(): Promise<void> {
 		this.stopped = true;
-		for (const t of this.timers) clearTimeout(t);
+		for (const t of this.timers.values()) clearTimeout(t);
 		this.timers.clear();
 		// the primary's monitor belongs to whoever opened it
 		await Promise.all(this.targets.filter(t => t.kind !== 'primary').map(t => t.monitor.close()));

@@ -3,7 +3,7 @@ import {Box, Text} from 'ink';
 import {defaultAlertThresholds} from '../alerts/settings.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {useAppState} from '../context.js';
-import {slotFix, type ReplicationData, type Standby} from '../db/replication.js';
+import {slotFix, type ReplicaSample, type ReplicationData, type Standby} from '../db/replication.js';
 import type {TargetStatus} from '../fleet/fleet.js';
 import {fit, formatBytes, formatDuration, formatNumber} from '../format.js';
 import {sanitize} from '../sanitize.js';
@@ -39,7 +39,16 @@ function header(cols: Array<{title: string; width: number}>, width: number): str
 	);
 }
 
-function Replica({t, maxLagMs}: {t: TargetStatus; maxLagMs: number}) {
+/** The lag as far as it is known: before the first commit is replayed there is no time to give, but the bytes are known. */
+export function replicaLag(r: ReplicaSample, maxLagMs: number, maxLagBytes: number): {text: string; over: boolean} {
+	if (r.lagMs === 0 && r.noCommitReplayed) return {text: '0 B: caught up, no commit replayed yet', over: false};
+	if (r.lagMs !== null) return {text: `${formatDuration(r.lagMs)} (max ${formatDuration(maxLagMs)})`, over: r.lagMs > maxLagMs};
+	if (r.replayBehindBytes !== null)
+		return {text: `${formatBytes(r.replayBehindBytes)} behind (max ${formatBytes(maxLagBytes)}); no time lag: no commit replayed since it started`, over: r.replayBehindBytes > maxLagBytes};
+	return {text: 'unknown: nothing received by streaming and no commit replayed since it started', over: false};
+}
+
+function Replica({t, maxLagMs, maxLagBytes}: {t: TargetStatus; maxLagMs: number; maxLagBytes: number}) {
 	const r = t.replica;
 	if (t.connection.status !== 'live')
 		return (
@@ -49,7 +58,7 @@ function Replica({t, maxLagMs}: {t: TargetStatus; maxLagMs: number}) {
 		);
 	if (!r) return <Text dimColor>{t.name}: {t.error ? `cannot read: ${sanitize(t.error, 160)}` : 'Loading…'}</Text>;
 	const c = r.conflicts;
-	const over = r.lagMs !== null && r.lagMs > maxLagMs;
+	const lag = replicaLag(r, maxLagMs, maxLagBytes);
 	return (
 		<Box flexDirection="column">
 			<Text wrap="truncate-end">
@@ -57,7 +66,7 @@ function Replica({t, maxLagMs}: {t: TargetStatus; maxLagMs: number}) {
 				{r.receiver ? ` · WAL receiver ${sanitize(r.receiver.status, 20)}${r.receiver.sender ? ` from ${sanitize(r.receiver.sender, 60)}` : ''}` : ' · no WAL receiver'}
 			</Text>
 			<Text wrap="truncate-end">
-				{'  '}lag <Text color={over ? 'red' : 'green'}>{formatDuration(r.lagMs)}</Text> (max {formatDuration(maxLagMs)}) · received {r.receiveLsn ?? '-'} · replayed {r.replayLsn ?? '-'} · {formatBytes(r.replayBehindBytes)} to replay
+				{'  '}lag <Text color={lag.over ? 'red' : 'green'}>{lag.text}</Text> · received {r.receiveLsn ?? '-'} · replayed {r.replayLsn ?? '-'} · {formatBytes(r.replayBehindBytes)} to replay
 				{r.paused ? <Text color="yellow"> · REPLAY PAUSED{r.pauseState && r.pauseState !== 'paused' ? ` (${r.pauseState})` : ''}: SELECT pg_wal_replay_resume();</Text> : null}
 			</Text>
 			<Text wrap="truncate-end">
@@ -71,10 +80,11 @@ function Replica({t, maxLagMs}: {t: TargetStatus; maxLagMs: number}) {
 }
 
 function ReplicationView({data}: {data: ReplicationData}) {
-	const {width, targets, maxLagMs, major} = useAppState(s => ({
+	const {width, targets, maxLagMs, maxLagBytes, major} = useAppState(s => ({
 		width: s.size.columns,
 		targets: s.fleet?.targets,
 		maxLagMs: s.fleet?.thresholds.maxLagMs ?? defaultAlertThresholds.maxLagMs,
+		maxLagBytes: s.fleet?.thresholds.maxLagBytes ?? defaultAlertThresholds.maxLagBytes,
 		major: s.caps?.major ?? 0,
 	}));
 	const replicas = targets?.filter(t => t.kind === 'replica') ?? [];
@@ -115,7 +125,7 @@ function ReplicationView({data}: {data: ReplicationData}) {
 				Replicas (--replica): {replicas.length === 0 ? 'none given' : replicas.length}
 			</Text>
 			{replicas.map(t => (
-				<Replica key={t.name} t={t} maxLagMs={maxLagMs} />
+				<Replica key={t.name} t={t} maxLagMs={maxLagMs} maxLagBytes={maxLagBytes} />
 			))}
 			<Text dimColor wrap="truncate-end">
 				Lag is 0 while everything received is replayed; else the replay delay, which on an idle primary grows with nothing behind (no commit to replay).

@@ -67,7 +67,8 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Loaders, co
 		timer = undefined;
 		const s = store.getState();
 		const screen = s.screen;
-		if (!ready(s) || !loaders[screen]?.load || !s.caps) {
+		// a screen without a poll of its own still gets the capabilities read when due (the header's uptime after a restart)
+		if (!ready(s) || !s.caps) {
 			schedule();
 			return;
 		}
