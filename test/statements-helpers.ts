@@ -15,5 +15,5 @@ export async function loadContext(url: string): Promise<LoadContext & {monitor: 
 	await monitor.connect();
 	after(() => monitor.close());
 	const caps = await detectCapabilities(monitor);
-	return {db: monitor, monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid};
+	return {db: monitor, monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid, target: monitor.target};
 }
