@@ -7,6 +7,8 @@ import {after, test} from 'node:test';
 import pg from 'pg';
 import stringWidth from 'string-width';
 import {findPgTools} from '../source/actions/backup/pg-tools.js';
+import {appQueries, appQueryContext} from '../source/db/app-queries.js';
+import {sampleLatency} from '../source/db/sampler.js';
 import {loadStatements, statementText, type StatementsReady} from '../source/db/statements.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {startCluster, stopCluster, templateDatabase} from './helpers/cluster.js';
@@ -349,6 +351,11 @@ test('200x50: with a SQL_ASCII statement in pg_stat_statements, the Queries scre
 	const whole = await statementText(statementsCtx.db, through, tenKbStatement, statementsCtx.target);
 	// exactly as sent, but for the lone surrogate, which the client sent as U+FFFD
 	assert.equal(whole, `SELECT $1 AS ${quoteIdent(`${payloads.c1}${payloads.wide}`)} /* ${tenKb} */`.replaceAll(payloads.surrogate, '\ufffd'), 'the whole 10 kB text');
+	// the p95 sampler behind the alerts, the header and watch reads the same way
+	await runner.query(appQueries.job_list.sql, appQueries.job_list.params(await appQueryContext(runner), () => 0.42));
+	const latency = await sampleLatency(statementsCtx.db, through.version, through.schema, statementsCtx.target);
+	assert.ok((latency.queries.job_list?.calls ?? 0) >= 1, JSON.stringify(latency));
+	await assert.rejects(sampleLatency(statementsCtx.db, through.version, through.schema), /invalid byte sequence for encoding "UTF8": 0x9b/, 'without a way to the SQL_ASCII database');
 	const next = (await loadStatements(statementsCtx, through)) as StatementsReady;
 	assert.equal(next.textsVia, asciiDb, 'texts kept from the last refresh still say where they came from');
 
@@ -422,8 +429,12 @@ test('headless commands print hostile names and texts with every control escaped
 
 	const check = await runCli(['check', '--json', '--dsn', dsn], {env, timeout: 240_000});
 	clean('check --json', check);
-	const report = JSON.parse(check.stdout) as {role: string; target: string};
+	const report = JSON.parse(check.stdout) as {role: string; target: string; items: Array<{id: number; verdict: string; evidence: string[]}>};
 	assert.equal(report.role, loginRole, 'the role comes back exactly from the JSON');
+	// pg_stat_statements holds the SQL_ASCII statement by now (the test above): monitoring is still judged
+	const monitoring = report.items.find(item => item.id === 7);
+	assert.equal(monitoring?.verdict, 'pass', JSON.stringify(monitoring));
+	assert.ok(monitoring.evidence.some(line => /^collecting: \d+ statements/.test(line)), JSON.stringify(monitoring));
 	assert.ok(report.target.endsWith(`/${hostileDb}`), 'so does the database');
 
 	const missing = await runCli(['migrate', '--status', '--dsn', dsn.replace(encodeURIComponent(hostileDb), encodeURIComponent(`${hostileDb}-gone`))], {env});

@@ -300,7 +300,7 @@ function statementOf(row: StatementRow & {queryid: string}, text: string): State
 
 // invalid byte sequence, and a character with no equivalent in this database's encoding
 const encodingErrors = new Set(['22021', '22P05']);
-const isEncodingError = (error: unknown) => {
+export const isEncodingError = (error: unknown) => {
 	const code = (error as {code?: unknown} | undefined)?.code;
 	return typeof code === 'string' && encodingErrors.has(code);
 };
@@ -350,7 +350,7 @@ const sideTimeoutMs = 5000;
  * its own timeouts), closed at once. Up to three databases are tried; the
  * result says which one served, or why none could.
  */
-async function throughSqlAscii<T>(
+export async function throughSqlAscii<T>(
 	db: Queryable,
 	target: Target | undefined,
 	read: (via: Queryable, schema: string) => Promise<T>,
