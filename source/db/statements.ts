@@ -337,7 +337,7 @@ export function bytesText(bytes: Uint8Array): string {
 
 const sqlAsciiDatabasesSql = `SELECT d.datname, d.datname = current_database() AS current FROM pg_database d
 WHERE d.encoding = pg_char_to_encoding('SQL_ASCII') AND d.datallowconn AND NOT d.datistemplate AND has_database_privilege(d.oid, 'CONNECT')
-ORDER BY d.datname = current_database() DESC, d.datname
+ORDER BY current DESC, d.datname
 LIMIT 3`;
 const statementsSchemaSql = `SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'`;
 const sideTimeoutMs = 5000;

@@ -142,7 +142,7 @@ function notesFor(data: StatementsReady, mode: Mode, role: string | undefined): 
 		notes.push({
 			color: 'yellow',
 			// pg_stat_statements converts every text on the server before it filters: one bad entry hides them all
-			text: `${n} text${n === 1 ? '' : 's'} unreadable: a statement from a SQL_ASCII database holds bytes invalid here (${sanitize(data.textsError, 120)}); the numbers are complete; reset that entry in its database to read texts again`,
+			text: `${n} text${n === 1 ? '' : 's'} unreadable: a statement from a SQL_ASCII database holds bytes invalid here (${sanitize(data.textsError, 300)}); the numbers are complete; reset that entry in its database to read texts again`,
 		});
 	}
 	if (data.textsVia)
