@@ -7,11 +7,14 @@ import {after, test} from 'node:test';
 import pg from 'pg';
 import stringWidth from 'string-width';
 import {findPgTools} from '../source/actions/backup/pg-tools.js';
-import {loadStatements, type StatementsReady} from '../source/db/statements.js';
+import {appQueries, appQueryContext} from '../source/db/app-queries.js';
+import {sampleLatency} from '../source/db/sampler.js';
+import {loadStatements, statementText, type StatementsReady} from '../source/db/statements.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {startCluster, stopCluster, templateDatabase} from './helpers/cluster.js';
 import {runCli} from './helpers/cli.js';
 import {waitFor} from './helpers/db.js';
+import {see} from './helpers/operator.js';
 import {loadContext} from './statements-helpers.js';
 
 // Role names, database names, application_name and query texts full of terminal escapes, C1
@@ -140,7 +143,8 @@ const asciiUrl = server.url(asciiDb);
 async function poison() {
 	const rawSleep = spawn(psql, [asciiUrl, '-X', '-q'], {env: {...process.env, PGCLIENTENCODING: 'SQL_ASCII'}, stdio: ['pipe', 'ignore', 'ignore']});
 	children.push(rawSleep);
-	rawSleep.stdin.write(Buffer.concat([Buffer.from('SELECT pg_sleep(600) AS "'), rawBytes, Buffer.from('";\n')]));
+	// pg_stat_statements lists only what has run, but converts the running one's text as well
+	rawSleep.stdin.write(Buffer.concat([Buffer.from('SELECT 1 AS "'), rawBytes, Buffer.from('";\nSELECT pg_sleep(600) AS "'), rawBytes, Buffer.from('";\n')]));
 	await waitFor(async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(600) AS %' AND state = 'active'")).rowCount === 1, {
 		timeout: 20_000,
 		message: 'the SQL_ASCII sleeper is active',
@@ -195,24 +199,6 @@ function violations(bytes: Buffer, options: {escapes: boolean}): Violation[] {
 
 function paneTitle(term: Terminal): string {
 	return term.display('#{pane_title}');
-}
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
-
-/** A settled screen showing every pattern. */
-async function see(term: Terminal, patterns: RegExp[], timeoutMs = 30_000): Promise<string> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const screen = term.capture();
-		const missing = patterns.filter(p => !p.test(screen));
-		if (missing.length === 0) {
-			await sleep(100);
-			if (term.capture() === screen) return screen;
-			continue;
-		}
-		if (/^\[exit \d+\]$/m.test(screen) || Date.now() > deadline) throw new Error(`the terminal never showed ${missing.join(', ')}\n--- screen ---\n${screen}`);
-		await sleep(100);
-	}
 }
 
 /** The header on the first line, the connection state on the second, nothing wider than the terminal. */
@@ -322,7 +308,7 @@ test('80x24: every screen of the console as a hostile role on a hostile database
 	assert.ok(bytes.includes('\u001b[?1049h'), 'the recording holds the console from its first write');
 });
 
-test('200x50: with a SQL_ASCII statement in pg_stat_statements, the Queries screen keeps its numbers and says why texts are missing', {timeout: 300_000}, async () => {
+test('200x50: with a SQL_ASCII statement in pg_stat_statements, the Queries screen reads texts as bytes through the SQL_ASCII database, else keeps its numbers and says why', {timeout: 300_000}, async () => {
 	await poison();
 	const broken = await runner.query('SELECT query FROM pg_stat_statements(true)').then(
 		() => undefined,
@@ -330,11 +316,15 @@ test('200x50: with a SQL_ASCII statement in pg_stat_statements, the Queries scre
 	);
 	assert.match(broken ?? 'no error', /invalid byte sequence for encoding "UTF8": 0x9b/, 'pg_stat_statements itself cannot give texts any more');
 
-	// Loader level: a refresh keeps the texts it had, a statement new since then is marked, the numbers are all there.
-	await runner.query('SELECT 3 AS fresh_after_poison');
+	// Loader level, while the SQL_ASCII database has no pg_stat_statements to read through: a refresh keeps the
+	// texts it had, a statement new since then is marked, the numbers are all there, and it says what would help.
+	// three constants: a query id of its own (column names are not part of it)
+	await runner.query('SELECT 3 AS a, 4 AS b, 5 AS c /* fresh_after_poison */');
 	const refreshed = (await loadStatements(statementsCtx, readable)) as StatementsReady;
 	assert.equal(refreshed.kind, 'ready');
 	assert.match(refreshed.textsError ?? '', /invalid byte sequence for encoding "UTF8": 0x9b/);
+	assert.ok(refreshed.textsError?.includes(`${asciiDb}: CREATE EXTENSION pg_stat_statements there`), refreshed.textsError);
+	assert.equal(refreshed.textsVia, undefined);
 	const wide = refreshed.statements.find(st => st.text.includes('日本語🐘'));
 	assert.ok(wide && !wide.unreadable && wide.calls >= 1, 'a text read before stays');
 	const fresh = refreshed.statements.filter(st => st.unreadable);
@@ -344,11 +334,81 @@ test('200x50: with a SQL_ASCII statement in pg_stat_statements, the Queries scre
 	assert.ok(cold.statements.length >= readable.statements.length, 'every statement is still listed');
 	assert.ok(cold.statements.filter(st => !st.hidden).every(st => st.unreadable), 'without earlier texts, all are marked');
 
+	// With the extension in the SQL_ASCII database, every text comes as bytes through a connection to it.
+	const asciiAdmin = await connect(server.user, asciiDb, 'setup');
+	await asciiAdmin.query('CREATE EXTENSION pg_stat_statements');
+	const through = (await loadStatements(statementsCtx, undefined)) as StatementsReady;
+	assert.equal(through.kind, 'ready');
+	assert.equal(through.textsError, undefined);
+	assert.equal(through.textsVia, asciiDb);
+	const listed = through.statements.filter(st => !st.hidden);
+	assert.deepEqual(listed.filter(st => st.unreadable), [], 'no text is missing');
+	assert.ok(listed.some(st => st.text === 'SELECT $1 AS a, $2 AS b, $3 AS c /* fresh_after_poison */'), 'the statement new since the poison has its text');
+	const tenKbStatement = listed.find(st => st.text.startsWith('SELECT $1 AS') && st.text.includes('日本語🐘'));
+	assert.ok(tenKbStatement, 'the hostile statement read as bytes keeps its UTF-8');
+	assert.equal([...tenKbStatement.text].length, 500, 'cut to the list length in characters, not bytes');
+	// the detail view's whole text, through the same database
+	const whole = await statementText(statementsCtx.db, through, tenKbStatement, statementsCtx.target);
+	// exactly as sent, but for the lone surrogate, which the client sent as U+FFFD
+	assert.equal(whole, `SELECT $1 AS ${quoteIdent(`${payloads.c1}${payloads.wide}`)} /* ${tenKb} */`.replaceAll(payloads.surrogate, '\ufffd'), 'the whole 10 kB text');
+	// the p95 sampler behind the alerts, the header and watch reads the same way
+	await runner.query(appQueries.job_list.sql, appQueries.job_list.params(await appQueryContext(runner), () => 0.42));
+	const latency = await sampleLatency(statementsCtx.db, through.version, through.schema, statementsCtx.target);
+	assert.ok((latency.queries.job_list?.calls ?? 0) >= 1, JSON.stringify(latency));
+	await assert.rejects(sampleLatency(statementsCtx.db, through.version, through.schema), /invalid byte sequence for encoding "UTF8": 0x9b/, 'without a way to the SQL_ASCII database');
+	const next = (await loadStatements(statementsCtx, through)) as StatementsReady;
+	assert.equal(next.textsVia, asciiDb, 'texts kept from the last refresh still say where they came from');
+
 	const {bytes, titleBefore, titleAfter} = await tour({columns: 200, rows: 50}, async (term, label) => {
-		assertLayout(await see(term, [/texts? unreadable: a statement from a SQL_ASCII database/, /\(text unreadable: see the note above\)/], 60_000), 200, label);
+		// the database name as the sanitizer leaves it
+		const list = await see(term, [/Texts read as bytes through SQL_ASCII database ascii: a statement holds bytes that are not UTF-8 \(shown as \\xNN\)/], 60_000);
+		assertLayout(list, 200, label);
+		assert.doesNotMatch(list, /unreadable/, label);
+		// the statement new since the poison, among the totals
+		term.send('m');
+		await see(term, [/Totals /]);
+		term.send('/');
+		await see(term, [/Filter \(text, role or query id\)/]);
+		term.type('fresh_after');
+		term.send('Enter');
+		assert.doesNotMatch(await see(term, [/Filter: fresh_after/, /SELECT \$1 AS a, \$2 AS b, \$3 AS c \/\* fresh_after_poison \*\//]), /unreadable/, label);
+		term.send('Escape');
+		await waitFor(() => !/Filter: fresh_after/.test(term.capture()), {timeout: 10_000, message: 'the filter cleared'});
+		term.send('m');
+		await see(term, [/This interval/]);
 	});
 	assert.deepEqual(violations(bytes, {escapes: true}), []);
 	assert.equal(titleAfter, titleBefore, 'the window title is unchanged');
+});
+
+test('a console on the SQL_ASCII database shows its statement\'s bytes that are not UTF-8 as \\xNN, and the UTF-8 texts as they are', {timeout: 300_000}, async () => {
+	// after the test above: the raw-bytes sleeper runs and the database has pg_stat_statements
+	const utf8 = await connect(loginRole, asciiDb, 'utf8');
+	await utf8.query('SELECT 1 AS "café_日本"');
+	const asciiDsn = dsn.replace(encodeURIComponent(hostileDb), encodeURIComponent(asciiDb));
+	const record = path.join(base, 'bytes-ascii');
+	const term = openTerminal([asciiDsn], {columns: 200, rows: 50, env, name: 'sqlascii', record});
+	try {
+		await see(term, [/● live/], 60_000);
+		term.send('3');
+		await see(term, [/3 Queries/, /This interval/], 60_000);
+		term.send('m');
+		const screen = await see(term, [/Totals /, /SELECT \$1 AS "\\x9b2J\\x9d0;raw-bytes\\x9c\\xff\\xe9"/, /SELECT \$1 AS "café_日本"/, /Texts read as bytes through SQL_ASCII database ascii:/], 60_000);
+		assert.doesNotMatch(screen, /unreadable|Cannot load/);
+		// its whole text, read as bytes on the console's own connection
+		term.send('/');
+		await see(term, [/Filter \(text, role or query id\)/]);
+		term.type('raw-bytes');
+		term.send('Enter');
+		await see(term, [/Filter: raw-bytes/, /›.*raw-bytes/]);
+		term.send('Enter');
+		assert.doesNotMatch(await see(term, [/Normalized text/, /^ {2}SELECT\s/m, /AS "\\x9b2J\\x9d0;raw-bytes\\x9c\\xff\\xe9"/]), /could not read/);
+		term.send('q');
+		await see(term, [/^\[exit 0\]$/m]);
+	} finally {
+		term.kill();
+	}
+	assert.deepEqual(violations(fs.readFileSync(record), {escapes: true}), []);
 });
 
 test('headless commands print hostile names and texts with every control escaped, and --json stays exact', {timeout: 300_000}, async () => {
@@ -369,8 +429,12 @@ test('headless commands print hostile names and texts with every control escaped
 
 	const check = await runCli(['check', '--json', '--dsn', dsn], {env, timeout: 240_000});
 	clean('check --json', check);
-	const report = JSON.parse(check.stdout) as {role: string; target: string};
+	const report = JSON.parse(check.stdout) as {role: string; target: string; items: Array<{id: number; verdict: string; evidence: string[]}>};
 	assert.equal(report.role, loginRole, 'the role comes back exactly from the JSON');
+	// pg_stat_statements holds the SQL_ASCII statement by now (the test above): monitoring is still judged
+	const monitoring = report.items.find(item => item.id === 7);
+	assert.equal(monitoring?.verdict, 'pass', JSON.stringify(monitoring));
+	assert.ok(monitoring.evidence.some(line => /^collecting: \d+ statements/.test(line)), JSON.stringify(monitoring));
 	assert.ok(report.target.endsWith(`/${hostileDb}`), 'so does the database');
 
 	const missing = await runCli(['migrate', '--status', '--dsn', dsn.replace(encodeURIComponent(hostileDb), encodeURIComponent(`${hostileDb}-gone`))], {env});

@@ -16,5 +16,5 @@ export async function loadContext(url: string, cleanup: (fn: () => Promise<void>
 	await monitor.connect();
 	cleanup(() => monitor.close());
 	const caps = await detectCapabilities(monitor);
-	return {db: monitor, monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid};
+	return {db: monitor, monitor, caps, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid, target: monitor.target};
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import {test} from 'node:test';
 import {appQueries, appQueryContext} from '../source/db/app-queries.js';
 import {
+	bytesText,
 	genericPlan,
 	intervalStatements,
 	loadStatements,
@@ -54,6 +55,18 @@ async function direct(queryid: string): Promise<Direct> {
 	assert.equal(rows.length, 1);
 	return rows[0]!;
 }
+
+test('bytes from a SQL_ASCII database: valid UTF-8 as it is, every other byte as \\xNN', () => {
+	const text = (...parts: Array<string | number[]>) => bytesText(Buffer.concat(parts.map(p => (typeof p === 'string' ? Buffer.from(p) : Uint8Array.from(p)))));
+	assert.equal(text('café 日本 🐘'), 'café 日本 🐘');
+	assert.equal(text('a', [0x9b], '2J', [0xff, 0xe9], 'b'), 'a\\x9b2J\\xff\\xe9b');
+	// overlong, surrogate, past U+10FFFF, and sequences cut short: each byte on its own
+	assert.equal(text([0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]), '\\xc0\\xaf\\xed\\xa0\\x80\\xf4\\x90\\x80\\x80');
+	assert.equal(text('x', [0xe6, 0x97], 'y', [0xf0, 0x9f, 0x90]), 'x\\xe6\\x97y\\xf0\\x9f\\x90');
+	// an encoded C1 control is valid UTF-8 and stays, for the sanitizer to drop where it is shown
+	assert.equal(text([0xc2, 0x9b]), '\u009b');
+	assert.equal(text([]), '');
+});
 
 test('extension versions compare part by part', () => {
 	assert.ok(versionAtLeast('1.10', '1.9'));

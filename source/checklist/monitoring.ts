@@ -22,7 +22,8 @@ export async function readMonitoring(db: Queryable): Promise<MonitoringEvidence>
 	if (caps.statements.state !== 'ok') return evidence;
 	const schema = (await db.query<{schema: string}>(schemaSql)).rows[0]?.schema ?? 'public';
 	const r = await db.query<{track: string | null; entries: string; calls: string}>(
-		`SELECT current_setting('pg_stat_statements.track', true) AS track, count(*) AS entries, coalesce(sum(calls), 0) AS calls FROM ${quoteIdent(schema)}.pg_stat_statements`,
+		// without texts: the view reads them all, and one SQL_ASCII statement with bytes not valid here fails it for every database
+		`SELECT current_setting('pg_stat_statements.track', true) AS track, count(*) AS entries, coalesce(sum(calls), 0) AS calls FROM ${quoteIdent(schema)}.pg_stat_statements(false)`,
 	);
 	const row = r.rows[0]!;
 	return {...evidence, track: row.track ?? undefined, entries: Number(row.entries), calls: Number(row.calls)};

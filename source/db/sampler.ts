@@ -1,8 +1,10 @@
 import {appQueries, type AppQueryId} from './app-queries.js';
 import type {Capabilities} from './capabilities.js';
 import type {HitRead} from './cache.js';
+import type {Target} from './dsn.js';
 import type {Queryable} from './monitor.js';
 import {quoteIdent} from './sql.js';
+import {isEncodingError, throughSqlAscii} from './statements.js';
 
 /**
  * What the background sampler reads from the primary on every refresh,
@@ -147,16 +149,33 @@ export function latencySql(extensionVersion: string, schema: string): string {
 	sum(s.calls) AS calls, sum(s.total_${exec}time) AS total_ms,
 	sum(s.calls * (power(s.stddev_${exec}time, 2) + power(s.mean_${exec}time, 2))) AS sum_squares
 FROM ${quoteIdent(schema)}.pg_stat_statements(true) s
-WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+WHERE s.dbid = coalesce($2::oid, (SELECT oid FROM pg_database WHERE datname = current_database()))
 	AND ${fingerprintSql('s.query')} = ANY ($1::text[])
 GROUP BY 1`;
 }
 
-export async function sampleLatency(db: Queryable, extensionVersion: string, schema: string): Promise<LatencyCounters> {
+type LatencyRow = {query: string; server_time: Date; calls: string; total_ms: number; sum_squares: number};
+
+/**
+ * When this database cannot convert every text on the server (a SQL_ASCII
+ * statement with bytes not valid here), the same statement runs in a
+ * SQL_ASCII database for this one's dbid, as the Queries screen reads its
+ * texts: only the plan's own ASCII texts come back.
+ */
+export async function sampleLatency(db: Queryable, extensionVersion: string, schema: string, target?: Target): Promise<LatencyCounters> {
 	const texts = new Map(watchedQueries.map(id => [fingerprint(appQueries[id].sql), id]));
-	const r = await db.query<{query: string; server_time: Date; calls: string; total_ms: number; sum_squares: number}>(latencySql(extensionVersion, schema), [[...texts.keys()]]);
+	let rows: LatencyRow[];
+	try {
+		rows = (await db.query<LatencyRow>(latencySql(extensionVersion, schema), [[...texts.keys()], null])).rows;
+	} catch (error) {
+		if (!isEncodingError(error)) throw error;
+		const dbid = (await db.query<{oid: number}>('SELECT oid FROM pg_database WHERE datname = current_database()')).rows[0]?.oid;
+		const through = await throughSqlAscii(db, target, async (via, viaSchema) => (await via.query<LatencyRow>(latencySql(extensionVersion, viaSchema), [[...texts.keys()], dbid])).rows);
+		if ('error' in through) throw error;
+		rows = through.value;
+	}
 	const out: LatencyCounters = {at: Date.now(), queries: {}};
-	for (const row of r.rows) {
+	for (const row of rows) {
 		out.at = new Date(row.server_time).getTime();
 		const id = texts.get(row.query);
 		if (id) out.queries[id] = {calls: Number(row.calls), totalMs: Number(row.total_ms), sumSquares: Number(row.sum_squares)};

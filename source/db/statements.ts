@@ -1,8 +1,9 @@
-import type pg from 'pg';
+import pg from 'pg';
 import {RingBuffer} from '../ring-buffer.js';
 import {tokenize} from '../format-sql.js';
 import type {LoadContext, Loader} from '../store/poller.js';
 import {detectCapabilities, type Capabilities} from './capabilities.js';
+import {pgConfig, type Target} from './dsn.js';
 import type {Queryable} from './monitor.js';
 import {quoteIdent, quoteLiteral} from './sql.js';
 import {errorText} from '../errors.js';
@@ -114,6 +115,8 @@ export type StatementsReady = {
 	hiddenTexts: number;
 	/** why the texts of new statements could not be read this time (the numbers still were) */
 	textsError?: string;
+	/** the SQL_ASCII database through which texts were read as bytes, because this database's connection could not convert them */
+	textsVia?: string;
 };
 
 export type StatementsData = StatementsUnavailable | StatementsReady;
@@ -175,6 +178,18 @@ WHERE s.dbid = $1`;
 /** Texts of the given query ids: run only for statements new since the last refresh. */
 function textsSql(version: string, schema: string): string {
 	return `SELECT s.userid, s.queryid::text AS queryid, ${toplevelColumn(version)} AS toplevel, left(s.query, $3) AS query
+FROM ${quoteIdent(schema)}.pg_stat_statements(true) s
+WHERE s.dbid = $1 AND s.queryid = ANY ($2::bigint[])`;
+}
+
+/**
+ * The same texts as their bytes in hex, for a connection to a SQL_ASCII
+ * database: there pg_stat_statements checks no text against an encoding, and
+ * hex keeps the bytes out of the conversion to the client's. left() counts
+ * bytes there, so $3 allows four per character.
+ */
+function textBytesSql(version: string, schema: string): string {
+	return `SELECT s.userid, s.queryid::text AS queryid, ${toplevelColumn(version)} AS toplevel, encode(convert_to(left(s.query, $3), 'SQL_ASCII'), 'hex') AS query
 FROM ${quoteIdent(schema)}.pg_stat_statements(true) s
 WHERE s.dbid = $1 AND s.queryid = ANY ($2::bigint[])`;
 }
@@ -285,22 +300,122 @@ function statementOf(row: StatementRow & {queryid: string}, text: string): State
 
 // invalid byte sequence, and a character with no equivalent in this database's encoding
 const encodingErrors = new Set(['22021', '22P05']);
+export const isEncodingError = (error: unknown) => {
+	const code = (error as {code?: unknown} | undefined)?.code;
+	return typeof code === 'string' && encodingErrors.has(code);
+};
 
-async function readTexts(db: Queryable, version: string, schema: string, dbid: number, queryids: string[]): Promise<{texts: Map<string, string>; error?: string}> {
+/**
+ * Bytes as text: valid UTF-8 as it is, every other byte as \xNN. A SQL_ASCII
+ * database stores whatever bytes it was sent; nothing here can fail.
+ */
+export function bytesText(bytes: Uint8Array): string {
+	let out = '';
+	let run = 0; // start of the valid UTF-8 not yet copied
+	const continuation = (i: number, low = 0x80, high = 0xbf) => i < bytes.length && bytes[i]! >= low && bytes[i]! <= high;
+	let i = 0;
+	while (i < bytes.length) {
+		const b = bytes[i]!;
+		let n = 0;
+		if (b < 0x80) n = 1;
+		// the second byte's range rules out overlong forms, surrogates and code points past U+10FFFF
+		else if (b >= 0xc2 && b <= 0xdf) n = continuation(i + 1) ? 2 : 0;
+		else if (b >= 0xe0 && b <= 0xef)
+			n = continuation(i + 1, b === 0xe0 ? 0xa0 : 0x80, b === 0xed ? 0x9f : 0xbf) && continuation(i + 2) ? 3 : 0;
+		else if (b >= 0xf0 && b <= 0xf4)
+			n = continuation(i + 1, b === 0xf0 ? 0x90 : 0x80, b === 0xf4 ? 0x8f : 0xbf) && continuation(i + 2) && continuation(i + 3) ? 4 : 0;
+		if (n > 0) {
+			i += n;
+			continue;
+		}
+		out += Buffer.from(bytes.subarray(run, i)).toString('utf8') + `\\x${b.toString(16).padStart(2, '0')}`;
+		i++;
+		run = i;
+	}
+	return out + Buffer.from(bytes.subarray(run)).toString('utf8');
+}
+
+const sqlAsciiDatabasesSql = `SELECT d.datname, d.datname = current_database() AS current FROM pg_database d
+WHERE d.encoding = pg_char_to_encoding('SQL_ASCII') AND d.datallowconn AND NOT d.datistemplate AND has_database_privilege(d.oid, 'CONNECT')
+ORDER BY current DESC, d.datname
+LIMIT 3`;
+const statementsSchemaSql = `SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'`;
+const sideTimeoutMs = 5000;
+
+/**
+ * In a SQL_ASCII database PostgreSQL checks no text it reads against an
+ * encoding, so there pg_stat_statements gives every entry's bytes as they
+ * are. Runs `read` on this connection when its database is one, else on a
+ * connection of its own to one (same settings, only the database changed,
+ * its own timeouts), closed at once. Up to three databases are tried; the
+ * result says which one served, or why none could.
+ */
+export async function throughSqlAscii<T>(
+	db: Queryable,
+	target: Target | undefined,
+	read: (via: Queryable, schema: string) => Promise<T>,
+): Promise<{value: T; via: string} | {error: string}> {
+	const databases = (await db.query<{datname: string; current: boolean}>(sqlAsciiDatabasesSql)).rows;
+	if (databases.length === 0) return {error: 'no SQL_ASCII database this role may connect to, through which to read them as bytes'};
+	const why: string[] = [];
+	for (const {datname: name, current} of databases) {
+		if (current) {
+			const schema = (await db.query<{schema: string}>(statementsSchemaSql)).rows[0]?.schema;
+			if (schema) return {value: await read(db, schema), via: name};
+			why.push(`${name}: pg_stat_statements is not created there`);
+			continue;
+		}
+		if (!target) {
+			why.push(`${name}: this console has no connection settings to reach it`);
+			continue;
+		}
+		const config = pgConfig({...target, database: name}, {applicationName: 'intowork-db texts', connectTimeoutMs: sideTimeoutMs, statementTimeoutMs: sideTimeoutMs, lockTimeoutMs: 1000});
+		const client = new pg.Client({...config, query_timeout: sideTimeoutMs + 2000});
+		client.on('error', () => undefined);
+		try {
+			await client.connect();
+			const schema = (await client.query<{schema: string}>(statementsSchemaSql)).rows[0]?.schema;
+			if (schema) return {value: await read(client, schema), via: name};
+			why.push(`${name}: CREATE EXTENSION pg_stat_statements there lets the console read them`);
+		} catch (error) {
+			why.push(`${name}: ${errorText(error)}`);
+		} finally {
+			await client.end().catch(() => undefined);
+		}
+	}
+	return {error: `no SQL_ASCII database served them as bytes (${why.join('; ')})`};
+}
+
+type TextRow = {userid: number; queryid: string; toplevel: boolean; query: string | null};
+
+async function readTexts(
+	ctx: LoadContext,
+	version: string,
+	schema: string,
+	dbid: number,
+	queryids: string[],
+): Promise<{texts: Map<string, string>; error?: string; via?: string}> {
 	const texts = new Map<string, string>();
 	if (queryids.length === 0) return {texts};
 	try {
-		const r = await db.query<{userid: number; queryid: string; toplevel: boolean; query: string | null}>(textsSql(version, schema), [dbid, queryids, listTextLength]);
+		const r = await ctx.db.query<TextRow>(textsSql(version, schema), [dbid, queryids, listTextLength]);
 		for (const row of r.rows) texts.set(statementKey(row.userid, row.queryid, row.toplevel), row.query ?? '');
 		return {texts};
 	} catch (error) {
 		// pg_stat_statements converts the text of every entry on the server to this database's encoding
-		// before anything filters them, so one statement from a SQL_ASCII database holding bytes that are
-		// not valid here fails the call for all texts, whatever SQL wraps it (convert_to, encode). The
-		// numbers come from the call without texts, which never converts: keep them, and say why.
-		const code = (error as {code?: unknown}).code;
-		if (typeof code === 'string' && encodingErrors.has(code)) return {texts, error: error instanceof Error ? error.message : String(error)};
-		throw error;
+		// before anything filters them (and the server converts what it sends to the client's), so one
+		// statement from a SQL_ASCII database holding bytes that are not UTF-8 fails the call for all
+		// texts, whatever SQL wraps it. The numbers come from the call without texts, which never
+		// converts; the texts come as bytes through a SQL_ASCII database, or the screen says why not.
+		if (!isEncodingError(error)) throw error;
+		const message = errorText(error);
+		const bytes = await throughSqlAscii(ctx.db, ctx.target, async (db, viaSchema) => {
+			const r = await db.query<TextRow>(textBytesSql(version, viaSchema), [dbid, queryids, listTextLength * 4]);
+			return r.rows;
+		});
+		if ('error' in bytes) return {texts, error: `${message}; ${bytes.error}`};
+		for (const row of bytes.value) texts.set(statementKey(row.userid, row.queryid, row.toplevel), [...bytesText(Buffer.from(row.query ?? '', 'hex'))].slice(0, listTextLength).join(''));
+		return {texts, via: bytes.via};
 	}
 }
 
@@ -378,7 +493,7 @@ export const loadStatements: Loader<StatementsData> = async (ctx, previous) => {
 	const ready = previous?.kind === 'ready' && previous.version === version ? previous : undefined;
 	const known = new Map(ready?.statements.filter(s => !s.unreadable).map(s => [s.key, s.text]));
 	const missing = [...new Set(visible.filter(row => !known.has(statementKey(row.userid, row.queryid, row.toplevel))).map(row => row.queryid))];
-	const {texts, error: textsError} = await readTexts(ctx.db, version, schema, p.dbid, missing);
+	const {texts, error: textsError, via} = await readTexts(ctx, version, schema, p.dbid, missing);
 	const statements = visible.map(row => {
 		const key = statementKey(row.userid, row.queryid, row.toplevel);
 		const text = known.get(key) ?? texts.get(key);
@@ -415,19 +530,30 @@ export const loadStatements: Loader<StatementsData> = async (ctx, previous) => {
 		load,
 		hiddenTexts: hidden.reduce((n, s) => n + (s.hidden ?? 0), 0) + statements.filter(s => !s.hidden && s.text === hiddenText).length,
 		textsError,
+		// texts kept from earlier refreshes came through the same database
+		textsVia: missing.length > 0 ? via : ready?.textsVia,
 	};
 };
 
-/** The whole normalized text of one statement, for the detail view. */
-export async function statementText(db: Queryable, data: StatementsReady, s: Statement): Promise<string | undefined> {
+/** The whole normalized text of one statement, for the detail view; as bytes through a SQL_ASCII database when it must be. */
+export async function statementText(db: Queryable, data: StatementsReady, s: Statement, target?: Target): Promise<string | undefined> {
 	const toplevel = versionAtLeast(data.version, '1.9') ? ' AND s.toplevel = $4' : '';
 	const params: unknown[] = [data.probe.dbid, s.userid, s.queryid];
 	if (toplevel) params.push(s.toplevel);
-	const r = await db.query<{query: string | null}>(
-		`SELECT s.query FROM ${quoteIdent(data.schema)}.pg_stat_statements(true) s WHERE s.dbid = $1 AND s.userid = $2 AND s.queryid = $3::bigint${toplevel}`,
-		params,
-	);
-	return r.rows[0]?.query ?? undefined;
+	const sql = (schema: string, query: string) =>
+		`SELECT ${query} AS query FROM ${quoteIdent(schema)}.pg_stat_statements(true) s WHERE s.dbid = $1 AND s.userid = $2 AND s.queryid = $3::bigint${toplevel}`;
+	try {
+		const r = await db.query<{query: string | null}>(sql(data.schema, 's.query'), params);
+		return r.rows[0]?.query ?? undefined;
+	} catch (error) {
+		if (!isEncodingError(error)) throw error;
+		const bytes = await throughSqlAscii(db, target, async (via, schema) => {
+			const r = await via.query<{query: string | null}>(sql(schema, "encode(convert_to(s.query, 'SQL_ASCII'), 'hex')"), params);
+			return r.rows[0]?.query ?? undefined;
+		});
+		if ('error' in bytes) throw error;
+		return bytes.value === undefined ? undefined : bytesText(Buffer.from(bytes.value, 'hex'));
+	}
 }
 
 /**

@@ -209,7 +209,7 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 		if (this.schema === undefined) this.schema = (await statementsSchema(t.monitor)) ?? null;
 		if (!this.schema) return;
 		this.latencyAt = Date.now();
-		const counters = await sampleLatency(t.monitor, ext.version, this.schema);
+		const counters = await sampleLatency(t.monitor, ext.version, this.schema, t.target);
 		const previous = this.latencyCounters;
 		this.latencyCounters = counters;
 		if (!previous) return;

@@ -142,9 +142,11 @@ function notesFor(data: StatementsReady, mode: Mode, role: string | undefined): 
 		notes.push({
 			color: 'yellow',
 			// pg_stat_statements converts every text on the server before it filters: one bad entry hides them all
-			text: `${n} text${n === 1 ? '' : 's'} unreadable: a statement from a SQL_ASCII database holds bytes invalid here (${sanitize(data.textsError, 120)}); the numbers are complete; reset that entry in its database to read texts again`,
+			text: `${n} text${n === 1 ? '' : 's'} unreadable: a statement from a SQL_ASCII database holds bytes invalid here (${sanitize(data.textsError, 300)}); the numbers are complete; reset that entry in its database to read texts again`,
 		});
 	}
+	if (data.textsVia)
+		notes.push({dim: true, text: `Texts read as bytes through SQL_ASCII database ${sanitize(data.textsVia, 63)}: a statement holds bytes that are not UTF-8 (shown as \\xNN)`});
 	if (data.hiddenTexts > 0)
 		notes.push({dim: true, text: `${data.hiddenTexts} statements of other roles without their text: GRANT pg_read_all_stats TO ${role ? sanitize(quoteIdent(role), 70) : 'this role'};`});
 	return notes;
@@ -294,7 +296,7 @@ function statLines(data: StatementsReady, s: Statement, i: IntervalStatement | u
 }
 
 function StatementDetail({data, statementKey, scroll}: {data: StatementsReady; statementKey: string; scroll: number}) {
-	const {store, db} = useServices();
+	const {store, db, target} = useServices();
 	const {width, major, slowMs} = useAppState(s => ({width: s.size.columns, major: s.caps?.major ?? 0, slowMs: s.thresholds.slowMeanMs}));
 	const screenRows = useFrameRows('statements');
 	const s = data.statements.find(x => x.key === statementKey);
@@ -305,7 +307,7 @@ function StatementDetail({data, statementKey, scroll}: {data: StatementsReady; s
 	const read = useEffectEvent(async (cancelled: () => boolean) => {
 		if (!s) return;
 		try {
-			const text = (s.hidden ? undefined : await statementText(db, data, s)) ?? s.text;
+			const text = (s.hidden ? undefined : await statementText(db, data, s, target)) ?? s.text;
 			if (cancelled()) return;
 			setLoaded({text});
 			const plan = major >= 16 ? await genericPlan(db, major, text) : undefined;

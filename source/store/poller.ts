@@ -1,6 +1,7 @@
 import type {Config} from '../config.js';
 import {detectCapabilities, type Capabilities} from '../db/capabilities.js';
 import type {Queryable} from '../db/monitor.js';
+import type {Target} from '../db/dsn.js';
 import type {ScreenId} from '../keymap.js';
 import type {AppState, AppStore, DataSlot, Thresholds} from './store.js';
 import type {ScreenData} from './view-state.js';
@@ -13,6 +14,8 @@ export type LoadContext = {
 	config: Config;
 	/** the monitor's own backend pid, to mark (not hide) it */
 	ownPid?: number;
+	/** the monitor's connection settings, for a loader that must read through another database of the server */
+	target?: Target;
 };
 
 export type Loader<D> = (ctx: LoadContext, previous: D | undefined) => Promise<D>;
@@ -39,7 +42,7 @@ function smooth(previous: number | undefined, period: number): number {
  * is scheduled only after the last one finished (never two at once), and
  * failures back off exponentially instead of hammering a struggling server.
  */
-export function startPoller(store: AppStore, db: Queryable, loaders: Loaders, config: Config): Poller {
+export function startPoller(store: AppStore, db: Queryable & {readonly target?: Target}, loaders: Loaders, config: Config): Poller {
 	let timer: NodeJS.Timeout | undefined;
 	let inFlight = false;
 	let again = false;
@@ -81,7 +84,7 @@ export function startPoller(store: AppStore, db: Queryable, loaders: Loaders, co
 		// One store update per poll: every update redraws the whole terminal frame, the console's main CPU cost.
 		try {
 			const caps = await currentCaps(s.caps, started);
-			const ctx = {db, caps, thresholds: s.thresholds, config, ownPid: s.connection.backendPid};
+			const ctx = {db, caps, thresholds: s.thresholds, config, ownPid: s.connection.backendPid, target: db.target};
 			await load(screen, ctx, period);
 			failures = 0;
 		} catch (error) {
