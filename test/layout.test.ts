@@ -59,6 +59,26 @@ test('the sort column is marked and kept', () => {
 	);
 });
 
+test('a sort column of text (a start time) keeps its width: another text column gives it up', () => {
+	type Backup = {file: string; started: string};
+	const backups: Backup[] = [{file: 'intowork_20261201T170512Z.dump', started: '2026-12-01 17:05'}];
+	const backupColumns: Column<Backup>[] = [
+		{key: 'file', title: 'File', width: 30, grow: 1, ident: true, value: b => b.file},
+		{key: 'started', title: 'Started', width: 16, priority: 2, value: b => b.started},
+	];
+	const fitted = fitColumns(sortedColumns(backupColumns, {key: 'started', descending: true}), 40, backups);
+	assert.deepEqual(
+		fitted.columns.map(c => [c.title, c.actual]),
+		[
+			['File', 23],
+			['Started↓', 16],
+		],
+	);
+	const line = fitted.columns.map(c => cellText(c, c.value(backups[0]!))).join(' ');
+	assert.match(line, / 2026-12-01 17:05$/);
+	assert.doesNotMatch(line, /\d…/);
+});
+
 test('identifiers lose a shared prefix or their middle, never their end', () => {
 	assert.equal(sharedPrefix(['intowork-reports', 'intowork-admin', 'intowork-api']), 'intowork-');
 	assert.equal(sharedPrefix(['intowork-reports', 'postgres']), '');
