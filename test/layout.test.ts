@@ -3,7 +3,7 @@ import {test} from 'node:test';
 import {footerHints} from '../source/components/footer.js';
 import {cellText, fitColumns, sortedColumns, type Column} from '../source/components/table.js';
 import {groupWorkers, waitLabel, type Backend} from '../source/db/connections.js';
-import {fitIdent, sharedPrefix} from '../source/format.js';
+import {fit, fitIdent, sharedPrefix} from '../source/format.js';
 import {activeCommands} from '../source/keymap.js';
 
 type Row = {name: string; rows: number; size: string};
@@ -77,6 +77,13 @@ test('a sort column of text (a start time) keeps its width: another text column 
 	const line = fitted.columns.map(c => cellText(c, c.value(backups[0]!))).join(' ');
 	assert.match(line, / 2026-12-01 17:05$/);
 	assert.doesNotMatch(line, /\d…/);
+});
+
+test('cut text never leaves a digit before the …, not even a whole word that ends in one', () => {
+	assert.equal(fit('SELECT current_setting($2, true)', 26), 'SELECT current_setting(…  ');
+	assert.equal(fit('p95 17.4ms over target', 9), 'p95 …    ');
+	assert.equal(fit('started 2026-12-01 17:05', 19), 'started …          ');
+	assert.equal(fit('SELECT a FROM t', 10), 'SELECT a …', 'text without a digit is cut where it falls');
 });
 
 test('identifiers lose a shared prefix or their middle, never their end', () => {
