@@ -26,7 +26,8 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
 		return align === 'right' ? pad + cut : cut + pad;
 	}
 	// Every cell and padded field passes here: whatever a caller forgot, no control reaches the terminal.
-	let out = sanitizeLine(text, width + 1);
+	// Read past the width, so that the cut below is this function's (clean), not sanitizeLine's ('17:46:35…').
+	let out = sanitizeLine(text, 2 * width + 2);
 	if (stringWidth(out) > width) {
 		// code points, not UTF-16 units, so a surrogate pair is never split
 		const chars = [...out];

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
+import stringWidth from 'string-width';
+import {alertLine} from '../source/components/fleet-strip.js';
 import {footerHints} from '../source/components/footer.js';
 import {cellText, fitColumns, sortedColumns, type Column} from '../source/components/table.js';
 import {groupWorkers, waitLabel, type Backend} from '../source/db/connections.js';
@@ -84,6 +86,21 @@ test('cut text never leaves a digit before the …, not even a whole word that e
 	assert.equal(fit('p95 17.4ms over target', 9), 'p95 …    ');
 	assert.equal(fit('started 2026-12-01 17:05', 19), 'started …          ');
 	assert.equal(fit('SELECT a FROM t', 10), 'SELECT a …', 'text without a digit is cut where it falls');
+});
+
+test('the alert strip, cut to the terminal, never ends in a number cut short', () => {
+	const since = new Date(2026, 11, 1, 17, 46, 35).getTime();
+	const alerts = [
+		{key: 'p:slow', target: 'primary', kind: 'latency' as const, text: 'job list p95≈1576ms (> 100ms)', since},
+		{key: 'p:cache', target: 'primary', kind: 'cache' as const, text: 'cache hit 45.3% over 1m20s (< 95%)', since},
+	];
+	const whole = alertLine(alerts, 200);
+	assert.equal(whole, '▲ 2 alerts: cache hit 45.3% over 1m20s (< 95%) since 17:46:35 · job list p95≈1576ms (> 100ms) since 17:46:35');
+	for (let width = 20; width < stringWidth(whole); width++) {
+		const line = alertLine(alerts, width);
+		assert.ok(stringWidth(line) <= width, line);
+		assert.doesNotMatch(line, /\d…/, `at ${width}: ${line}`);
+	}
 });
 
 test('identifiers lose a shared prefix or their middle, never their end', () => {
