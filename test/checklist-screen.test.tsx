@@ -115,7 +115,7 @@ test('L asks for a typed confirmation (or refuses without headroom); under --rea
 	await app.waitForFrame(f => /^r re-check {2}│/.test(footer(f)));
 	await settled();
 	app.press('r');
-	await waitText(/checking again: EXPLAIN plans and p95 timings included/);
+	await waitText(/✓ checklist re-check: EXPLAIN plans and p95 timings checked/);
 	app.press('s');
 	await select(4);
 	assert.doesNotMatch(text(), /Who: /);
