@@ -86,7 +86,7 @@ export const commands: readonly Command[] = [
 	{id: 'checklist.loadtest', keys: ['L'], description: 'run the read-only load test: 100 sessions of app queries for 60 s (Esc stops it)', scope: 'checklist', dangerous: true, hint: 'load test'},
 
 	{id: 'migration.apply', keys: ['m'], description: 'apply the migration: concurrent builds, constraints under a short lock_timeout, then alembic_version', scope: 'migration', dangerous: true, hint: 'apply'},
-	{id: 'migration.cancel', keys: ['c'], description: "cancel the running apply or downgrade (pg_cancel_backend of the build's backend), dropping the INVALID index it leaves", scope: 'migration', dangerous: true, hint: 'cancel'},
+	{id: 'migration.cancel', keys: ['c'], description: "cancel the running apply or downgrade (pg_cancel_backend of the build's backend), dropping the INVALID index it leaves; or the running archive or undo of duplicates (rolled back)", scope: 'migration', dangerous: true, hint: 'cancel'},
 	{id: 'migration.resolve', keys: ['d'], description: 'archive the duplicate rows the unique constraints refuse (one transaction, undoable)', scope: 'migration', dangerous: true, hint: 'archive dups'},
 	{id: 'migration.undo', keys: ['u'], description: 'put the last archived duplicates back', scope: 'migration', dangerous: true, hint: 'restore dups'},
 	{id: 'migration.downgrade', keys: ['D'], description: 'downgrade: drop what the migration added and restore alembic_version', scope: 'migration', dangerous: true, hint: 'downgrade'},

@@ -145,7 +145,7 @@ test('under --read-only r re-checks and no sign-off key exists', async t => {
 	await app.waitForFrame(f => /^r re-check {2}│/.test(footer(f)));
 	await settled();
 	app.press('r');
-	await waitText(/checking again: EXPLAIN plans and p95 timings included/);
+	await waitText(/✓ checklist re-check: EXPLAIN plans and p95 timings checked/);
 	app.press('s');
 	await select(4);
 	assert.doesNotMatch(text(), /Who: /);

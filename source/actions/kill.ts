@@ -212,6 +212,12 @@ export type KillOptions = {
 	/** PostgreSQL 14+: wait this long for a terminated backend to exit (default 5 s) */
 	terminateWaitMs?: number;
 	env?: NodeJS.ProcessEnv;
+	/** the backend pid of the action's own connection, once open (a console job registers it) */
+	onPid?(pid: number): void;
+	/** after each target: how many are done */
+	onProgress?(done: number): void;
+	/** a cancel: the targets not signalled yet are left alone */
+	signal?: AbortSignal;
 };
 
 /**
@@ -227,11 +233,17 @@ export async function executeKill(target: Target, mode: KillMode, targets: reado
 	let role = options.role;
 	try {
 		await client.connect();
-		const setup = await client.query<{role: string; version: number}>("SELECT current_user AS role, current_setting('server_version_num')::int AS version");
+		const setup = await client.query<{role: string; version: number; pid: number}>("SELECT current_user AS role, current_setting('server_version_num')::int AS version, pg_backend_pid() AS pid");
 		role = setup.rows[0]?.role ?? role;
+		if (setup.rows[0]) options.onPid?.(setup.rows[0].pid);
 		const waitForExit = mode === 'terminate' && (setup.rows[0]?.version ?? 0) >= 140000;
 		const sql = signalSql(mode, waitForExit);
 		for (const t of targets) {
+			if (options.signal?.aborted) {
+				outcomes.push({target: t, result: 'failed', detail: 'not sent: the action was cancelled'});
+				continue;
+			}
+			options.onProgress?.(outcomes.length);
 			try {
 				const r = await client.query<SignalRow>(sql, waitForExit ? [t.pid, t.backendStart, t.queryStart, waitMs] : [t.pid, t.backendStart, t.queryStart]);
 				const row = r.rows[0];

@@ -33,6 +33,8 @@ export type LoadTestOptions = {
 	/** once the headroom check passed, before any session opens */
 	onStart?(headroom: Headroom): void;
 	onProgress?(progress: LoadTestProgress): void;
+	/** each client's backend pid, once it has connected: the console's own sessions */
+	onPid?(pid: number): void;
 	signal?: AbortSignal;
 };
 
@@ -187,7 +189,13 @@ export async function runLoadTest(target: Target, db: Queryable, options: LoadTe
 	})();
 
 	try {
-		const connects = await Promise.allSettled(clients.map(c => c.connect()));
+		const connects = await Promise.allSettled(
+			clients.map(async c => {
+				await c.connect();
+				// the server's pid, also through a pooler (whose BackendKeyData names its own)
+				if (options.onPid) options.onPid((await c.query<{pid: number}>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+			}),
+		);
 		for (const c of connects) if (c.status === 'rejected') fail(c.reason);
 		const connected = clients.filter((_, i) => connects[i]!.status === 'fulfilled');
 		const started = performance.now();

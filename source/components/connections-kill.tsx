@@ -79,6 +79,8 @@ function openDialog(services: Services, request: Request) {
 			? 'pg_cancel_backend: the running query stops with an error; the session stays connected.'
 			: 'pg_terminate_backend: the session ends and its open transaction rolls back.';
 	const typed = mode === 'terminate' && targets.length > 1 ? String(targets.length) : request.extraConfirm ? 'yes' : undefined;
+	// the last action's results do not stand next to the next one (the Activity screen keeps them)
+	setUi(store, 'connections', {results: undefined});
 	store.setState({
 		dialog: {
 			title: request.title ?? `${verb(mode)} ${plural(targets.length, 'session')}?`,
@@ -120,23 +122,39 @@ function scheduleEscalation(services: Services, cancelled: KillTarget[], extraCo
 	timer.unref?.();
 }
 
-async function run(services: Services, request: Request) {
-	const {store, target, refreshNow} = services;
+// A job: its progress is on the strip (not a message that outlives it), its session is the console's own, quit cancels it.
+function run(services: Services, request: Request) {
+	const {store, target, refreshNow, jobs} = services;
 	const role = store.getState().caps?.role ?? target.user;
-	// the last action's results make way for this one's
-	setUi(store, 'connections', {results: undefined});
-	setMessage(store, `${request.mode === 'cancel' ? 'Cancelling' : 'Terminating'} ${plural(request.targets.length, 'session')}…`);
-	let outcomes: KillOutcome[];
-	try {
-		outcomes = await executeKill(target, request.mode, request.targets, {via: 'console', role});
-	} catch (error) {
-		setMessage(store, `${verb(request.mode)} failed: ${sanitize(errorText(error), 300)}`, 'error');
-		return;
-	}
-	showResults(services, request.mode, [...outcomes, ...(request.refused ?? [])]);
-	refreshNow();
-	const cancelled = outcomes.filter(o => o.result === 'cancelled').map(o => o.target);
-	if (cancelled.length > 0) scheduleEscalation(services, cancelled, request.extraConfirm);
+	const total = request.targets.length;
+	const doing = request.mode === 'cancel' ? 'cancelling' : 'terminating';
+	jobs.start({
+		kind: 'kill',
+		title: `${request.mode} of ${plural(total, 'session')}`,
+		screen: 'connections',
+		leaves: 'the sessions not signalled yet are left alone; those signalled stay so',
+		run: async job => {
+			let outcomes: KillOutcome[];
+			try {
+				outcomes = await executeKill(target, request.mode, request.targets, {
+					via: 'console',
+					role,
+					signal: job.signal,
+					onPid: pid => job.addPid(pid),
+					onProgress: done => job.progress({text: `${doing} pid ${request.targets[done]?.pid ?? '?'} (${done + 1}/${total})`, fraction: done / total}),
+				});
+			} catch (error) {
+				const text = `${verb(request.mode)} failed: ${sanitize(errorText(error), 300)}`;
+				setMessage(store, text, 'error');
+				return {ok: false, text};
+			}
+			showResults(services, request.mode, [...outcomes, ...(request.refused ?? [])]);
+			refreshNow();
+			const cancelled = outcomes.filter(o => o.result === 'cancelled').map(o => o.target);
+			if (cancelled.length > 0) scheduleEscalation(services, cancelled, request.extraConfirm);
+			return {ok: outcomes.every(o => settledResults.has(o.result)), text: tally(outcomes)};
+		},
+	});
 }
 
 function showResults(services: Services, mode: KillMode, outcomes: KillOutcome[]) {

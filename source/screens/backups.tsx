@@ -15,6 +15,8 @@ import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column} from '../components/table.js';
 import {useAppState, useCommands, useServices, type Services} from '../context.js';
 import type {JobRegistry} from '../jobs/registry.js';
+import {watchOwnSessions} from '../jobs/own-sessions.js';
+import {jobApplicationName} from '../db/own-sessions.js';
 import type {Target} from '../db/dsn.js';
 import {fitIdent, formatBytes, formatDuration} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
@@ -51,8 +53,14 @@ function jobProgress(job: Job): string {
 }
 
 // The job is the registry's (quit and SIGHUP cancel it and wait for its clean-up); this screen starts and shows it.
-function startJob(services: Services, job: Job, title: string, leaves: string, work: (signal: AbortSignal, update: (job: Job) => void) => Promise<{text: string; ok: boolean}>): void {
-	const {store, jobs} = services;
+function startJob(
+	services: Services,
+	job: Job,
+	title: string,
+	leaves: string,
+	work: (signal: AbortSignal, update: (job: Job) => void, applicationName: string) => Promise<{text: string; ok: boolean}>,
+): void {
+	const {store, jobs, db} = services;
 	setUi(store, 'backups', {job});
 	// pg_dump reports every table; thousands of tables must not mean thousands of renders
 	let latest = job;
@@ -73,14 +81,18 @@ function startJob(services: Services, job: Job, title: string, leaves: string, w
 					handle.progress(jobProgress(latest));
 				}, progressRenderMs);
 			};
+			// pg_dump and pg_restore cannot say their backend pid: their sessions are found by a name of this job's own
+			const applicationName = jobApplicationName(job.kind, handle.id);
+			const unwatch = watchOwnSessions(db, applicationName, handle);
 			try {
-				const result = await work(handle.signal, update);
+				const result = await work(handle.signal, update, applicationName);
 				setMessage(store, sanitize(result.text, 400), result.ok ? 'ok' : 'error');
 				return result;
 			} catch (error) {
 				setMessage(store, sanitize(errorText(error), 400), 'error');
 				throw error;
 			} finally {
+				unwatch();
 				live = false;
 				clearTimeout(flush);
 				setUi(store, 'backups', {job: undefined, version: (ui(store).version ?? 0) + 1});
@@ -92,8 +104,8 @@ function startJob(services: Services, job: Job, title: string, leaves: string, w
 function backUp(services: Services, format: BackupFormat, dir: string): void {
 	const {store, target} = services;
 	const job: Job = {kind: 'backup', progress: {phase: 'preparing', tablesDone: 0, tablesTotal: 0, countedDone: 0, bytes: 0, startedAt: Date.now()}};
-	startJob(services, job, `backup of ${sanitize(target.database, 60)}`, 'pg_dump stops and its partial file is removed; no backup is recorded', async (signal, update) => {
-		const record = await runBackup({target, format, dir, pgBin: ui(store).pgBin, signal, onProgress: progress => update({kind: 'backup', progress})});
+	startJob(services, job, `backup of ${sanitize(target.database, 60)}`, 'pg_dump stops and its partial file is removed; no backup is recorded', async (signal, update, applicationName) => {
+		const record = await runBackup({target, format, dir, pgBin: ui(store).pgBin, signal, applicationName, onProgress: progress => update({kind: 'backup', progress})});
 		return {ok: true, text: `backup ok: ${path.basename(record.file)} · ${describeBackup(record)} · r to restore-test it`};
 	});
 }
@@ -106,8 +118,8 @@ function restoreTest(services: Services, record: BackupRecord): void {
 		{kind: 'restore-test', file: record.file, progress},
 		`restore test of ${path.basename(record.file)}`,
 		'the restore stops and its scratch database is dropped; the backup stays untested',
-		async (signal, update) => {
-			const result = await runRestoreTest({target, record, pgBin: ui(store).pgBin, signal, onProgress: p => update({kind: 'restore-test', file: record.file, progress: p})});
+		async (signal, update, applicationName) => {
+			const result = await runRestoreTest({target, record, pgBin: ui(store).pgBin, signal, applicationName, onProgress: p => update({kind: 'restore-test', file: record.file, progress: p})});
 			const first = result.differences[0];
 			return {ok: result.passed, text: `${describeRestoreTest(result, record, path.basename(record.file))}${first ? `: ${first}` : ''}`};
 		},

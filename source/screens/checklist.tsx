@@ -80,7 +80,7 @@ export function ChecklistScreen() {
 }
 
 function Checklist({db}: {db: DbEvidence}) {
-	const {store, target, db: monitor, refreshNow, config, jobs} = useServices();
+	const {store, target, db: monitor, config, jobs} = useServices();
 	const s = useAppState(st => ({
 		at: st.data.checklist?.at,
 		readOnly: st.readOnly,
@@ -128,17 +128,29 @@ function Checklist({db}: {db: DbEvidence}) {
 	);
 	const selected = report.items.find(i => String(i.id) === selection.selectedKey) ?? report.items[0]!;
 
+	// A job, not a message: "checking again" is its progress on the strip and goes when the check is done.
 	const recheck = () => {
-		// A fingerprint no schema has makes the slow checks due on the next load.
-		store.setState(st => {
-			const slot = st.data.checklist;
-			const value = slot?.value;
-			if (!slot || !value) return {};
-			return {data: {...st.data, checklist: {...slot, value: {...value, plans: {...value.plans, fingerprint: 'recheck'}, latency: {...value.latency, fingerprint: 'recheck'}}}}};
+		if (jobs.active('recheck')) return;
+		jobs.start({
+			kind: 'recheck',
+			title: 'checklist re-check',
+			screen: 'checklist',
+			leaves: 'nothing: the checks only read; the last verdicts stay',
+			run: async job => {
+				job.progress('EXPLAIN plans and p95 timings included');
+				const st = store.getState();
+				if (!st.caps) return {ok: false, text: 'not connected'};
+				const previous = st.data.checklist?.value;
+				// A fingerprint no schema has makes the slow checks due.
+				const forced = previous && {...previous, plans: {...previous.plans, fingerprint: 'recheck'}, latency: {...previous.latency, fingerprint: 'recheck'}};
+				const ctx = {db: monitor, caps: st.caps, thresholds: st.thresholds, config, ownPid: st.connection.backendPid};
+				const stopped = new Promise<never>((_, reject) => job.signal.addEventListener('abort', () => reject(new Error('stopped; the last verdicts stay')), {once: true}));
+				const value = await Promise.race([loadChecklist(ctx, forced), stopped]);
+				store.setState(x => ({data: {...x.data, checklist: {value, at: Date.now()}}}));
+				const failed = [value.plans, value.latency].filter(slot => slot.value === undefined).length;
+				return {ok: failed === 0, text: failed ? `${failed} of the slow checks could not run (see the items)` : 'EXPLAIN plans and p95 timings checked'};
+			},
 		});
-		reloadLocal();
-		refreshNow();
-		setMessage(store, 'checking again: EXPLAIN plans and p95 timings included');
 	};
 
 	const startSignOff = () => {
@@ -217,6 +229,7 @@ function Checklist({db}: {db: DbEvidence}) {
 						clients,
 						durationMs,
 						signal: job.signal,
+						onPid: pid => job.addPid(pid),
 						onProgress: p => {
 							setUi(store, 'checklist', {loadTest: p});
 							job.progress({text: `${p.connected} sessions · ${formatNumber(p.queries)} queries · ${p.errors} errors`, fraction: Math.min(1, p.elapsedMs / p.durationMs)});

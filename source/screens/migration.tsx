@@ -17,7 +17,7 @@ import {
 	type SlowChecks,
 } from '../actions/migration/preflight.js';
 import {actionLabels, startApply, startDowngrade, stepsFor, type RunKind, type RunView} from '../actions/migration/run.js';
-import {describeError} from '../actions/migration/session.js';
+import {describeError, type ActionContext} from '../actions/migration/session.js';
 import type {MigrationSettings} from '../actions/migration/settings.js';
 import {inspectMigration, statusOf, type Inspection} from '../actions/migration/status.js';
 import {MigrationDuplicates} from '../components/migration-duplicates.js';
@@ -209,7 +209,6 @@ function MigrationView({data}: {data: MigrationData}) {
 		role: st.caps?.role ?? 'unknown',
 		run: st.ui.migration?.run,
 		drill: st.ui.migration?.drill,
-		busy: st.ui.migration?.busy,
 		count: st.ui.migration?.count,
 		countError: st.ui.migration?.countError,
 		counting: st.ui.migration?.counting,
@@ -251,26 +250,46 @@ function MigrationView({data}: {data: MigrationData}) {
 	const duplicates = s.count?.counts ?? [];
 	const toArchive = duplicates.reduce((n, d) => n + d.extraRows, 0);
 	const busy = () => {
-		if (jobs.active('migration') || s.busy) {
-			setMessage(store, s.busy ? `${s.busy} in progress` : 'a migration run is in progress: wait for it, or c to cancel it', 'error');
-			return true;
-		}
-		return false;
-	};
-	const act = (label: string, work: () => Promise<string>) => {
-		setUi(store, 'migration', {busy: label});
-		setMessage(store, `${label}…`);
-		work()
-			.then(text => setMessage(store, text, 'ok'))
-			.catch(error => setMessage(store, `${label} failed: ${describeError(error)}`, 'error'))
-			.finally(() => {
-				setUi(store, 'migration', {busy: undefined});
-				requestMigrationRecheck();
-				startDuplicateCount(services, true);
-				refreshNow();
-			});
+		const job = jobs.active(['migration', 'duplicates']);
+		if (job) setMessage(store, `the ${job.title} is running: wait for it, or c to cancel it`, 'error');
+		return job !== undefined;
 	};
 	const ctx = {target, audit: auditContext(target, s.role)};
+	// Archive and undo are jobs: the strip shows them from every screen, quit and SIGHUP cancel them, the kill path knows their session.
+	const act = (title: string, work: (ctx: ActionContext) => Promise<string>) => {
+		let pid: number | undefined;
+		jobs.start({
+			kind: 'duplicates',
+			title,
+			screen: 'migration',
+			leaves: 'its one transaction rolls back: no row is moved',
+			cancel: () => (pid === undefined ? undefined : cancelBackend(target, pid)),
+			run: async job => {
+				job.progress('one transaction for all tables');
+				try {
+					const text = await work({
+						...ctx,
+						signal: job.signal,
+						onPid: p => {
+							pid = p;
+							job.addPid(p);
+						},
+					});
+					setMessage(store, text, 'ok');
+					return {ok: true, text};
+				} catch (error) {
+					if (job.signal.aborted) return {cancelled: true, text: 'rolled back, no row was moved'};
+					const text = describeError(error);
+					setMessage(store, `${title} failed: ${text}`, 'error');
+					return {ok: false, text};
+				} finally {
+					requestMigrationRecheck();
+					startDuplicateCount(services, true);
+					refreshNow();
+				}
+			},
+		});
+	};
 	const notCounted = () => {
 		startDuplicateCount(services);
 		setMessage(store, `duplicates are not counted yet: counting${s.counting ? ` ${s.counting}` : ''} (job strip); press d again once the count is in`, 'error');
@@ -299,6 +318,8 @@ function MigrationView({data}: {data: MigrationData}) {
 			});
 		},
 		'migration.cancel': () => {
+			const archiving = jobs.active('duplicates');
+			if (archiving) return void jobs.cancel(archiving.id);
 			const job = jobs.active('migration');
 			const run = s.run;
 			if (!job || !run) return setMessage(store, 'nothing is running', 'error');
@@ -332,8 +353,8 @@ function MigrationView({data}: {data: MigrationData}) {
 					],
 					confirmLabel: 'archive',
 					onConfirm: () =>
-						act('archiving duplicates', async () => {
-							const r = await resolveDuplicates(ctx, plan);
+						act('archiving duplicates', async job => {
+							const r = await resolveDuplicates(job, plan);
 							return `archived ${r.tables.map(t => `${t.rows} ${t.table}`).join(', ')} into ${plan.archiveSchema} (u restores them)`;
 						}),
 				},
@@ -352,8 +373,8 @@ function MigrationView({data}: {data: MigrationData}) {
 					],
 					confirmLabel: 'restore',
 					onConfirm: () =>
-						act('restoring duplicates', async () => {
-							const r = await undoDuplicates(ctx, plan, archive.batch);
+						act('restoring duplicates', async job => {
+							const r = await undoDuplicates(job, plan, archive.batch);
 							return `restored ${r.tables.map(t => `${t.rows} ${t.table}`).join(', ')}`;
 						}),
 				},

@@ -73,6 +73,8 @@ export type AppState = {
 	/** text fields mounted (filter, typed confirmation): while any is, the keyboard is theirs */
 	textCapture: number;
 	message?: Message;
+	/** how long a message stays: a result is said once, then the Activity log and the job strip keep it */
+	messageTtlMs: number;
 	thresholds: Thresholds;
 	size: {columns: number; rows: number};
 	/** every target's state and the firing alerts, from the background sampler */
@@ -94,14 +96,24 @@ export function createAppStore(initial: Partial<AppState> & Pick<AppState, 'targ
 		data: {},
 		ui: {},
 		textCapture: 0,
+		messageTtlMs: messageTtlMs,
 		thresholds: defaultThresholds,
 		size: {columns: 80, rows: 24},
 		...initial,
 	}));
 }
 
+/** The default of AppState.messageTtlMs. */
+export const messageTtlMs = 20_000;
+
 export function setMessage(store: AppStore, text: string, kind: Message['kind'] = 'info') {
-	store.setState({message: {text, kind, at: Date.now(), screen: store.getState().screen}});
+	const message: Message = {text, kind, at: Date.now(), screen: store.getState().screen};
+	store.setState({message});
+	// Gone after a while unless something newer replaced it: a finished result must not stand next to the next one.
+	const timer = setTimeout(() => {
+		if (store.getState().message === message) store.setState({message: undefined});
+	}, store.getState().messageTtlMs);
+	timer.unref?.();
 }
 
 export function setUi<K extends ScreenId>(store: AppStore, screen: K, patch: Partial<ScreenUi[K]>) {

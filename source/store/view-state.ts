@@ -96,8 +96,6 @@ export type MigrationUi = {
 	/** the object whose duplicates are shown */
 	drill?: string;
 	drillSelection?: StoredSelection;
-	/** an action in flight (archiving, undo), named for the header */
-	busy?: string;
 	selection?: StoredSelection;
 	/** the last duplicate count (a job, not the poll), kept with its time until the next one is in */
 	count?: DuplicateCountResult;

@@ -47,7 +47,7 @@ export const keys = {
 };
 
 /** The real shell on a real database: a real monitor connection, the real poller and store. */
-export async function renderApp(url: string, options: {screen?: ScreenId; size?: {columns: number; rows: number}; state?: Partial<AppState>; config?: Config; monitor?: MonitorOptions} = {}): Promise<RenderedApp> {
+export async function renderApp(url: string, options: {screen?: ScreenId; size?: {columns: number; rows: number}; state?: Partial<AppState>; config?: Config; monitor?: MonitorOptions; fadeMs?: number} = {}): Promise<RenderedApp> {
 	const target = resolveTarget({dsn: url, env: {}});
 	const monitor = new Monitor(target, options.monitor);
 	await monitor.connect();
@@ -57,7 +57,7 @@ export async function renderApp(url: string, options: {screen?: ScreenId; size?:
 	const config = options.config ?? defaultConfig;
 	const poller = startPoller(store, monitor, loaders(), config);
 	let quit = false;
-	const jobs = new JobRegistry();
+	const jobs = new JobRegistry({fadeMs: options.fadeMs});
 	const instance = render(<App services={{store, db: monitor, target, config, jobs, refreshNow: poller.refreshNow, quit: () => (quit = true)}} />);
 	const size = options.size ?? {columns: 120, rows: 40};
 	// after mount: the shell reads the (fake) stdout's size once on mount

@@ -36,6 +36,8 @@ export type BackupOptions = {
 	signal?: AbortSignal;
 	onProgress?(progress: BackupProgress): void;
 	env?: NodeJS.ProcessEnv;
+	/** the application_name of every session the backup opens, pg_dump's too (a console job's own, to find their pids) */
+	applicationName?: string;
 };
 
 const progressEveryMs = 250;
@@ -84,7 +86,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupRecord> {
 	let client: pg.Client | undefined;
 	try {
 		const dir = ensureBackupDir(options.dir ?? defaultBackupDir(key, env));
-		client = await connectFor(target, 'intowork-db/backup');
+		client = await connectFor(target, options.applicationName ?? 'intowork-db/backup');
 		const info = (await client.query<{version: string; num: string; role: string; pid: number}>("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, current_user AS role, pg_backend_pid() AS pid")).rows[0]!;
 		const systemIdentifier = await readSystemIdentifier(client);
 		ctx = auditContext(target, info.role);
@@ -106,7 +108,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupRecord> {
 		partial = claimed.partial;
 		report({phase: 'dumping', file, tablesTotal: list.withRows.length});
 
-		const counts = await dumpAndCount({target, client, backendPid: info.pid, tools, format, partial, snapshot, list, signal, report, dir});
+		const counts = await dumpAndCount({target, applicationName: options.applicationName, client, backendPid: info.pid, tools, format, partial, snapshot, list, signal, report, dir});
 		await client.query('ROLLBACK');
 
 		report({phase: 'checksum'});
@@ -158,6 +160,7 @@ function withPrivilegeHint(error: string): string {
 
 type DumpJob = {
 	target: Target;
+	applicationName?: string;
 	client: pg.Client;
 	backendPid: number;
 	tools: PgTools;
@@ -203,7 +206,7 @@ async function dumpAndCount(job: DumpJob): Promise<Record<string, number>> {
 	}, progressEveryMs);
 
 	const dump = runTool(job.tools.pgDump, dumpArgs(job.format, job.partial, job.snapshot), {
-		env: toolEnv(job.target),
+		env: toolEnv(job.target, {applicationName: job.applicationName}),
 		signal: stop.signal,
 		onSpawn: pid => job.report({pid}),
 		onLine: line => {

@@ -19,6 +19,8 @@ export type RestoreTestOptions = {
 	signal?: AbortSignal;
 	onProgress?(progress: RestoreProgress): void;
 	env?: NodeJS.ProcessEnv;
+	/** of every session the test opens, pg_restore's or psql's too (a console job's own, to find their pids) */
+	applicationName?: string;
 };
 
 /**
@@ -37,7 +39,7 @@ export async function runRestoreTest(o: RestoreTestOptions): Promise<RestoreTest
 	const {report} = progressReporter(record.sizeBytes, Object.keys(record.rowCounts).length, o.onProgress);
 	const started = Date.now();
 	const run: Run = {ctx: auditContext(target, target.user), scratch: '', created: false};
-	const admin = await connectFor(target, 'intowork-db/restore-test');
+	const admin = await connectFor(target, o.applicationName ?? 'intowork-db/restore-test');
 	let outcome: {result: Omit<RestoreTestResult, 'at' | 'durationMs' | 'scratchDatabase'>} | {error: unknown};
 	try {
 		outcome = {result: await test(o, admin, run, report)};
@@ -94,7 +96,7 @@ async function test(o: RestoreTestOptions, admin: pg.Client, run: Run, report: (
 	await createDatabase(admin, run.scratch, shape);
 	run.created = true;
 	try {
-		const result = await restoreAndCompare({target, admin, database: run.scratch, file: record.file, format: record.format, tools, expected: record, signal: o.signal, report});
+		const result = await restoreAndCompare({target, admin, database: run.scratch, file: record.file, format: record.format, tools, expected: record, applicationName: o.applicationName, signal: o.signal, report});
 		return {passed: result.differences.length === 0, differences: result.differences, checksum: 'ok', sizeBytes: record.sizeBytes, sha256: record.sha256};
 	} catch (error) {
 		if (o.signal?.aborted || error instanceof Cancelled) throw error;

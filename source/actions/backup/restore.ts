@@ -93,9 +93,9 @@ export async function databaseExists(admin: pg.Client, name: string): Promise<bo
  * leaves the database as empty as it was. --exit-on-error and ON_ERROR_STOP
  * make any error a failure instead of a warning at the end.
  */
-async function restoreFile(o: {target: Target; database: string; file: string; format: BackupFormat; tools: PgTools; signal?: AbortSignal; report: Report}): Promise<void> {
+async function restoreFile(o: {target: Target; database: string; file: string; format: BackupFormat; tools: PgTools; applicationName?: string; signal?: AbortSignal; report: Report}): Promise<void> {
 	let tablesDone = 0;
-	const env = toolEnv(o.target, {database: o.database, applicationName: 'intowork-db/restore'});
+	const env = toolEnv(o.target, {database: o.database, applicationName: o.applicationName ?? 'intowork-db/restore'});
 	if (o.format === 'custom') {
 		const result = await runTool(o.tools.pgRestore, ['--exit-on-error', '--single-transaction', '--no-password', '--verbose', `--dbname=${dbnameConninfo(o.database)}`, o.file], {
 			env,
@@ -141,6 +141,8 @@ export async function restoreAndCompare(o: {
 	format: BackupFormat;
 	tools: PgTools;
 	expected: Expected;
+	/** of pg_restore's or psql's session and the counting one (a console job's own, to find their pids) */
+	applicationName?: string;
 	signal?: AbortSignal;
 	report: Report;
 }): Promise<RestoredCheck> {
@@ -148,7 +150,7 @@ export async function restoreAndCompare(o: {
 	await restoreFile(o);
 	o.signal?.throwIfAborted();
 	o.report({phase: 'counting', tablesDone: 0});
-	const restored = await connectFor(o.target, 'intowork-db/restore-test', o.database);
+	const restored = await connectFor(o.target, o.applicationName ?? 'intowork-db/restore-test', o.database);
 	try {
 		const inventory = await takeInventory(restored, {signal: o.signal, onTable: (done, total) => o.report({tablesDone: done, tablesTotal: total})});
 		const differences = o.expected.rowCounts ? compareInventory({rowCounts: o.expected.rowCounts, objects: o.expected.objects}, inventory) : [];

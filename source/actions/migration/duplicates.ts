@@ -4,6 +4,7 @@ import type {Queryable} from '../../db/monitor.js';
 import {quoteIdent} from '../../db/sql.js';
 import {qualified, type MigrationPlan, type PlanObject} from './plan.js';
 import {
+	backendPid,
 	closeSession,
 	describeError,
 	MigrationError,
@@ -175,6 +176,7 @@ async function archiveIn(client: pg.Client, plan: MigrationPlan, o: PlanObject, 
 /** Runs fn in one transaction on the action's own connection, holding the migration lock. */
 async function inTransaction<T>(ctx: ActionContext, fn: (client: pg.Client) => Promise<T>): Promise<T> {
 	const client = await openSession(ctx.target);
+	ctx.onPid?.(backendPid(client));
 	try {
 		await takeMigrationLock(client);
 		await client.query('BEGIN');
@@ -182,6 +184,7 @@ async function inTransaction<T>(ctx: ActionContext, fn: (client: pg.Client) => P
 			// Row locks only, but a DDL or VACUUM FULL in the way should not hold us (and the app behind us) for long.
 			await client.query("SET LOCAL lock_timeout = '5s'");
 			const result = await fn(client);
+			ctx.signal?.throwIfAborted();
 			await client.query('COMMIT');
 			return result;
 		} catch (error) {

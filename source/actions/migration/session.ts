@@ -53,6 +53,10 @@ export type ActionContext = {
 	target: Target;
 	/** where to record what was done; absent in code paths that only read */
 	audit?: AuditContext;
+	/** the backend pid of the action's own connection, once open (a console job registers it) */
+	onPid?(pid: number | undefined): void;
+	/** a cancel: the transaction is rolled back rather than committed */
+	signal?: AbortSignal;
 };
 
 export const pgCode = (error: unknown): string | undefined => (error as {code?: unknown})?.code as string | undefined;
