@@ -241,7 +241,7 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 		// The checklist: the migration, the backup and the restore test pass; the query timeout once the role has one.
 		await press(term, '8', signatures['8']!);
 		term.send('r');
-		screen = await see(term, [/checking again: EXPLAIN plans and p95 timings included/, /\b1 Migration h8c2d6e5f4g3 applied\s+PASS/, /\b5 Backup deployed and tested\s+PASS/, /\b6 Restore tested \(data verified\)\s+PASS/]);
+		screen = await see(term, [/✓ checklist re-check/, /\b1 Migration h8c2d6e5f4g3 applied\s+PASS/, /\b5 Backup deployed and tested\s+PASS/, /\b6 Restore tested \(data verified\)\s+PASS/]);
 		assert.match(screen, /\b2 Query timeout configured\s+FAIL/);
 		await db.query("ALTER ROLE intowork_app SET statement_timeout = '30s'");
 		term.send('r');
