@@ -288,6 +288,10 @@ export async function benchMemoryTerminal(adminUrl: string, options: {minutes: n
 			rows.push([`minute ${minute}`, rssMiB(pid).toFixed(1), ((cpuMs(pid) - cpu0) / (Date.now() - started) * 100).toFixed(1), achieved]);
 			options.log(`memory: minute ${minute}, RSS ${rssMiB(pid).toFixed(1)} MiB`);
 		}
+		// the goal: flat after the start, less than +5 MiB from minute 2 to the end
+		const at = (minute: number) => Number(rows[minute]?.[1]);
+		const last = rows.length - 1;
+		if (last > 2) rows.push([`minute 2 → minute ${last}`, `${at(last) - at(2) >= 0 ? '+' : ''}${(at(last) - at(2)).toFixed(1)}`, '', '']);
 		return rows;
 	} finally {
 		term.kill();
