@@ -181,6 +181,23 @@ test('latency on a real server: the job list\'s entries are found by their text,
 	assert.equal(intervalLatency(after, before, 'application_list'), undefined);
 });
 
+test('the primary is sampled every 5 s when the refresh is faster: its history grows by one sample, not by one per refresh', async () => {
+	const slow = new Fleet([{name: 'primary', kind: 'primary', target, redacted: redactTarget(target), monitor, caps}], {
+		intervalMs: () => 100,
+		hanging: () => ({activeMs: 60_000, idleTxMs: 60_000}),
+		alerts: t,
+	});
+	await slow.start();
+	try {
+		await waitFor(() => slow.state().history.toArray().length === 1, {message: 'the first sample, taken at once'});
+		// twenty refreshes' worth of time at 100 ms
+		await new Promise(resolve => setTimeout(resolve, 2000));
+		assert.equal(slow.state().history.toArray().length, 1);
+	} finally {
+		await slow.stop();
+	}
+});
+
 test('the checklist\'s unscored next phases, judged from the sampler', async () => {
 	const {scaleItems} = await import('../source/checklist/scale.js');
 	const none = scaleItems(undefined);
