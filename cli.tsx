@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
 import './source/runtime-env.js';
 import meow from 'meow';
 import chalk from 'chalk';

@@ -4,7 +4,7 @@ import {resolveTarget} from '../source/db/dsn.js';
 import {Monitor} from '../source/db/monitor.js';
 import {sampleBouncer} from '../source/db/pgbouncer.js';
 import {sampleReplica} from '../source/db/replication.js';
-import {sampleLatency, samplePrimary, statementsSchema} from '../source/db/sampler.js';
+import {findLatencyEntries, sampleLatency, samplePrimary, statementsSchema} from '../source/db/sampler.js';
 import type {Demo} from '../source/demo/demo.js';
 import type {LoadContext} from '../source/store/poller.js';
 import {defaultAlertThresholds} from '../source/alerts/settings.js';
@@ -18,7 +18,9 @@ export async function benchFleet(o: {ctx: LoadContext; monitor: Monitor; caps: C
 	const limits = {hangingActiveMs: o.ctx.thresholds.hangingActiveMs, hangingIdleTxMs: o.ctx.thresholds.hangingIdleTxMs, lockWaitMs: defaultAlertThresholds.lockWaitMs};
 	rows.push(await o.measure('+ sampler, primary (every screen)', () => samplePrimary(o.monitor, o.caps, limits)));
 	const schema = (await statementsSchema(o.monitor)) ?? 'public';
-	rows.push(await o.measure('+ sampler, latency (every 10 s)', () => sampleLatency(o.monitor, o.caps.statements.version ?? '1.10', schema)));
+	const entries = await findLatencyEntries(o.monitor, schema);
+	rows.push(await o.measure('+ sampler, latency (every 10 s)', () => sampleLatency(o.monitor, o.caps.statements.version ?? '1.10', schema, entries)));
+	rows.push(await o.measure('+ sampler, latency entries by text (every 5 min)', () => findLatencyEntries(o.monitor, schema)));
 	if (o.demo.replicaUrl) {
 		const url = o.demo.replicaUrl.replace(/\/\/[^@]+@/, `//${o.benchRole}:${o.benchRole}@`);
 		const replica = new Monitor(resolveTarget({dsn: url, env: {}}));

@@ -2,7 +2,7 @@ import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
-import {openCommand, cliPath, type Terminal} from '../scripts/terminal.js';
+import {asInstalled, openCommand, cliPath, type Terminal} from '../scripts/terminal.js';
 import type {Row} from './table.js';
 
 // The console beside its peer, pg_activity, in one run: the same loaded
@@ -143,8 +143,11 @@ function openPeer(url: string, name: string): Terminal {
 	return openCommand(['pg_activity', '--refresh', String(intervalS), '--no-db-size', url], {columns: 200, rows: 50, name});
 }
 
+// as the bin runs it: its shebang's malloc setting and node flags
+const installed = asInstalled();
+
 function openConsole(url: string, name: string): Terminal {
-	return openCommand([process.execPath, cliPath, url, '--interval', `${intervalS}s`], {columns: 200, rows: 50, name});
+	return openCommand([process.execPath, ...installed.nodeFlags, cliPath, url, '--interval', `${intervalS}s`], {columns: 200, rows: 50, name, env: installed.env});
 }
 
 // pg_activity draws its process table header (PID DATABASE ...) once rows arrive
@@ -270,7 +273,7 @@ export async function benchMemoryTerminal(adminUrl: string, options: {minutes: n
 	await admin.end();
 	const idle: pg.Client[] = [];
 	await openIdle(options.appUrl, 150, idle);
-	const term = openCommand([process.execPath, cliPath, consoleUrl, '--interval', '250ms'], {columns: 200, rows: 50, name: 'bench-memory'});
+	const term = openCommand([process.execPath, ...installed.nodeFlags, cliPath, consoleUrl, '--interval', '250ms'], {columns: 200, rows: 50, name: 'bench-memory', env: installed.env});
 	try {
 		await term.waitFor(consoleReady, 60_000);
 		const pid = pidIn(term);
@@ -285,6 +288,10 @@ export async function benchMemoryTerminal(adminUrl: string, options: {minutes: n
 			rows.push([`minute ${minute}`, rssMiB(pid).toFixed(1), ((cpuMs(pid) - cpu0) / (Date.now() - started) * 100).toFixed(1), achieved]);
 			options.log(`memory: minute ${minute}, RSS ${rssMiB(pid).toFixed(1)} MiB`);
 		}
+		// the goal: flat after the start, less than +5 MiB from minute 2 to the end
+		const at = (minute: number) => Number(rows[minute]?.[1]);
+		const last = rows.length - 1;
+		if (last > 2) rows.push([`minute 2 → minute ${last}`, `${at(last) - at(2) >= 0 ? '+' : ''}${(at(last) - at(2)).toFixed(1)}`, '', '']);
 		return rows;
 	} finally {
 		term.kill();

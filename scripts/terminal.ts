@@ -1,9 +1,21 @@
+import fs from 'node:fs';
 import {execFileSync, spawnSync} from 'node:child_process';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 /** The built CLI (dist/cli.js), as the bin runs it. */
 export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
+
+/**
+ * The console as its bin starts it: the environment and node flags of its
+ * shebang (`#!/usr/bin/env -S VAR=value node --flag`), for a benchmark that
+ * starts it with process.execPath and must measure the same process.
+ */
+export function asInstalled(): {env: Record<string, string>; nodeFlags: string[]} {
+	const words = (fs.readFileSync(cliPath, 'utf8').split('\n', 1)[0] ?? '').replace(/^#!\S+(\s+-S)?/, '').trim().split(/\s+/);
+	const at = words.indexOf('node');
+	return {env: Object.fromEntries(words.slice(0, Math.max(0, at)).map(w => w.split('=', 2) as [string, string])), nodeFlags: words.slice(at + 1)};
+}
 
 // Each terminal on a tmux server of its own (-L socket): nothing another test run, or another
 // developer, does to the default server (kill-server, a colliding name) reaches it.

@@ -9,7 +9,7 @@ import {defaultAlertThresholds, parseSize, readFleetFlags} from '../source/alert
 import {detectCapabilities} from '../source/db/capabilities.js';
 import {redactTarget, resolveTarget} from '../source/db/dsn.js';
 import {Monitor} from '../source/db/monitor.js';
-import {fingerprint, intervalLatency, type PrimarySample} from '../source/db/sampler.js';
+import {findLatencyEntries, fingerprint, intervalLatency, sampleLatency, statementsSchema, type PrimarySample} from '../source/db/sampler.js';
 import {appQueries} from '../source/db/app-queries.js';
 import {Fleet} from '../source/fleet/fleet.js';
 import {testDatabase, waitFor} from './helpers/db.js';
@@ -149,6 +149,8 @@ await monitor.connect();
 const caps = await detectCapabilities(monitor);
 const fleet = new Fleet([{name: 'primary', kind: 'primary', target, redacted: redactTarget(target), monitor, caps}], {
 	intervalMs: () => 200,
+	// the alerts, not the primary's 5 s cadence, are under test
+	primaryEveryMs: 200,
 	hanging: () => ({activeMs: 500, idleTxMs: 500}),
 	alerts: {...t, lockWaitMs: 500},
 });
@@ -169,6 +171,39 @@ test('a hanging query and a lock wait fire on a real server and clear when they 
 	await chain.blocker.client.query('ROLLBACK');
 	await chain.waiters[0]!.running.done;
 	await waitFor(() => !firing('primary:locks') && !firing('primary:hanging'), {message: 'both clear'});
+});
+
+test('latency on a real server: the job list\'s entries are found by their text, then its calls counted by queryid', async () => {
+	const schema = await statementsSchema(monitor);
+	assert.ok(schema, 'pg_stat_statements is installed in the test database');
+	const search = async (n: number) => {
+		for (let i = 0; i < n; i++) await db.client.query(appQueries.job_list.sql, ['published', 'Paris', 'remote', i % 2 ? null : 'full_time']);
+	};
+	await search(1);
+	const entries = await findLatencyEntries(monitor, schema);
+	assert.deepEqual([...new Set(entries.values())], ['job_list']);
+	const before = await sampleLatency(monitor, caps.statements.version!, schema, entries);
+	await search(3);
+	const after = await sampleLatency(monitor, caps.statements.version!, schema, entries);
+	assert.equal(intervalLatency(after, before, 'job_list')?.calls, 3);
+	assert.equal(intervalLatency(after, before, 'application_list'), undefined);
+});
+
+test('the primary is sampled every 5 s when the refresh is faster: its history grows by one sample, not by one per refresh', async () => {
+	const slow = new Fleet([{name: 'primary', kind: 'primary', target, redacted: redactTarget(target), monitor, caps}], {
+		intervalMs: () => 100,
+		hanging: () => ({activeMs: 60_000, idleTxMs: 60_000}),
+		alerts: t,
+	});
+	await slow.start();
+	try {
+		await waitFor(() => slow.state().history.toArray().length === 1, {message: 'the first sample, taken at once'});
+		// twenty refreshes' worth of time at 100 ms
+		await new Promise(resolve => setTimeout(resolve, 2000));
+		assert.equal(slow.state().history.toArray().length, 1);
+	} finally {
+		await slow.stop();
+	}
 });
 
 test('the checklist\'s unscored next phases, judged from the sampler', async () => {

@@ -8,7 +8,7 @@ import pg from 'pg';
 import stringWidth from 'string-width';
 import {findPgTools} from '../source/actions/backup/pg-tools.js';
 import {appQueries, appQueryContext} from '../source/db/app-queries.js';
-import {sampleLatency} from '../source/db/sampler.js';
+import {findLatencyEntries, sampleLatency} from '../source/db/sampler.js';
 import {loadStatements, statementText, type StatementsReady} from '../source/db/statements.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {startCluster, stopCluster, templateDatabase} from './helpers/cluster.js';
@@ -353,9 +353,12 @@ test('200x50: with a SQL_ASCII statement in pg_stat_statements, the Queries scre
 	assert.equal(whole, `SELECT $1 AS ${quoteIdent(`${payloads.c1}${payloads.wide}`)} /* ${tenKb} */`.replaceAll(payloads.surrogate, '\ufffd'), 'the whole 10 kB text');
 	// the p95 sampler behind the alerts, the header and watch reads the same way
 	await runner.query(appQueries.job_list.sql, appQueries.job_list.params(await appQueryContext(runner), () => 0.42));
-	const latency = await sampleLatency(statementsCtx.db, through.version, through.schema, statementsCtx.target);
+	// its entries are found by their texts, through the SQL_ASCII database; the counters are then read by queryid, texts unread
+	const entries = await findLatencyEntries(statementsCtx.db, through.schema, statementsCtx.target);
+	assert.ok([...entries.values()].includes('job_list'), JSON.stringify([...entries]));
+	const latency = await sampleLatency(statementsCtx.db, through.version, through.schema, entries);
 	assert.ok((latency.queries.job_list?.calls ?? 0) >= 1, JSON.stringify(latency));
-	await assert.rejects(sampleLatency(statementsCtx.db, through.version, through.schema), /invalid byte sequence for encoding "UTF8": 0x9b/, 'without a way to the SQL_ASCII database');
+	await assert.rejects(findLatencyEntries(statementsCtx.db, through.schema), /invalid byte sequence for encoding "UTF8": 0x9b/, 'without a way to the SQL_ASCII database');
 	const next = (await loadStatements(statementsCtx, through)) as StatementsReady;
 	assert.equal(next.textsVia, asciiDb, 'texts kept from the last refresh still say where they came from');
 

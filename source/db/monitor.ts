@@ -151,7 +151,15 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 	}
 
 	private async adopt(client: pg.Client) {
-		const pid = this.options.pgbouncer ? undefined : (await client.query<{pid: number}>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+		// Generic plans from the first call (12+): a statement with parameters is otherwise planned afresh for
+		// its first five calls, and the sampler, at one call every 5 s, would plan for the first half minute.
+		const pid = this.options.pgbouncer
+			? undefined
+			: (
+					await client.query<{pid: number}>(
+						`SELECT pg_backend_pid() AS pid, CASE WHEN current_setting('server_version_num')::int >= 120000 THEN set_config('plan_cache_mode', 'force_generic_plan', false) END AS plans`,
+					)
+				).rows[0]?.pid;
 		this.client = client;
 		this.setState({status: 'live', attempt: 0, staleSince: undefined, lastError: undefined, backendPid: pid, liveSince: Date.now()});
 	}

@@ -15,6 +15,8 @@ export type OverviewSample = {
 	blksRead: number;
 	xacts: number;
 	databaseSize: number;
+	/** client clock (ms) when databaseSize was read */
+	databaseSizeAt: number;
 	longest?: {pid: number; user: string | null; application: string | null; ms: number; query: string | null};
 };
 
@@ -38,7 +40,7 @@ type Row = {
 	blks_hit: string | null;
 	blks_read: string | null;
 	xacts: string | null;
-	db_size: string;
+	db_size: string | null;
 	longest: {pid: number; usename: string | null; application_name: string | null; ms: number; query: string | null} | null;
 };
 
@@ -63,19 +65,27 @@ SELECT now() AS server_time,
 	(SELECT blks_hit FROM db) AS blks_hit,
 	(SELECT blks_read FROM db) AS blks_read,
 	(SELECT xacts FROM db) AS xacts,
-	pg_database_size(current_database()) AS db_size,
+	CASE WHEN $1::boolean THEN pg_database_size(current_database()) END AS db_size,
 	(SELECT row_to_json(l) FROM (
 		SELECT pid, usename, application_name, extract(epoch FROM now() - query_start) * 1000 AS ms, left(query, 2000) AS query
 		FROM act WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
 		ORDER BY query_start LIMIT 1) l) AS longest`;
 
+/**
+ * pg_database_size stats every file of the database: a third of this
+ * statement's time, for a figure that moves slowly. Read every 30 s.
+ */
+export const databaseSizeEveryMs = 30_000;
+
 const ratio = (hit: number, read: number) => (hit + read > 0 ? hit / (hit + read) : undefined);
 
 export const loadOverview: Loader<Overview> = async (ctx, previous) => {
-	const r = await ctx.db.query<Row>(overviewSql);
+	const sizeDue = !previous || Date.now() - previous.databaseSizeAt >= databaseSizeEveryMs;
+	const r = await ctx.db.query<Row>(overviewSql, [sizeDue]);
 	const row = r.rows[0]!;
+	const serverTime = new Date(row.server_time).getTime();
 	const sample: OverviewSample = {
-		serverTime: new Date(row.server_time).getTime(),
+		serverTime,
 		clientConnections: Number(row.client_connections),
 		active: Number(row.active),
 		idleInTransaction: Number(row.idle_in_tx),
@@ -86,7 +96,8 @@ export const loadOverview: Loader<Overview> = async (ctx, previous) => {
 		blksHit: Number(row.blks_hit ?? 0),
 		blksRead: Number(row.blks_read ?? 0),
 		xacts: Number(row.xacts ?? 0),
-		databaseSize: Number(row.db_size),
+		databaseSize: row.db_size === null ? (previous?.databaseSize ?? 0) : Number(row.db_size),
+		databaseSizeAt: row.db_size === null ? (previous?.databaseSizeAt ?? 0) : Date.now(),
 		longest: row.longest
 			? {pid: row.longest.pid, user: row.longest.usename, application: row.longest.application_name, ms: row.longest.ms, query: row.longest.query}
 			: undefined,

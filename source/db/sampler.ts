@@ -136,25 +136,46 @@ export const fingerprint = (sql: string) =>
 		.replace(/\b\d+\b/g, '?');
 const fingerprintSql = (col: string) => `regexp_replace(regexp_replace(btrim(regexp_replace(${col}, '\\s+', ' ', 'g')), '\\$\\d+', '?', 'g'), '\\m\\d+\\M', '?', 'g')`;
 
+const execPrefix = (extensionVersion: string) => {
+	const [major = 0, minor = 0] = extensionVersion.split('.').map(Number);
+	// 1.8 (PostgreSQL 13) split planning from execution: total_time became total_exec_time
+	return major > 1 || (major === 1 && minor >= 8) ? 'exec_' : '';
+};
+
+/**
+ * Which entries are the watched queries: recognised by their text, so every
+ * entry's text is read and fingerprinted on the server (tens of ms with a
+ * few hundred entries). Done now and then; the counters are then read by
+ * queryid without the texts. $2: the dbid to look in (null: this database's),
+ * for when it runs through a SQL_ASCII database.
+ */
+export function latencyEntriesSql(schema: string): string {
+	return `SELECT DISTINCT s.queryid::text AS queryid, ${fingerprintSql('s.query')} AS query
+FROM ${quoteIdent(schema)}.pg_stat_statements(true) s
+WHERE s.dbid = coalesce($2::oid, (SELECT oid FROM pg_database WHERE datname = current_database()))
+	AND ${fingerprintSql('s.query')} = ANY ($1::text[])`;
+}
+
 /**
  * pg_stat_statements keeps calls, total and a population standard deviation
  * per entry; calls x (sd² + mean²) is the sum of squares, which adds up across
  * entries (roles, top level or not) and subtracts across samples.
  */
 export function latencySql(extensionVersion: string, schema: string): string {
-	const [major = 0, minor = 0] = extensionVersion.split('.').map(Number);
-	// 1.8 (PostgreSQL 13) split planning from execution: total_time became total_exec_time
-	const exec = major > 1 || (major === 1 && minor >= 8) ? 'exec_' : '';
-	return `SELECT ${fingerprintSql('s.query')} AS query, now() AS server_time,
+	const exec = execPrefix(extensionVersion);
+	return `SELECT s.queryid::text AS queryid, now() AS server_time,
 	sum(s.calls) AS calls, sum(s.total_${exec}time) AS total_ms,
 	sum(s.calls * (power(s.stddev_${exec}time, 2) + power(s.mean_${exec}time, 2))) AS sum_squares
-FROM ${quoteIdent(schema)}.pg_stat_statements(true) s
-WHERE s.dbid = coalesce($2::oid, (SELECT oid FROM pg_database WHERE datname = current_database()))
-	AND ${fingerprintSql('s.query')} = ANY ($1::text[])
+FROM ${quoteIdent(schema)}.pg_stat_statements(false) s
+WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND s.queryid = ANY ($1::bigint[])
 GROUP BY 1`;
 }
 
-type LatencyRow = {query: string; server_time: Date; calls: string; total_ms: number; sum_squares: number};
+/** queryid (as text) → the watched query it is */
+export type LatencyEntries = Map<string, AppQueryId>;
+
+type EntryRow = {queryid: string; query: string};
 
 /**
  * When this database cannot convert every text on the server (a SQL_ASCII
@@ -162,23 +183,36 @@ type LatencyRow = {query: string; server_time: Date; calls: string; total_ms: nu
  * SQL_ASCII database for this one's dbid, as the Queries screen reads its
  * texts: only the plan's own ASCII texts come back.
  */
-export async function sampleLatency(db: Queryable, extensionVersion: string, schema: string, target?: Target): Promise<LatencyCounters> {
+export async function findLatencyEntries(db: Queryable, schema: string, target?: Target): Promise<LatencyEntries> {
 	const texts = new Map(watchedQueries.map(id => [fingerprint(appQueries[id].sql), id]));
-	let rows: LatencyRow[];
+	let rows: EntryRow[];
 	try {
-		rows = (await db.query<LatencyRow>(latencySql(extensionVersion, schema), [[...texts.keys()], null])).rows;
+		rows = (await db.query<EntryRow>(latencyEntriesSql(schema), [[...texts.keys()], null])).rows;
 	} catch (error) {
 		if (!isEncodingError(error)) throw error;
 		const dbid = (await db.query<{oid: number}>('SELECT oid FROM pg_database WHERE datname = current_database()')).rows[0]?.oid;
-		const through = await throughSqlAscii(db, target, async (via, viaSchema) => (await via.query<LatencyRow>(latencySql(extensionVersion, viaSchema), [[...texts.keys()], dbid])).rows);
+		const through = await throughSqlAscii(db, target, async (via, viaSchema) => (await via.query<EntryRow>(latencyEntriesSql(viaSchema), [[...texts.keys()], dbid])).rows);
 		if ('error' in through) throw error;
 		rows = through.value;
 	}
-	const out: LatencyCounters = {at: Date.now(), queries: {}};
-	for (const row of rows) {
-		out.at = new Date(row.server_time).getTime();
+	return new Map(rows.flatMap(row => {
 		const id = texts.get(row.query);
-		if (id) out.queries[id] = {calls: Number(row.calls), totalMs: Number(row.total_ms), sumSquares: Number(row.sum_squares)};
+		return id ? [[row.queryid, id] as const] : [];
+	}));
+}
+
+export async function sampleLatency(db: Queryable, extensionVersion: string, schema: string, entries: LatencyEntries): Promise<LatencyCounters> {
+	const out: LatencyCounters = {at: Date.now(), queries: {}};
+	if (entries.size === 0) return out;
+	const r = await db.query<{queryid: string; server_time: Date; calls: string; total_ms: number; sum_squares: number}>(latencySql(extensionVersion, schema), [[...entries.keys()]]);
+	for (const row of r.rows) {
+		out.at = new Date(row.server_time).getTime();
+		const id = entries.get(row.queryid);
+		if (!id) continue;
+		const q = (out.queries[id] ??= {calls: 0, totalMs: 0, sumSquares: 0});
+		q.calls += Number(row.calls);
+		q.totalMs += Number(row.total_ms);
+		q.sumSquares += Number(row.sum_squares);
 	}
 	return out;
 }

@@ -56,6 +56,16 @@ export type TablesData = {
 	statsReset: number | null;
 	tables: TableStat[];
 	indexes: IndexStat[];
+	/** the migration's record as last read, kept between refreshes */
+	record?: MigrationRecord;
+};
+
+type MigrationRecord = {
+	createdAt: Map<string, number>;
+	/** client clock (ms) when it was read */
+	at: number;
+	/** the indexes there were then (their relids): a new one is what an apply makes */
+	indexes: string;
 };
 
 // Size functions and pg_get_indexdef take an ACCESS SHARE lock on the table
@@ -113,7 +123,10 @@ JOIN pg_class ic ON ic.oid = s.indexrelid
 LEFT JOIN locked_tables lt ON lt.relid = s.relid
 LEFT JOIN building b ON b.index_relid = s.indexrelid`;
 
-const resetSql = `SELECT now() AS server_time, stats_reset FROM pg_stat_database WHERE datname = current_database()`;
+// whether the migration's record can be read rides along: one statement less
+const resetSql = `SELECT now() AS server_time, stats_reset,
+	to_regclass($1) IS NOT NULL AND has_table_privilege(to_regclass($1), 'SELECT') AS record
+FROM pg_stat_database WHERE datname = current_database()`;
 
 type TableRow = {
 	relid: number;
@@ -213,34 +226,39 @@ function indexStat(r: IndexRow): IndexStat {
 	};
 }
 
-/** The migration's objects, and when its applies created them (their record next to the archive). */
-async function migrationIndexes(ctx: LoadContext): Promise<{schema: string; names: Set<string>; createdAt: Map<string, number>}> {
-	const {db} = ctx;
-	const {plan} = ctx.config.migration;
-	const record = `${quoteIdent(plan.archiveSchema)}.migration_created`;
-	const createdAt = new Map<string, number>();
-	const exists = await db.query<{ok: boolean}>('SELECT to_regclass($1) IS NOT NULL AND has_table_privilege(to_regclass($1), \'SELECT\') AS ok', [record]);
-	if (exists.rows[0]?.ok) {
-		const r = await db.query<{object: string; created_at: Date}>(`SELECT object, max(created_at) AS created_at FROM ${record} GROUP BY object`);
-		for (const row of r.rows) createdAt.set(row.object, new Date(row.created_at).getTime());
-	}
-	return {schema: plan.schema, names: new Set(plan.objects.map(o => o.name)), createdAt};
+/**
+ * The record changes only when an apply creates something, which makes an
+ * index appear: it is read again when the set of indexes changed, else every
+ * 60 s (an apply in another console, a record written after its index).
+ */
+const recordEveryMs = 60_000;
+
+/** When the migration's applies created its objects (their record next to the archive), read again only when it may have changed. */
+async function migrationRecord(ctx: LoadContext, readable: boolean, indexes: string, previous: MigrationRecord | undefined): Promise<MigrationRecord | undefined> {
+	if (!readable) return undefined;
+	if (previous && previous.indexes === indexes && Date.now() - previous.at < recordEveryMs) return previous;
+	const record = `${quoteIdent(ctx.config.migration.plan.archiveSchema)}.migration_created`;
+	const r = await ctx.db.query<{object: string; created_at: Date}>(`SELECT object, max(created_at) AS created_at FROM ${record} GROUP BY object`);
+	return {createdAt: new Map(r.rows.map(row => [row.object, new Date(row.created_at).getTime()])), at: Date.now(), indexes};
 }
 
-export const loadTables: Loader<TablesData> = async ctx => {
-	const reset = await ctx.db.query<{server_time: Date; stats_reset: Date | null}>(resetSql);
+export const loadTables: Loader<TablesData> = async (ctx, previous) => {
+	const {plan} = ctx.config.migration;
+	const reset = await ctx.db.query<{server_time: Date; stats_reset: Date | null; record: boolean}>(resetSql, [`${quoteIdent(plan.archiveSchema)}.migration_created`]);
 	const tables = await ctx.db.query<TableRow>(tablesSql);
 	const indexes = await ctx.db.query<IndexRow>(indexesSql);
 	const statsReset = reset.rows[0]?.stats_reset ? new Date(reset.rows[0].stats_reset).getTime() : null;
-	const migration = await migrationIndexes(ctx);
+	const record = await migrationRecord(ctx, reset.rows[0]?.record ?? false, indexes.rows.map(r => r.indexrelid).sort((a, b) => a - b).join(','), previous?.record);
+	const names = new Set(plan.objects.map(o => o.name));
 	return {
 		at: new Date(reset.rows[0]!.server_time).getTime(),
 		statsReset,
 		tables: tables.rows.map(tableStat),
+		...(record && {record}),
 		indexes: indexes.rows.map(r => {
 			const i = indexStat(r);
-			const planned = i.schema === migration.schema && migration.names.has(i.name);
-			const createdAt = migration.createdAt.get(i.name);
+			const planned = i.schema === plan.schema && names.has(i.name);
+			const createdAt = record?.createdAt.get(i.name);
 			// zero scans over a window it was not there for says nothing; neither does it for the migration's own indexes
 			const young = createdAt !== undefined && (statsReset === null || createdAt > statsReset);
 			return {...i, ...(planned && {planned}), ...(createdAt !== undefined && {createdAt}), unused: i.unused && !planned && !young};

@@ -7,7 +7,7 @@ import {redactTarget, resolveTarget, type Target} from '../db/dsn.js';
 import {Monitor, type ConnectionState} from '../db/monitor.js';
 import {sampleBouncer, type BouncerSample} from '../db/pgbouncer.js';
 import {sampleReplica, type ReplicaSample} from '../db/replication.js';
-import {intervalLatency, sampleLatency, samplePrimary, statementsSchema, watchedQueries, type IntervalLatency, type LatencyCounters, type PrimarySample} from '../db/sampler.js';
+import {findLatencyEntries, intervalLatency, sampleLatency, samplePrimary, statementsSchema, watchedQueries, type IntervalLatency, type LatencyCounters, type LatencyEntries, type PrimarySample} from '../db/sampler.js';
 import type {AppQueryId} from '../db/app-queries.js';
 import {RingBuffer} from '../ring-buffer.js';
 
@@ -61,9 +61,20 @@ export type SamplerOptions = {
 	paused?(): boolean;
 	/** --on-alert is set */
 	paging?: boolean;
+	/** the primary's period when the refresh is faster (default primaryEveryMs) */
+	primaryEveryMs?: number;
 };
 
 const latencyEveryMs = 10_000;
+/** How often the watched queries' pg_stat_statements entries are looked for again by their text (a new role or search_path makes a new entry). */
+const latencyEntriesEveryMs = 5 * 60_000;
+/**
+ * The primary's sample feeds alerts and the five-minute windows, not a screen:
+ * at most every 5 s, whatever the screen's refresh. It cost as much server time
+ * as a screen's own statements at 1 s; the windows are spans of server time, so
+ * fewer samples do not change what "last 5 minutes" means.
+ */
+export const primaryEveryMs = 5_000;
 const maxBackoffMs = 30_000;
 
 export function openSecondaryTargets(settings: Pick<FleetSettings, 'replicas' | 'pgbouncer'>): FleetTarget[] {
@@ -88,6 +99,7 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 	private readonly statuses = new Map<string, TargetStatus>();
 	private history = RingBuffer.empty<PrimarySample>(historyCapacity);
 	private latencyCounters: LatencyCounters | undefined;
+	private latencyEntries: {entries: LatencyEntries; at: number} | undefined;
 	private latencyAt = 0;
 	private latency: Partial<Record<AppQueryId, IntervalLatency>> | undefined;
 	private readonly tracker = new AlertTracker();
@@ -112,6 +124,7 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 			t.monitor.on('reconnected', () => {
 				t.caps = undefined;
 				this.schema = undefined;
+				this.latencyEntries = undefined;
 				this.sampleSoon(t);
 			});
 		}
@@ -143,7 +156,8 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 
 	private loop(t: FleetTarget, failures: number, now = false) {
 		if (this.stopped) return;
-		const delay = failures === 0 ? this.options.intervalMs() : Math.min(maxBackoffMs, this.options.intervalMs() * 2 ** failures);
+		const every = t.kind === 'primary' ? Math.max(this.options.primaryEveryMs ?? primaryEveryMs, this.options.intervalMs()) : this.options.intervalMs();
+		const delay = failures === 0 ? every : Math.min(maxBackoffMs, every * 2 ** failures);
 		const first = !this.statuses.get(t.name)?.at && failures === 0;
 		const timer = setTimeout(
 			async () => {
@@ -209,8 +223,15 @@ export class Fleet extends EventEmitter<{update: [FleetState]; alert: [AlertEven
 		if (this.schema === undefined) this.schema = (await statementsSchema(t.monitor)) ?? null;
 		if (!this.schema) return;
 		this.latencyAt = Date.now();
-		const counters = await sampleLatency(t.monitor, ext.version, this.schema, t.target);
-		const previous = this.latencyCounters;
+		let previous = this.latencyCounters;
+		if (!this.latencyEntries || this.latencyAt - this.latencyEntries.at >= latencyEntriesEveryMs) {
+			const entries = await findLatencyEntries(t.monitor, this.schema, t.target);
+			const same = this.latencyEntries && entries.size === this.latencyEntries.entries.size && [...entries.keys()].every(k => this.latencyEntries!.entries.has(k));
+			// an entry found now holds calls from before the previous sample: no interval across the change
+			if (!same) previous = undefined;
+			this.latencyEntries = {entries, at: this.latencyAt};
+		}
+		const counters = await sampleLatency(t.monitor, ext.version, this.schema, this.latencyEntries.entries);
 		this.latencyCounters = counters;
 		if (!previous) return;
 		this.latency = Object.fromEntries(watchedQueries.flatMap(id => {
