@@ -146,8 +146,9 @@ function rereadMigration(services: Services): void {
 	const st = store.getState();
 	if (!st.caps) return;
 	const previous = st.data.migration?.value;
+	const started = Date.now();
 	void loadMigration({db, caps: st.caps, thresholds: st.thresholds, config, ownPid: st.connection.backendPid}, previous)
-		.then(value => store.setState(x => ({data: {...x.data, migration: {value, at: Date.now()}}})))
+		.then(value => store.setState(x => ({data: (x.data.migration?.at ?? 0) > started ? x.data : {...x.data, migration: {value, at: started}}})))
 		.catch(() => refreshNow());
 }
 

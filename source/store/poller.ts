@@ -85,7 +85,7 @@ export function startPoller(store: AppStore, db: Queryable & {readonly target?: 
 		try {
 			const caps = await currentCaps(s.caps, started);
 			const ctx = {db, caps, thresholds: s.thresholds, config, ownPid: s.connection.backendPid, target: db.target};
-			await load(screen, ctx, period);
+			await load(screen, ctx, period, started);
 			failures = 0;
 		} catch (error) {
 			failures++;
@@ -101,13 +101,15 @@ export function startPoller(store: AppStore, db: Queryable & {readonly target?: 
 	}
 
 	// generic over the screen, so the loader, the previous value and the stored slot agree on one type
-	async function load<K extends ScreenId>(screen: K, ctx: LoadContext, period: number | undefined) {
+	async function load<K extends ScreenId>(screen: K, ctx: LoadContext, period: number | undefined, started: number) {
 		const loader: Loader<ScreenData[K]> | undefined = loaders[screen]?.load;
 		if (!loader) return;
 		const previous: DataSlot<ScreenData[K]> | undefined = store.getState().data[screen];
 		const value = await loader(ctx, previous?.value);
+		// A slot is stamped with when its read began: a read begun later (a job's own re-read at its end)
+		// is not overwritten by this older one finishing after it.
 		store.setState(st => ({
-			data: {...st.data, [screen]: {value, at: Date.now()}},
+			data: (st.data[screen]?.at ?? 0) > started ? st.data : {...st.data, [screen]: {value, at: started}},
 			achievedIntervalMs: period === undefined ? st.achievedIntervalMs : smooth(st.achievedIntervalMs, period),
 		}));
 	}
