@@ -13,7 +13,7 @@ import {JobRegistry} from '../source/jobs/registry.js';
 import {defaultThresholds} from '../source/store/store.js';
 import {sessionPool} from './helpers/backends.js';
 import {testDatabase, waitFor} from './helpers/db.js';
-import {keys, renderApp, type RenderedApp} from './helpers/render.js';
+import {jobMs, keys, renderApp, type RenderedApp} from './helpers/render.js';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-jobs-'));
 process.env.INTOWORK_DB_STATE = stateDir;
@@ -76,7 +76,7 @@ test('a finished job fades from the strip after a while but stays in the registr
 });
 
 test('11.1: during an apply, H on Connections does not tag the migration\'s own session, k does not target it, and the apply completes', async () => {
-	await app.waitForFrame(/✓ Duplicates/, 'the pre-flight counted duplicates', 30_000);
+	await app.waitForFrame(/✓ Duplicates/, 'the pre-flight counted duplicates', jobMs.duplicateCount);
 	const holder = await oldSnapshot('long-reader');
 	try {
 		app.press('m');

@@ -51,7 +51,7 @@ async function oldSnapshot(sessions: Setup['sessions'], application: string) {
 
 test('every object with its state, alembic_version against the target, and the pre-flight', async t => {
 	const {app} = await setup(t);
-	const frame = await app.waitForFrame(/Duplicates\s+11 duplicate rows stop 3 unique constraints/);
+	const frame = await app.waitForFrame(/Duplicates\s+11 duplicate rows stop 3 unique constraints/, 'the duplicate count job', jobMs.duplicateCount);
 	assert.match(frame, /h8c2d6e5f4g3 \(built-in plan, 17 objects\) · 0\/17 valid · NOT APPLIED · alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3/);
 	assert.match(frame, /unique_candidate_job_application\s+job_applications\s+unique\s+missing\s+not created yet/);
 	assert.match(frame, /idx_jobs_status_location_type\s+jobs\s+index\s+missing/);
@@ -64,7 +64,7 @@ test('every object with its state, alembic_version against the target, and the p
 
 test('Enter shows the rows of each duplicate group, the one kept and the ones archiving moves; Esc goes back', async t => {
 	const {app} = await setup(t);
-	await app.waitForFrame(/Duplicates\s+11 duplicate rows stop 3 unique constraints/, 'the duplicates counted');
+	await app.waitForFrame(/Duplicates\s+11 duplicate rows stop 3 unique constraints/, 'the duplicate count job', jobMs.duplicateCount);
 	app.press(keys.enter);
 	const keep = (f: string) => f.match(/^\S*\s+\d+ keep\s/gm)?.length;
 	const archive = (f: string) => f.match(/^\S*\s+\d+ archive\s/gm)?.length;
@@ -88,7 +88,7 @@ test('m is refused, with the reason, while duplicates block the apply', async t 
 
 test('d archives the duplicates after confirmation', async t => {
 	const {app, db} = await setup(t);
-	await app.waitForFrame(/Duplicates\s+11 duplicate rows/, 'the duplicates counted');
+	await app.waitForFrame(/Duplicates\s+11 duplicate rows/, 'the duplicate count job', jobMs.duplicateCount);
 	app.press('d');
 	const dialog = await app.waitForFrame(/Archive 11 duplicate rows\?/);
 	assert.match(dialog, /job_applications \(candidate_id, job_id\): 6 rows in 6 groups/);
@@ -96,7 +96,7 @@ test('d archives the duplicates after confirmation', async t => {
 	assert.match(dialog, /One transaction for all tables; u puts them back/);
 	app.press('y');
 	await app.waitForFrame(/archived 6 job_applications, 3 accounts, 2 verification_tokens into intowork_archive \(u restores them\)/);
-	await app.waitForFrame(/✓ Duplicates\s+none for the unique constraints still to add/);
+	await app.waitForFrame(/✓ Duplicates\s+none for the unique constraints still to add/, 'the count after the archive', jobMs.duplicateCount);
 	assert.equal(await totalDuplicates(db), 0);
 });
 
@@ -113,7 +113,7 @@ test('an open transaction shows in the pre-flight with the way to end it', async
 
 test('m without a recent backup asks to type "no backup"; the run shows its progress, whom it waits for, and the job list plan before and after', async t => {
 	const {app, db, sessions} = await setup(t, {archived: true});
-	await app.waitForFrame(/✓ Duplicates\s+none/, 'the duplicates archived');
+	await app.waitForFrame(/✓ Duplicates\s+none/, 'the duplicate count job (archived before the console started)', jobMs.duplicateCount);
 	const holder = await oldSnapshot(sessions, 'nightly-report');
 	app.press('m');
 	const dialog = await app.waitForFrame(/Apply h8c2d6e5f4g3 WITHOUT a recent backup\?/);

@@ -33,7 +33,7 @@ export type RenderedApp = {
 /** A screen answering a key or its next poll, on a busy 2-core machine. */
 export const screenMs = 15_000;
 /** Deadlines for jobs, sized to the work at the test database's size with the machine busy. */
-export const jobMs = {backup: 60_000, restoreTest: 90_000, migration: 120_000} as const;
+export const jobMs = {backup: 60_000, restoreTest: 90_000, migration: 120_000, duplicateCount: 60_000} as const;
 
 export const keys = {
 	up: '\u001B[A',
