@@ -11,16 +11,28 @@ import {loadOverview} from '../source/db/overview.js';
 import {samplePrimary} from '../source/db/sampler.js';
 import {Fleet} from '../source/fleet/fleet.js';
 import {defaultThresholds} from '../source/store/store.js';
+import type {PgServer} from '../source/demo/pg-server.js';
 import {startCluster, stopCluster, templateDatabase} from './helpers/cluster.js';
 import {waitFor} from './helpers/db.js';
 import {startStallProxy} from './helpers/stall-proxy.js';
 import {renderApp, type RenderedApp} from './helpers/render.js';
 
-// A server of its own: this file restarts it under the open console.
+// The tests that stop their server each start one of their own and stop it when they end, so a
+// restart that goes wrong cannot leave the next tests without a server. The others share this one,
+// which nothing stops.
 const server = await startCluster(15);
 after(() => stopCluster(server));
 
-test('the console survives a server restart: stale marking, reconnect, then live data again', async () => {
+async function withOwnServer(run: (own: PgServer) => Promise<void>): Promise<void> {
+	const own = await startCluster(15);
+	try {
+		await run(own);
+	} finally {
+		await stopCluster(own);
+	}
+}
+
+test('the console survives a server restart: stale marking, reconnect, then live data again', () => withOwnServer(async server => {
 	const app = await renderApp(server.url(templateDatabase), {size: {columns: 100, rows: 30}});
 	try {
 		await app.waitForFrame(/● live[\s\S]*Connections\s+\S+ \d+ \/ 197/);
@@ -35,7 +47,7 @@ test('the console survives a server restart: stale marking, reconnect, then live
 	} finally {
 		await app.cleanup();
 	}
-});
+}));
 
 const overviewPoll = (db: Monitor, caps: Capabilities) => loadOverview({db, caps, thresholds: defaultThresholds, config: defaultConfig}, undefined);
 const hanging = {hangingActiveMs: defaultThresholds.hangingActiveMs, hangingIdleTxMs: defaultThresholds.hangingIdleTxMs, lockWaitMs: defaultAlertThresholds.lockWaitMs};
@@ -83,7 +95,7 @@ async function assertFreshWithinWork(app: RenderedApp, url: string, reachable: n
 const outageMs = 16_000;
 
 for (const intervalMs of [2000, 60_000]) {
-	test(`a server restart at a ${intervalMs / 1000} s interval: the fresh frame comes within one poll's work of the server being back`, async () => {
+	test(`a server restart at a ${intervalMs / 1000} s interval: the fresh frame comes within one poll's work of the server being back`, () => withOwnServer(async server => {
 		const url = server.url(templateDatabase);
 		const app = await renderApp(url, {size: {columns: 100, rows: 30}, state: {intervalMs}});
 		try {
@@ -96,7 +108,7 @@ for (const intervalMs of [2000, 60_000]) {
 		} finally {
 			await app.cleanup();
 		}
-	});
+	}));
 
 	test(`the console's own session terminated at a ${intervalMs / 1000} s interval: back with fresh data within one poll's work`, async () => {
 		const url = server.url(templateDatabase);

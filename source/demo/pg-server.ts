@@ -158,7 +158,7 @@ export class PgServer {
 	}
 
 	get running(): boolean {
-		return this.child !== undefined && this.child.exitCode === null;
+		return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
 	}
 
 	get initialised(): boolean {
@@ -212,6 +212,7 @@ export class PgServer {
 		const args = ['-D', this.dataDir, '-p', String(this.port)];
 		for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
 		const log = fs.openSync(this.logFile, 'a');
+		const logFrom = fs.fstatSync(log).size;
 		const child = spawn(path.join(this.binDir, 'postgres'), args, {stdio: ['ignore', log, log], ...this.ids});
 		fs.closeSync(log);
 		this.child = child;
@@ -221,7 +222,10 @@ export class PgServer {
 		});
 		const deadline = Date.now() + 60_000;
 		for (;;) {
-			if (exited) throw new Error(`postgres ${this.major} exited during start-up; see ${this.logFile}`);
+			if (exited) {
+				this.child = undefined;
+				throw new Error(`postgres ${this.major} on port ${this.port} exited during start-up (exit ${child.exitCode ?? child.signalCode}): ${this.startupFailure(logFrom)}; log: ${this.logFile}`);
+			}
 			if (await this.accepting()) return;
 			if (Date.now() > deadline) throw new Error(`postgres ${this.major} did not accept connections within 60 s; see ${this.logFile}`);
 			await sleep(100);
@@ -241,16 +245,50 @@ export class PgServer {
 		}
 	}
 
-	/** Fast shutdown: open sessions are terminated, data is kept. */
+	/** Why the server that logged from byte `from` on stopped: its FATAL/PANIC lines and the failures logged just before. */
+	private startupFailure(from: number): string {
+		let text = '';
+		try {
+			const fd = fs.openSync(this.logFile, 'r');
+			try {
+				const buffer = Buffer.alloc(Math.max(0, fs.fstatSync(fd).size - from));
+				fs.readSync(fd, buffer, 0, buffer.length, from);
+				text = buffer.toString('utf8');
+			} finally {
+				fs.closeSync(fd);
+			}
+		} catch {
+			return 'its log could not be read';
+		}
+		// "2026-12-01 20:16:18.844 UTC [2609] FATAL:  could not create any TCP/IP sockets"
+		const lines = text.split('\n').map(l => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '').trim()).filter(Boolean);
+		const reasons = lines.filter(l => /^(FATAL|PANIC|ERROR):|^LOG: +could not|^HINT:/.test(l));
+		return (reasons.length > 0 ? reasons : lines.slice(-3)).join(' / ') || 'nothing in its log';
+	}
+
+	/**
+	 * Fast shutdown: open sessions are terminated, data is kept. Returns once the postmaster has
+	 * exited, its lock file is gone and nothing listens on the port, so start() can follow at once.
+	 */
 	async stop(): Promise<void> {
 		const child = this.child;
-		if (!child || child.exitCode !== null) return;
-		const exited = new Promise(resolve => child.once('exit', resolve));
-		child.kill('SIGINT');
-		const timer = setTimeout(() => child.kill('SIGQUIT'), 15_000);
-		await exited;
-		clearTimeout(timer);
+		if (!child) return;
 		this.child = undefined;
+		if (child.exitCode === null && child.signalCode === null) {
+			const exited = new Promise(resolve => child.once('exit', resolve));
+			child.kill('SIGINT');
+			const timer = setTimeout(() => child.kill('SIGQUIT'), 15_000);
+			await exited;
+			clearTimeout(timer);
+		}
+		const pidFile = path.join(this.dataDir, 'postmaster.pid');
+		const deadline = Date.now() + 10_000;
+		while (fs.existsSync(pidFile) || (await accepting(this.port))) {
+			if (Date.now() > deadline) {
+				throw new Error(`postgres ${this.major} on port ${this.port} stopped, but ${fs.existsSync(pidFile) ? `${pidFile} is still there` : 'something still accepts connections on its port'} after 10 s`);
+			}
+			await sleep(50);
+		}
 	}
 
 	async restart(): Promise<void> {
@@ -271,15 +309,83 @@ export function accepting(port: number): Promise<boolean> {
 	});
 }
 
-export async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
+function listenOn(port: number): Promise<number | undefined> {
+	return new Promise(resolve => {
 		const srv = net.createServer();
 		srv.unref();
-		srv.on('error', reject);
-		srv.listen(0, '127.0.0.1', () => {
+		srv.once('error', () => resolve(undefined));
+		srv.listen(port, '127.0.0.1', () => {
 			const address = srv.address();
-			const port = typeof address === 'object' && address ? address.port : 0;
-			srv.close(() => resolve(port));
+			const bound = typeof address === 'object' && address ? address.port : undefined;
+			srv.close(() => resolve(bound));
 		});
 	});
+}
+
+/** The ports the kernel hands out on its own, to every connect() and listen(0) on the machine. */
+function ephemeralRange(): [number, number] {
+	try {
+		const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+		if (low && high) return [low, high];
+	} catch {
+		// not Linux: its default range, which also lies outside the BSDs' and macOS's
+	}
+	return [32768, 60999];
+}
+
+/** Claims a port for as long as this process lives, against every other freePort() on the machine. */
+function reserve(port: number): boolean {
+	const dir = path.join(os.tmpdir(), 'intowork-db-ports');
+	const file = path.join(dir, String(port));
+	try {
+		fs.mkdirSync(dir, {recursive: true});
+		if (process.getuid?.() === 0) fs.chmodSync(dir, 0o1777);
+	} catch {
+		return true;
+	}
+	for (let attempt = 0; attempt < 2; attempt++) {
+		try {
+			fs.writeFileSync(file, String(process.pid), {flag: 'wx'});
+			return true;
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return true;
+		}
+		// held by a live process (this one included: a server of ours may be down for a restart), or being written
+		const holder = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+		if (!Number.isFinite(holder) || processAlive(holder)) return false;
+		fs.rmSync(file, {force: true});
+	}
+	return false;
+}
+
+/**
+ * A port for a server that may be stopped and started again on it. Not one the kernel picks
+ * (listen(0)): that comes from the ephemeral range, so while the server is down for a restart any
+ * listen(0) on the machine (another test's server, a proxy) can be handed the same port and the
+ * restart fails with "could not bind ... Address already in use". So: a free port below (or above)
+ * that range, reserved for this process's lifetime against every other caller.
+ */
+export async function freePort(): Promise<number> {
+	const [low, high] = ephemeralRange();
+	const ranges: Array<[number, number]> = [
+		[16_384, low - 1],
+		[high + 1, 65_535],
+	];
+	const candidates = ranges.filter(([a, b]) => b - a >= 1000);
+	const total = candidates.reduce((n, [a, b]) => n + b - a + 1, 0);
+	for (let attempt = 0; total > 0 && attempt < 200; attempt++) {
+		let pick = Math.floor(Math.random() * total);
+		let port = 0;
+		for (const [a, b] of candidates) {
+			if (pick <= b - a) {
+				port = a + pick;
+				break;
+			}
+			pick -= b - a + 1;
+		}
+		if ((await listenOn(port)) === port && reserve(port)) return port;
+	}
+	const port = await listenOn(0);
+	if (port === undefined) throw new Error('no free TCP port on 127.0.0.1');
+	return port;
 }
