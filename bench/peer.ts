@@ -319,6 +319,8 @@ export async function benchPaced(adminUrl: string, options: {seconds: number; ap
 		const subject: Subject = {label: 'Connections at 250 ms', role: consoleRole, open: () => term, ready: consoleReady, key: '2', screenReady: /sessions|Sessions/};
 		const running = await measure(admin, term, subject, options.seconds);
 		const pid = pidIn(term)!;
+		// read before pausing: paused, the header shows "paused" in its place
+		const achieved = /achieved ([\d.]+m?s)/.exec(term.capture())?.[1];
 		term.send('p');
 		await term.waitFor(/paused/i, 10_000);
 		// what a pause stops may finish its last refresh first
@@ -327,7 +329,6 @@ export async function benchPaced(adminUrl: string, options: {seconds: number; ap
 		const started = Date.now();
 		await sleep(options.seconds * 1000);
 		const pausedPct = ((cpuMs(pid) - cpu0) / (Date.now() - started)) * 100;
-		const achieved = /achieved ([\d.]+m?s)/.exec(term.capture())?.[1];
 		return [
 			['sessions', sessions],
 			['refreshes a second at 250 ms (4 asked)', running.refreshesPerS.toFixed(2)],
