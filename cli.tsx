@@ -53,6 +53,8 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		// the demo's password is published (the readme prints it), so its DSN is shown whole, to paste into psql
 		demoDsn: opened.demo ? sanitize(opened.demo.url, 500) : undefined,
 		ui: global.pgBin ? {backups: {pgBin: global.pgBin}} : {},
+		// the terminal's size from the first frame: measured only after mounting, it drew every line twice at start
+		size: {columns: process.stdout.columns || 80, rows: process.stdout.rows || 24},
 	});
 	opened.monitor.on('state', connection => store.setState({connection}));
 	const jobs = new JobRegistry({onFinish: job => recordJob(opened.target, store.getState().caps?.role ?? opened.target.user, job)});

@@ -298,3 +298,49 @@ export async function benchMemoryTerminal(adminUrl: string, options: {minutes: n
 		await Promise.all(idle.map(c => c.end().catch(() => undefined)));
 	}
 }
+
+/**
+ * The real console at `--interval 250ms` on Connections with about 200
+ * sessions: the refreshes it achieves a second and its CPU, then paused (`p`):
+ * its CPU while nothing should run, as % of one core.
+ */
+export async function benchPaced(adminUrl: string, options: {seconds: number; appUrl: string; log(line: string): void}): Promise<Row[]> {
+	const admin = new pg.Client({connectionString: adminUrl});
+	await admin.connect();
+	const consoleUrl = await roleUrl(admin, adminUrl, consoleRole);
+	const idle: pg.Client[] = [];
+	const before = Number((await admin.query<{n: string}>('SELECT count(*) AS n FROM pg_stat_activity')).rows[0]!.n);
+	await openIdle(options.appUrl, Math.max(0, 200 - before), idle);
+	const sessions = (await admin.query<{n: string}>('SELECT count(*) AS n FROM pg_stat_activity')).rows[0]!.n;
+	options.log(`paced: ${sessions} sessions, load average ${os.loadavg()[0]!.toFixed(2)}`);
+	const term = openCommand([process.execPath, ...installed.nodeFlags, cliPath, consoleUrl, '--interval', '250ms'], {columns: 200, rows: 50, name: 'bench-paced', env: installed.env});
+	try {
+		await term.waitFor(consoleReady, 60_000);
+		const subject: Subject = {label: 'Connections at 250 ms', role: consoleRole, open: () => term, ready: consoleReady, key: '2', screenReady: /sessions|Sessions/};
+		const running = await measure(admin, term, subject, options.seconds);
+		const pid = pidIn(term)!;
+		// read before pausing: paused, the header shows "paused" in its place
+		const achieved = /achieved ([\d.]+m?s)/.exec(term.capture())?.[1];
+		term.send('p');
+		await term.waitFor(/paused/i, 10_000);
+		// what a pause stops may finish its last refresh first
+		await sleep(2000);
+		const cpu0 = cpuMs(pid);
+		const started = Date.now();
+		await sleep(options.seconds * 1000);
+		const pausedPct = ((cpuMs(pid) - cpu0) / (Date.now() - started)) * 100;
+		return [
+			['sessions', sessions],
+			['refreshes a second at 250 ms (4 asked)', running.refreshesPerS.toFixed(2)],
+			['CPU % of a core, refreshing', ((running.cpuMs * running.refreshesPerS) / 10).toFixed(1)],
+			['header says', achieved ? `achieved ${achieved}` : 'every 250ms'],
+			[`CPU % of a core, paused (${options.seconds} s)`, pausedPct.toFixed(2)],
+			['RSS MiB at the end', rssMiB(pid).toFixed(0)],
+			['load average at the end', os.loadavg()[0]!.toFixed(2)],
+		];
+	} finally {
+		term.kill();
+		await Promise.all(idle.map(c => c.end().catch(() => undefined)));
+		await admin.end();
+	}
+}

