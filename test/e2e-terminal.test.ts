@@ -3,13 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {after, test} from 'node:test';
 import pg from 'pg';
-import stringWidth from 'string-width';
 import {stopLeftoverPostmaster} from '../source/demo/pg-server.js';
-import {footerHints} from '../source/components/footer.js';
-import {activeCommands, screenIds, type Scope} from '../source/keymap.js';
+import {screenIds} from '../source/keymap.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {accepting, waitFor} from './helpers/db.js';
 import {confirm, demoPlace, escape, filter, press, screenMs, see, selectedRow, sleep} from './helpers/operator.js';
+import {assertFits, indexSortMark, sortMarks, verdicts} from './helpers/screen-fit.js';
 
 // The built CLI in a real terminal (tmux) on the demo, driven by keys as an operator would,
 // checked against what the screen shows and what the database holds.
@@ -74,58 +73,30 @@ const signatures: Record<string, RegExp[]> = {
 	'8': [/Score \d+\/100/, /Migration h8c2d6e5f4g3 applied\s+(PASS|FAIL)/],
 	'9': [/\d+ actions? on this database, newest first/],
 };
-const titles = ['Overview', 'Connections', 'Queries', 'Cache', 'Tables', 'Migration', 'Backups', 'Checklist', 'Activity'];
 /**
  * The console starts on the overview, so it comes last: a key is sent only once the previous one has
  * visibly been read. Keys that reach the console in one read arrive as one string, which is no command.
  */
 const visitOrder = [1, 2, 3, 4, 5, 6, 7, 8, 0];
-
-/** The footer's key hints for a scope, as the keymap gives them: the global ones (q quit, ? help) always whole. */
-function hints(scope: Scope, readOnly: boolean, columns: number): string {
-	const global = scope === 'help' || scope === 'dialog' ? [] : activeCommands('global', readOnly);
-	return footerHints(activeCommands(scope, readOnly), global, columns);
-}
+/** The help, opened at its top. */
+const helpTop = [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /Everywhere/, /quit and restore the terminal/];
 
 /**
- * What each screen must show at any size, however small: its verdict or pre-flight lines
- * (a screen's reason to exist during an incident), not pushed off by a list.
+ * Every screen by its number, each checked where it stands (frame, footer, no cut number, verdicts)
+ * with its sort column marked; then the Tables screen's index list, its own sort marked. Ends on the overview.
  */
-const verdicts: Record<string, RegExp[]> = {
-	// the migration line's verdict, whichever it is: at 80x24 the walkthrough before has applied the plan
-	'1': [/^Connections\s+\S/m, /^Cache hit ratio\s+\S/m, /^Migration\s+\S/m],
-	'2': [/^\d+ sessions: \d+ active/m, /^Slots\s+\S/m, /^App pool\s+\S/m],
-	'4': [/^Database\s+[\d.]+%/m],
-	'6': [/^Pre-flight for an apply: (blocked|clear)/m, /^[✓!✗] Transactions\s+\S/m, /^[✓!✗] Backup\s+\S/m, /^[✓!✗] Space\s+\S/m, /^[✓!✗] Duplicates\s+\S/m],
-	'7': [/pg_dump 15\.\d+/],
-	// the evidence column stays: a verdict has its reason beside it
-	'8': [/^Score \d+\/100/m, /^ +# item +verdict .*\bevidence\b/m, /^[› ] +1 Migration h8c2d6e5f4g3 applied\s+(PASS|FAIL) +\S/m],
-};
-
-/** Nothing wrapped or drawn over: header, tabs, rule and footer where they belong, no line wider than the terminal. */
-function assertFits(screen: string, layout: {columns: number; rows: number; current: number; scope: Scope; readOnly?: boolean}) {
-	const {columns, rows, current, scope} = layout;
-	const label = `${scope} at ${columns}x${rows}`;
-	const lines = screen.split('\n');
-	for (const [i, line] of lines.entries()) assert.ok(stringWidth(line) <= columns, `${label}: line ${i} is ${stringWidth(line)} columns wide: ${line}`);
-	assert.match(lines[0] ?? '', /^intowork-db postgres:\*\*\*@127\.0\.0\.1:\d+\/intowork {2}PG 15\.\d+ {2}up /, `${label}: header on the first line\n${screen}`);
-	assert.match(lines[1] ?? '', /^● live every /, `${label}: state on the second line\n${screen}`);
-	// the job strip, while a job runs or has just ended, is the line under the header and pushes the tabs down one
-	const strip = /^[▸✓✗…] /.test(lines[2] ?? '') ? 1 : 0;
-	assert.ok((lines[2 + strip] ?? '').includes(`${current} ${titles[current - 1]}`), `${label}: the tabs on line ${3 + strip} name the screen\n${screen}`);
-	assert.equal(lines[3 + strip], '─'.repeat(columns), `${label}: the rule is the terminal's width\n${screen}`);
-	assert.equal(lines.filter(l => l.startsWith('intowork-db ')).length, 1, `${label}: one header\n${screen}`);
-	// A number is never cut: a column too narrow for it is dropped instead.
-	assert.doesNotMatch(screen, /\d…/, `${label}: a number cut short\n${screen}`);
-	// The frame is one line short of the terminal: the key hints are on the line before the last, cut with … when too long.
-	const expected = hints(scope, layout.readOnly ?? false, columns);
-	const footer = lines[rows - 2] ?? '';
-	const shown = stringWidth(expected) > columns ? `${[...expected].slice(0, columns - 1).join('')}…` : expected;
-	assert.equal(footer.trimEnd(), shown.trimEnd(), `${label}: the key hints on line ${rows - 1}\n${screen}`);
-	assert.equal((lines[rows - 1] ?? '').trim(), '', `${label}: the last line is left empty\n${screen}`);
-	if (scope !== 'help' && scope !== 'dialog') assert.match(footer, /q quit {2}\? help/, `${label}: q quit in the footer\n${screen}`);
-	const index = screenIds.indexOf(scope as (typeof screenIds)[number]);
-	for (const v of verdicts[String(index + 1)] ?? []) assert.match(screen, v, `${label}: the verdict line ${v}\n${screen}`);
+async function visitEvery(term: Terminal, size: {columns: number; rows: number}, visits: Record<string, RegExp[]> = {}): Promise<void> {
+	for (const i of visitOrder) {
+		const key = String(i + 1);
+		const id = screenIds[i]!;
+		const screen = await press(term, key, [...signatures[key]!, ...(verdicts[id] ?? []), ...(sortMarks[id] ?? []), ...(visits[key] ?? [])]);
+		assertFits(screen, {...size, screen: id, scope: id});
+	}
+	await press(term, '5', signatures['5']!);
+	const indexes = await press(term, 'i', [/^\d+ indexes · \d+ unused/m, indexSortMark]);
+	assertFits(indexes, {...size, screen: 'tables', scope: 'tables'});
+	await press(term, 'i', signatures['5']!);
+	await press(term, '1', signatures['1']!);
 }
 
 test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: walkMs}, async () => {
@@ -156,12 +127,11 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 			// the machine's half of the evidence (backups) arrives after the server's
 			'8': [/\b1 Migration h8c2d6e5f4g3 applied\s+FAIL/, /\b5 Backup deployed and tested\s+FAIL/],
 		};
-		for (const i of visitOrder) {
-			const key = String(i + 1);
-			const screen = await press(term, key, [...signatures[key]!, ...(verdicts[key] ?? []), ...(visits[key] ?? [])]);
-			assertFits(screen, {columns: 200, rows: 50, current: i + 1, scope: screenIds[i]!});
-		}
-		let screen: string;
+		await visitEvery(term, {columns: 200, rows: 50}, visits);
+		let screen = await press(term, '?', helpTop);
+		assertFits(screen, {columns: 200, rows: 50, screen: 'overview', scope: 'help'});
+		term.send('Escape');
+		await see(term, signatures['1']!, screenMs, [/Help \(/]);
 
 		// A backup, and the proof that it restores.
 		screen = await press(term, '7', signatures['7']!);
@@ -259,19 +229,15 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 test('80x24: every screen and the help fit the terminal; the sort column, the restore-test warning, help from its top', {timeout: screensMs}, async () => {
 	await inTerminal(demoArgs, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
-		for (const i of visitOrder) {
-			const key = String(i + 1);
-			const screen = await press(term, key, [...signatures[key]!, ...(verdicts[key] ?? [])]);
-			assertFits(screen, {columns: 80, rows: 24, current: i + 1, scope: screenIds[i]!});
-		}
-		let screen = await press(term, '?', [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /Everywhere/, /quit and restore the terminal/]);
-		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'help'});
+		await visitEvery(term, {columns: 80, rows: 24});
+		let screen = await press(term, '?', helpTop);
+		assertFits(screen, {columns: 80, rows: 24, screen: 'overview', scope: 'help'});
 		// the demo's own DSN in full, password included, ready to paste
 		assert.ok(screen.includes(`  psql "postgresql://postgres:postgres@127.0.0.1:${port}/intowork"`), `the demo's psql line:\n${screen}`);
 		await press(term, 'NPage', [/Help \(↑\/↓ scroll, lines (?!1-)\d+-\d+ of/]);
 		term.send('Escape');
 		screen = await see(term, signatures['1']!, screenMs, [/Help \(/]);
-		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'overview'});
+		assertFits(screen, {columns: 80, rows: 24, screen: 'overview', scope: 'overview'});
 		// opened again, the help starts at its top, not where it was left
 		await press(term, '?', [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /^Target: /m]);
 		term.send('Escape');
@@ -281,7 +247,7 @@ test('80x24: every screen and the help fit the terminal; the sort column, the re
 		await press(term, '2', signatures['2']!);
 		await press(term, 's', [/· sort query age ↓/]);
 		screen = await press(term, 's', [/· sort time in state ↓/, /^ +pid .* in state↓ /m]);
-		assertFits(screen, {columns: 80, rows: 24, current: 2, scope: 'connections'});
+		assertFits(screen, {columns: 80, rows: 24, screen: 'connections', scope: 'connections'});
 
 		// The restore-test dialog's warning is whole: its lines wrap.
 		await press(term, '7', signatures['7']!);
@@ -294,7 +260,7 @@ test('80x24: every screen and the help fit the terminal; the sort column, the re
 			.map(l => l.replace(/^\s*│\s?|\s*│\s*$/g, '').trim())
 			.join(' ');
 		assert.match(dialog, /It needs CREATEDB, and writes the whole database \(and its WAL, which replicas receive\) while it runs\./, `the warning is complete\n${screen}`);
-		assertFits(screen, {columns: 80, rows: 24, current: 7, scope: 'dialog'});
+		assertFits(screen, {columns: 80, rows: 24, screen: 'backups', scope: 'dialog'});
 		term.send('n');
 		await see(term, signatures['7']!, screenMs, [/Restore-test \S+\?/]);
 		await press(term, 'q', [/\[exit 0\]/], 30_000);
@@ -321,7 +287,7 @@ test('80x24 --read-only: k does nothing and the help says the dangerous keys are
 		await sleep(1000);
 		screen = await press(term, 's', [/· sort query age/]);
 		assert.doesNotMatch(screen, /Terminate \d+ session|pg_terminate_backend|Esc cancel/);
-		assertFits(screen, {columns: 80, rows: 24, current: 2, scope: 'connections', readOnly: true});
+		assertFits(screen, {columns: 80, rows: 24, screen: 'connections', scope: 'connections', readOnly: true});
 		assert.match(screen, selectedRow(workerPid));
 		assert.equal((await db.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [workerPid])).rowCount, 1, 'the worker is still there');
 
