@@ -12,7 +12,8 @@ const printableAscii = /^[\x20-\x7e]*$/;
  * would stand before the '…' ('$2…', '2026-12-01…'): it reads the same.
  */
 function cleanCut(kept: string): string {
-	if (!/\d$/.test(kept)) return kept;
+	// '18:…' and '3.…' read as cut numbers too: a digit with its separators after it counts
+	if (!/\d[.,:%+$-]*$/.test(kept)) return kept;
 	const trimmed = kept.replace(/[\w.,:%+$-]*$/, '');
 	return trimmed.trim() ? trimmed : kept.replace(/[\d.,:%+-]+$/, '');
 }

@@ -85,6 +85,9 @@ test('cut text never leaves a digit before the …, not even a whole word that e
 	assert.equal(fit('SELECT current_setting($2, true)', 26), 'SELECT current_setting(…  ');
 	assert.equal(fit('p95 17.4ms over target', 9), 'p95 …    ');
 	assert.equal(fit('started 2026-12-01 17:05', 19), 'started …          ');
+	assert.equal(fit('read 18:09:41 · pool', 9), 'read …   ', 'a cut after a number\'s separator is a cut number too');
+	assert.equal(fit('avg query 3.7ms', 15), 'avg query 3.7ms');
+	assert.equal(fit('avg query 3.7ms', 14), 'avg query …   ');
 	assert.equal(fit('SELECT a FROM t', 10), 'SELECT a …', 'text without a digit is cut where it falls');
 });
 
