@@ -13,8 +13,14 @@ import {assertFits, indexSortMark, sortMarks, verdicts} from './helpers/screen-f
 // The built CLI in a real terminal (tmux) on the demo, driven by keys as an operator would,
 // checked against what the screen shows and what the database holds.
 
-const {base, env, port, dsn} = await demoPlace('e2e');
-const demoArgs = ['--demo', '--demo-scale', '0.02', '--demo-port', String(port)];
+type Place = Awaited<ReturnType<typeof demoPlace>>;
+/** Each test's own demo (cache, state dir, port), seeded from nothing: no test sees another's backups, terminations or applied plan. */
+const places: Place[] = [];
+async function ownDemo(name: string): Promise<Place & {args: string[]}> {
+	const place = await demoPlace(name);
+	places.push(place);
+	return {...place, args: ['--demo', '--demo-scale', '0.02', '--demo-port', String(place.port)]};
+}
 const revision = 'h8c2d6e5f4g3';
 /** The demo's hanging export. */
 const sleepQuery = 'SELECT pg_sleep(3600)';
@@ -28,11 +34,8 @@ const screensMs = 4 * 60_000;
 
 const clients = new Set<pg.Client>();
 
-/** A console killed mid-test may not have stopped its server: stop it, so that the next start finds the port and data dir free. */
-const stopLeftoverServer = () => stopLeftoverPostmaster(path.join(env.INTOWORK_DB_CACHE, 'demo-pg15', 'data'), 20_000);
-
-/** The CLI in tmux for the length of `body`; the session is always killed, and the demo server with it. */
-async function inTerminal(args: string[], size: {columns: number; rows: number}, body: (term: Terminal) => Promise<void>): Promise<void> {
+/** The CLI in tmux on a demo for the length of `body`; the session is always killed, and the demo server with it. */
+async function inTerminal({args, env}: {args: string[]; env: Place['env']}, size: {columns: number; rows: number}, body: (term: Terminal) => Promise<void>): Promise<void> {
 	const term = openTerminal(args, {...size, env});
 	try {
 		await body(term);
@@ -40,13 +43,16 @@ async function inTerminal(args: string[], size: {columns: number; rows: number},
 		for (const client of clients) await client.end().catch(() => undefined);
 		clients.clear();
 		term.kill();
-		await stopLeftoverServer();
+		// a console killed mid-test may not have stopped its server
+		await stopLeftoverPostmaster(path.join(env.INTOWORK_DB_CACHE, 'demo-pg15', 'data'), 20_000);
 	}
 }
 
-after(() => fs.rmSync(base, {recursive: true, force: true}));
+after(() => {
+	for (const {base} of places) fs.rmSync(base, {recursive: true, force: true});
+});
 
-async function connect(): Promise<pg.Client> {
+async function connect(dsn: string): Promise<pg.Client> {
 	// Its own queries name no workload session and no pg_sleep (parameters instead), so the console's filters do not find it.
 	const client = new pg.Client({connectionString: dsn, application_name: 'e2e-test'});
 	client.on('error', () => undefined);
@@ -70,7 +76,8 @@ const signatures: Record<string, RegExp[]> = {
 	'5': [/\d+ tables, [\d.]+ [kMG]?B · by size \(s\) · i: indexes/, /job_applications/],
 	'6': [new RegExp(`${revision} \\(built-in plan, 17 objects\\)`), /Pre-flight for an apply: /],
 	'7': [/Backups in \/\S+/, /pg_dump 15\.\d+/],
-	'8': [/Score \d+\/100/, /Migration h8c2d6e5f4g3 applied\s+(PASS|FAIL)/],
+	// the verdicts are asserted where the test knows them: FAIL before the apply, PASS after
+	'8': [/Score \d+\/100/, /^ +# item +verdict /m],
 	'9': [/\d+ actions? on this database, newest first/],
 };
 /**
@@ -100,9 +107,10 @@ async function visitEvery(term: Terminal, size: {columns: number; rows: number},
 }
 
 test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: walkMs}, async () => {
-	await inTerminal(demoArgs, {columns: 200, rows: 50}, async term => {
+	const demo = await ownDemo('e2e-200x50');
+	await inTerminal(demo, {columns: 200, rows: 50}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
-		const db = await connect();
+		const db = await connect(demo.dsn);
 
 		// The demo's workload is up: the hanging export, the idle-in-transaction worker, the lock-chain blocker.
 		const pidOf = async (application: string, state: string, query?: string) =>
@@ -215,25 +223,27 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 		assert.match(screen, /\b2 Query timeout configured\s+FAIL/);
 		await db.query("ALTER ROLE intowork_app SET statement_timeout = '30s'");
 		term.send('r');
-		screen = await see(term, [/\b2 Query timeout configured\s+PASS/, /\b1 Migration h8c2d6e5f4g3 applied\s+PASS/]);
+		// the job's end, not only its first verdicts: quitting while it runs would ask what to do with it
+		screen = await see(term, [/✓ checklist re-check/, /\b2 Query timeout configured\s+PASS/, /\b1 Migration h8c2d6e5f4g3 applied\s+PASS/], jobMs, [/▸ checklist re-check/]);
 
 		// The audit log has the terminations.
 		screen = await press(term, '9', [...signatures['9']!, new RegExp(`terminate\\s+terminated\\s+${exportPid}\\b`)]);
 
 		await close(db);
 		await press(term, 'q', [/\[exit 0\]/], 30_000);
-		assert.equal(await accepting(port), false, 'quitting stopped the demo server');
+		assert.equal(await accepting(demo.port), false, 'quitting stopped the demo server');
 	});
 });
 
 test('80x24: every screen and the help fit the terminal; the sort column, the restore-test warning, help from its top', {timeout: screensMs}, async () => {
-	await inTerminal(demoArgs, {columns: 80, rows: 24}, async term => {
+	const demo = await ownDemo('e2e-80x24');
+	await inTerminal(demo, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
 		await visitEvery(term, {columns: 80, rows: 24});
 		let screen = await press(term, '?', helpTop);
 		assertFits(screen, {columns: 80, rows: 24, screen: 'overview', scope: 'help'});
 		// the demo's own DSN in full, password included, ready to paste
-		assert.ok(screen.includes(`  psql "postgresql://postgres:postgres@127.0.0.1:${port}/intowork"`), `the demo's psql line:\n${screen}`);
+		assert.ok(screen.includes(`  psql "postgresql://postgres:postgres@127.0.0.1:${demo.port}/intowork"`), `the demo's psql line:\n${screen}`);
 		await press(term, 'NPage', [/Help \(↑\/↓ scroll, lines (?!1-)\d+-\d+ of/]);
 		term.send('Escape');
 		screen = await see(term, signatures['1']!, screenMs, [/Help \(/]);
@@ -268,9 +278,10 @@ test('80x24: every screen and the help fit the terminal; the sort column, the re
 });
 
 test('80x24 --read-only: k does nothing and the help says the dangerous keys are not bound', {timeout: screensMs}, async () => {
-	await inTerminal([...demoArgs, '--read-only'], {columns: 80, rows: 24}, async term => {
+	const demo = await ownDemo('e2e-read-only');
+	await inTerminal({...demo, args: [...demo.args, '--read-only']}, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
-		const db = await connect();
+		const db = await connect(demo.dsn);
 		const workerPid = await waitFor(
 			async () => (await db.query<{pid: number}>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'", ['intowork-worker'])).rows[0]?.pid,
 			{timeout: 30_000, interval: 200, message: 'no worker session'},
@@ -307,6 +318,6 @@ test('80x24 --read-only: k does nothing and the help says the dangerous keys are
 
 		await close(db);
 		await press(term, 'q', [/\[exit 0\]/], 30_000);
-		assert.equal(await accepting(port), false, 'quitting stopped the demo server');
+		assert.equal(await accepting(demo.port), false, 'quitting stopped the demo server');
 	});
 });
