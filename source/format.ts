@@ -12,10 +12,10 @@ const printableAscii = /^[\x20-\x7e]*$/;
  * would stand before the '…' ('$2…', '2026-12-01…'): it reads the same.
  */
 function cleanCut(kept: string): string {
-	// '18:…' and '3.…' read as cut numbers too: a digit with its separators after it counts
-	if (!/\d[.,:%+$-]*$/.test(kept)) return kept;
+	// '18:…', '3.…' and '0.00m…' (of 0.00ms) read as cut numbers too: the last word has a digit in it
+	if (!/\d[\w.,:%+$-]*$/.test(kept)) return kept;
 	const trimmed = kept.replace(/[\w.,:%+$-]*$/, '');
-	return trimmed.trim() ? trimmed : kept.replace(/[\d.,:%+-]+$/, '');
+	return trimmed.trim() ? trimmed : kept.replace(/\d[\w.,:%+$-]*$/, '');
 }
 
 export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {

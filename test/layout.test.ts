@@ -88,6 +88,7 @@ test('cut text never leaves a digit before the …, not even a whole word that e
 	assert.equal(fit('read 18:09:41 · pool', 9), 'read …   ', 'a cut after a number\'s separator is a cut number too');
 	assert.equal(fit('avg query 3.7ms', 15), 'avg query 3.7ms');
 	assert.equal(fit('avg query 3.7ms', 14), 'avg query …   ');
+	assert.equal(fit('wait 0.00ms · avg', 11), 'wait …     ', 'nor a unit cut off its number');
 	assert.equal(fit('SELECT a FROM t', 10), 'SELECT a …', 'text without a digit is cut where it falls');
 });
 
