@@ -119,7 +119,8 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 					const r = await db.query<{pid: number}>('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = $2 AND query = coalesce($3, query)', [application, state, query ?? null]);
 					return r.rows[0]?.pid;
 				},
-				{timeout: 30_000, interval: 200, message: `no ${application} session`},
+				// the demo's workload starts after the server accepts: as slow as the start on a busy machine
+				{timeout: startMs, interval: 200, message: `no ${application} session`},
 			);
 		const exportPid = await pidOf('intowork-export', 'active', sleepQuery);
 		const workerPid = await pidOf('intowork-worker', 'idle in transaction');
@@ -239,6 +240,10 @@ test('80x24: every screen and the help fit the terminal; the sort column, the re
 	const demo = await ownDemo('e2e-80x24');
 	await inTerminal(demo, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
+		// the workload's open transactions, which the migration's pre-flight must show, are up
+		const db = await connect(demo.dsn);
+		await waitFor(async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'intowork-worker' AND state = 'idle in transaction'")).rowCount === 1, {timeout: startMs, interval: 200, message: 'no intowork-worker session idle in transaction'});
+		await close(db);
 		await visitEvery(term, {columns: 80, rows: 24});
 		let screen = await press(term, '?', helpTop);
 		assertFits(screen, {columns: 80, rows: 24, screen: 'overview', scope: 'help'});
