@@ -31,6 +31,8 @@ async function capture(columns: number, rows: number) {
 		for (const [i, id] of screenOrder.entries()) {
 			term.send(screenKey(id));
 			await settle(4500);
+			// a busy machine may take longer for a screen's first data: the shot shows the data, not "Loading…"
+			await term.waitFor(/^(?![\s\S]*Loading…)/, 30_000, 'the screen past Loading…').catch(() => undefined);
 			save(term, `${i + 1}-${id}-${size}`, `intowork-db: ${screens[id].title} (${size})`, columns);
 		}
 		term.send('?');

@@ -35,6 +35,8 @@ export type Terminal = {
 	display(format: string): string;
 	/** polls the screen until it matches; on failure says what it waited for, how long, and shows the last screen */
 	waitFor(match: RegExp, timeoutMs?: number, what?: string): Promise<string>;
+	/** the window resized, as a terminal emulator's is: the CLI gets SIGWINCH */
+	resize(columns: number, rows: number): void;
 	alive(): boolean;
 	kill(): void;
 };
@@ -86,6 +88,7 @@ export function openCommand(argv: string[], options: TerminalOptions = {}): Term
 				await new Promise(resolve => setTimeout(resolve, 100));
 			}
 		},
+		resize: (columns, rows) => void tmux(name, 'resize-window', '-t', name, '-x', String(columns), '-y', String(rows)),
 		alive: () => spawnSync('tmux', ['-L', name, 'has-session', '-t', name]).status === 0,
 		// the server goes with its only session
 		kill: () => void spawnSync('tmux', ['-L', name, 'kill-server']),

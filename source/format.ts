@@ -8,24 +8,27 @@ const printableAscii = /^[\x20-\x7e]*$/;
 
 /**
  * Where a cut would split a word with digits in it ('p95 17.4ms', 'g7b1c5d4e3f2'), the word goes
- * whole: '17…' would read as a number that is wrong, not one that is cut.
+ * whole: '17…' would read as a number that is wrong, not one that is cut. So does a whole one that
+ * would stand before the '…' ('$2…', '2026-12-01…'): it reads the same.
  */
-function cleanCut(kept: string, rest: string): string {
-	if (!/\d$/.test(kept) || !/^[\w.,:%+-]/.test(rest)) return kept;
-	const trimmed = kept.replace(/[\w.,:%+-]*$/, '');
-	return trimmed.trim() ? trimmed : kept.replace(/[\d.,:%+-]+$/, '');
+function cleanCut(kept: string): string {
+	// '18:…', '3.…' and '0.00m…' (of 0.00ms) read as cut numbers too: the last word has a digit in it
+	if (!/\d[\w.,:%+$-]*$/.test(kept)) return kept;
+	const trimmed = kept.replace(/[\w.,:%+$-]*$/, '');
+	return trimmed.trim() ? trimmed : kept.replace(/\d[\w.,:%+$-]*$/, '');
 }
 
 export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
 	if (width <= 0) return '';
 	// Most cells are plain ASCII: one column per character, no width tables needed on the hot path.
 	if (printableAscii.test(text)) {
-		const cut = text.length > width ? `${cleanCut(text.slice(0, width - 1), text.slice(width - 1))}…` : text;
+		const cut = text.length > width ? `${cleanCut(text.slice(0, width - 1))}…` : text;
 		const pad = ' '.repeat(Math.max(0, width - cut.length));
 		return align === 'right' ? pad + cut : cut + pad;
 	}
 	// Every cell and padded field passes here: whatever a caller forgot, no control reaches the terminal.
-	let out = sanitizeLine(text, width + 1);
+	// Read past the width, so that the cut below is this function's (clean), not sanitizeLine's ('17:46:35…').
+	let out = sanitizeLine(text, 2 * width + 2);
 	if (stringWidth(out) > width) {
 		// code points, not UTF-16 units, so a surrogate pair is never split
 		const chars = [...out];
@@ -36,7 +39,7 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
 			if (w + cw > width - 1) break;
 			w += cw;
 		}
-		out = `${cleanCut(chars.slice(0, i).join(''), chars.slice(i).join(''))}…`;
+		out = `${cleanCut(chars.slice(0, i).join(''))}…`;
 	}
 	const pad = ' '.repeat(Math.max(0, width - stringWidth(out)));
 	return align === 'right' ? pad + out : out + pad;

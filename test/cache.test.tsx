@@ -156,7 +156,7 @@ test('the screen: three ratios with history against the target, the reset time, 
 		assert.match(plain(frame), /^Indexes\s+\d+\.\d\d%/m);
 		assert.match(plain(frame), /Stats reset never · target 95%/);
 		assert.ok(frame.includes('\u001B[32m'), 'ratios at or above the target are green');
-		assert.match(plain(frame), /^\s+table\s+reads\s+heap%\s+idx%/m);
+		assert.match(plain(frame), /^\s+table\s+reads↓\s+heap%\s+idx%/m);
 		assert.match(plain(frame), /cache_probe/);
 		await db.client.query('SELECT pg_stat_reset()');
 		frame = await app.waitForFrame(f => /Stats reset \d{4}-\d\d-\d\d \d\d:\d\d/.test(plain(f)));

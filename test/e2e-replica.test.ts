@@ -6,10 +6,12 @@ import {after, test} from 'node:test';
 import pg from 'pg';
 import {stopLeftoverPostmaster} from '../source/demo/pg-server.js';
 import {findPgbouncer} from '../source/demo/pgbouncer.js';
-import {screenIds, screenKey} from '../source/keymap.js';
-import {cliPath, openTerminal} from '../scripts/terminal.js';
+import {screenIds, screenKey, type ScreenId} from '../source/keymap.js';
+import {screens} from '../source/screens/registry.js';
+import {cliPath, openTerminal, type Terminal} from '../scripts/terminal.js';
 import {waitFor} from './helpers/db.js';
-import {demoPlace, see} from './helpers/operator.js';
+import {demoPlace, escape, see} from './helpers/operator.js';
+import {assertFits, sortMarks, verdicts} from './helpers/screen-fit.js';
 
 // The demo with a real streaming replica and a real pgBouncer, in a real terminal (tmux):
 // replay paused on the replica shows as growing lag and an alert on every screen; resumed, it clears.
@@ -40,12 +42,20 @@ after(async () => {
 	fs.rmSync(base, {recursive: true, force: true});
 });
 
+/** A screen by its key, once it shows its tab, verdicts and marked sort column; then checked where it stands at that size. */
+async function visit(term: Terminal, id: ScreenId, size: {columns: number; rows: number}, patterns: RegExp[] = []): Promise<string> {
+	term.send(screenKey(id));
+	const screen = await see(term, [new RegExp(escape(`${screenKey(id)} ${screens[id].title}`)), ...(verdicts[id] ?? []), ...(sortMarks[id] ?? []), ...patterns]);
+	assertFits(screen, {...size, screen: id, scope: id});
+	return screen;
+}
+
 const lagOf = (screen: string) => {
 	const m = /lag ([\d.]+)s \(max 3\.0s\)/.exec(screen);
 	return m ? Number(m[1]) : undefined;
 };
 
-test('demo with a replica and pgBouncer: paused replay is growing lag and an alert on every screen; resumed, it clears; watch --json prints both', {timeout: 240_000, skip: findPgbouncer() ? false : 'pgbouncer is not installed (apt-get install pgbouncer)'}, async () => {
+test('demo with a replica and pgBouncer: paused replay is growing lag and an alert on every screen; resumed, it clears; watch --json prints both', {timeout: 360_000, skip: findPgbouncer() ? false : 'pgbouncer is not installed (apt-get install pgbouncer)'}, async () => {
 	const term = openTerminal(args, {columns: 200, rows: 50, env});
 	const watchOut: string[] = [];
 	let watch: ReturnType<typeof spawn> | undefined;
@@ -64,11 +74,10 @@ test('demo with a replica and pgBouncer: paused replay is growing lag and an ale
 
 		// the app traffic really goes through pgBouncer
 		await see(term, [/pgbouncer ● \d+ waiting/]);
-		term.send(screenKey('pgbouncer'));
-		await see(term, [/Pools \(SHOW POOLS\): \d+/, /intowork\s+intowork_app\s+\d+\s+\d+\s+\d+/, /default_pool_size 20/]);
+		const wide = {columns: 200, rows: 50};
+		await visit(term, 'pgbouncer', wide, [/Pools \(SHOW POOLS\): \d+/, /intowork\s+intowork_app\s+\d+\s+\d+\s+\d+/, /default_pool_size 20/]);
 
-		term.send(screenKey('replication'));
-		await see(term, [/Standbys \(pg_stat_replication\): 1/, /intowork-demo-replica\s+127\.0\.0\.1\s+streaming/, /intowork_demo_replica\s+physical\s+active pid \d+/, /replica-1 postgres:\*\*\*@127\.0\.0\.1:\d+\/intowork · in recovery/]);
+		await visit(term, 'replication', wide, [/Standbys \(pg_stat_replication\): 1/, /intowork-demo-replica\s+127\.0\.0\.1\s+streaming/, /intowork_demo_replica\s+physical\s+active pid \d+/, /replica-1 postgres:\*\*\*@127\.0\.0\.1:\d+\/intowork · in recovery/]);
 
 		watch = spawn(process.execPath, [cliPath, 'watch', '--json', '--dsn', dsn, '--replica', replicaUrl, '--max-lag', `${maxLagS}s`, '--interval', `${intervalS}s`, ...quiet], {env: {PATH: process.env.PATH, HOME: process.env.HOME, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
 		watch.stdout!.on('data', d => watchOut.push(...String(d).split('\n').filter(Boolean)));
@@ -92,10 +101,9 @@ test('demo with a replica and pgBouncer: paused replay is growing lag and an ale
 		const alerting = await see(term, [/▲ 1 alert: replica-1 lag [\d.]+s \(replay paused\) \(> 3\.0s\) since \d\d:\d\d:\d\d/, /replica-1 ● lag [\d.]+s paused/], (maxLagS + 2 * intervalS) * 1000 + 10_000);
 		assert.ok(Date.now() - paused < (maxLagS + 2 * intervalS) * 1000 + 10_000, 'fired in time');
 		assert.match(alerting, /Replicas \(--replica\): 1/);
-		// and on every screen
+		// and on every screen, each whole at 200x50 beside the fleet's strips
 		for (const id of screenIds) {
-			term.send(screenKey(id));
-			const screen = await see(term, [/▲ 1 alert: replica-1 lag/]);
+			const screen = await visit(term, id, wide, [/▲ 1 alert: replica-1 lag/]);
 			// the tab line: under the header, one lower while the job strip shows (visiting Migration starts its duplicate count)
 			const tabs = screen.split('\n').slice(2, 4).find(l => /^ 1 /.test(l)) ?? '';
 			assert.match(tabs, new RegExp(`${screenKey(id)} `));
@@ -116,6 +124,10 @@ test('demo with a replica and pgBouncer: paused replay is growing lag and an ale
 		watch.kill('SIGTERM');
 		const code = await new Promise<number | null>(resolve => watch!.once('exit', c => resolve(c)));
 		assert.equal(code, 0);
+		// 80x24 over SSH, the fleet's two strips included: every screen still shows its verdicts, footer and sort column, no number cut
+		term.resize(80, 24);
+		for (const id of screenIds) await visit(term, id, {columns: 80, rows: 24});
+
 		term.send('q');
 		await see(term, [/\[exit 0\]/], 30_000);
 	} finally {

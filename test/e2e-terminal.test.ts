@@ -3,19 +3,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {after, test} from 'node:test';
 import pg from 'pg';
-import stringWidth from 'string-width';
 import {stopLeftoverPostmaster} from '../source/demo/pg-server.js';
-import {footerHints} from '../source/components/footer.js';
-import {activeCommands, screenIds, type Scope} from '../source/keymap.js';
+import {screenIds} from '../source/keymap.js';
 import {openTerminal, type Terminal} from '../scripts/terminal.js';
 import {accepting, waitFor} from './helpers/db.js';
 import {confirm, demoPlace, escape, filter, press, screenMs, see, selectedRow, sleep} from './helpers/operator.js';
+import {assertFits, indexSortMark, sortMarks, verdicts} from './helpers/screen-fit.js';
 
 // The built CLI in a real terminal (tmux) on the demo, driven by keys as an operator would,
 // checked against what the screen shows and what the database holds.
 
-const {base, env, port, dsn} = await demoPlace('e2e');
-const demoArgs = ['--demo', '--demo-scale', '0.02', '--demo-port', String(port)];
+type Place = Awaited<ReturnType<typeof demoPlace>>;
+/** Each test's own demo (cache, state dir, port), seeded from nothing: no test sees another's backups, terminations or applied plan. */
+const places: Place[] = [];
+async function ownDemo(name: string): Promise<Place & {args: string[]}> {
+	const place = await demoPlace(name);
+	places.push(place);
+	return {...place, args: ['--demo', '--demo-scale', '0.02', '--demo-port', String(place.port)]};
+}
 const revision = 'h8c2d6e5f4g3';
 /** The demo's hanging export. */
 const sleepQuery = 'SELECT pg_sleep(3600)';
@@ -29,11 +34,8 @@ const screensMs = 4 * 60_000;
 
 const clients = new Set<pg.Client>();
 
-/** A console killed mid-test may not have stopped its server: stop it, so that the next start finds the port and data dir free. */
-const stopLeftoverServer = () => stopLeftoverPostmaster(path.join(env.INTOWORK_DB_CACHE, 'demo-pg15', 'data'), 20_000);
-
-/** The CLI in tmux for the length of `body`; the session is always killed, and the demo server with it. */
-async function inTerminal(args: string[], size: {columns: number; rows: number}, body: (term: Terminal) => Promise<void>): Promise<void> {
+/** The CLI in tmux on a demo for the length of `body`; the session is always killed, and the demo server with it. */
+async function inTerminal({args, env}: {args: string[]; env: Place['env']}, size: {columns: number; rows: number}, body: (term: Terminal) => Promise<void>): Promise<void> {
 	const term = openTerminal(args, {...size, env});
 	try {
 		await body(term);
@@ -41,13 +43,16 @@ async function inTerminal(args: string[], size: {columns: number; rows: number},
 		for (const client of clients) await client.end().catch(() => undefined);
 		clients.clear();
 		term.kill();
-		await stopLeftoverServer();
+		// a console killed mid-test may not have stopped its server
+		await stopLeftoverPostmaster(path.join(env.INTOWORK_DB_CACHE, 'demo-pg15', 'data'), 20_000);
 	}
 }
 
-after(() => fs.rmSync(base, {recursive: true, force: true}));
+after(() => {
+	for (const {base} of places) fs.rmSync(base, {recursive: true, force: true});
+});
 
-async function connect(): Promise<pg.Client> {
+async function connect(dsn: string): Promise<pg.Client> {
 	// Its own queries name no workload session and no pg_sleep (parameters instead), so the console's filters do not find it.
 	const client = new pg.Client({connectionString: dsn, application_name: 'e2e-test'});
 	client.on('error', () => undefined);
@@ -71,67 +76,41 @@ const signatures: Record<string, RegExp[]> = {
 	'5': [/\d+ tables, [\d.]+ [kMG]?B · by size \(s\) · i: indexes/, /job_applications/],
 	'6': [new RegExp(`${revision} \\(built-in plan, 17 objects\\)`), /Pre-flight for an apply: /],
 	'7': [/Backups in \/\S+/, /pg_dump 15\.\d+/],
-	'8': [/Score \d+\/100/, /Migration h8c2d6e5f4g3 applied\s+(PASS|FAIL)/],
+	// the verdicts are asserted where the test knows them: FAIL before the apply, PASS after
+	'8': [/Score \d+\/100/, /^ +# item +verdict /m],
 	'9': [/\d+ actions? on this database, newest first/],
 };
-const titles = ['Overview', 'Connections', 'Queries', 'Cache', 'Tables', 'Migration', 'Backups', 'Checklist', 'Activity'];
 /**
  * The console starts on the overview, so it comes last: a key is sent only once the previous one has
  * visibly been read. Keys that reach the console in one read arrive as one string, which is no command.
  */
 const visitOrder = [1, 2, 3, 4, 5, 6, 7, 8, 0];
-
-/** The footer's key hints for a scope, as the keymap gives them: the global ones (q quit, ? help) always whole. */
-function hints(scope: Scope, readOnly: boolean, columns: number): string {
-	const global = scope === 'help' || scope === 'dialog' ? [] : activeCommands('global', readOnly);
-	return footerHints(activeCommands(scope, readOnly), global, columns);
-}
+/** The help, opened at its top. */
+const helpTop = [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /Everywhere/, /quit and restore the terminal/];
 
 /**
- * What each screen must show at any size, however small: its verdict or pre-flight lines
- * (a screen's reason to exist during an incident), not pushed off by a list.
+ * Every screen by its number, each checked where it stands (frame, footer, no cut number, verdicts)
+ * with its sort column marked; then the Tables screen's index list, its own sort marked. Ends on the overview.
  */
-const verdicts: Record<string, RegExp[]> = {
-	// the migration line's verdict, whichever it is: at 80x24 the walkthrough before has applied the plan
-	'1': [/^Connections\s+\S/m, /^Cache hit ratio\s+\S/m, /^Migration\s+\S/m],
-	'2': [/^\d+ sessions: \d+ active/m, /^Slots\s+\S/m, /^App pool\s+\S/m],
-	'4': [/^Database\s+[\d.]+%/m],
-	'6': [/^Pre-flight for an apply: (blocked|clear)/m, /^[✓!✗] Transactions\s+\S/m, /^[✓!✗] Backup\s+\S/m, /^[✓!✗] Space\s+\S/m, /^[✓!✗] Duplicates\s+\S/m],
-	'7': [/pg_dump 15\.\d+/],
-	// the evidence column stays: a verdict has its reason beside it
-	'8': [/^Score \d+\/100/m, /^ +# item +verdict .*\bevidence\b/m, /^[› ] +1 Migration h8c2d6e5f4g3 applied\s+(PASS|FAIL) +\S/m],
-};
-
-/** Nothing wrapped or drawn over: header, tabs, rule and footer where they belong, no line wider than the terminal. */
-function assertFits(screen: string, layout: {columns: number; rows: number; current: number; scope: Scope; readOnly?: boolean}) {
-	const {columns, rows, current, scope} = layout;
-	const label = `${scope} at ${columns}x${rows}`;
-	const lines = screen.split('\n');
-	for (const [i, line] of lines.entries()) assert.ok(stringWidth(line) <= columns, `${label}: line ${i} is ${stringWidth(line)} columns wide: ${line}`);
-	assert.match(lines[0] ?? '', /^intowork-db postgres:\*\*\*@127\.0\.0\.1:\d+\/intowork {2}PG 15\.\d+ {2}up /, `${label}: header on the first line\n${screen}`);
-	assert.match(lines[1] ?? '', /^● live every /, `${label}: state on the second line\n${screen}`);
-	// the job strip, while a job runs or has just ended, is the line under the header and pushes the tabs down one
-	const strip = /^[▸✓✗…] /.test(lines[2] ?? '') ? 1 : 0;
-	assert.ok((lines[2 + strip] ?? '').includes(`${current} ${titles[current - 1]}`), `${label}: the tabs on line ${3 + strip} name the screen\n${screen}`);
-	assert.equal(lines[3 + strip], '─'.repeat(columns), `${label}: the rule is the terminal's width\n${screen}`);
-	assert.equal(lines.filter(l => l.startsWith('intowork-db ')).length, 1, `${label}: one header\n${screen}`);
-	// A number is never cut: a column too narrow for it is dropped instead.
-	assert.doesNotMatch(screen, /\d…/, `${label}: a number cut short\n${screen}`);
-	// The frame is one line short of the terminal: the key hints are on the line before the last, cut with … when too long.
-	const expected = hints(scope, layout.readOnly ?? false, columns);
-	const footer = lines[rows - 2] ?? '';
-	const shown = stringWidth(expected) > columns ? `${[...expected].slice(0, columns - 1).join('')}…` : expected;
-	assert.equal(footer.trimEnd(), shown.trimEnd(), `${label}: the key hints on line ${rows - 1}\n${screen}`);
-	assert.equal((lines[rows - 1] ?? '').trim(), '', `${label}: the last line is left empty\n${screen}`);
-	if (scope !== 'help' && scope !== 'dialog') assert.match(footer, /q quit {2}\? help/, `${label}: q quit in the footer\n${screen}`);
-	const index = screenIds.indexOf(scope as (typeof screenIds)[number]);
-	for (const v of verdicts[String(index + 1)] ?? []) assert.match(screen, v, `${label}: the verdict line ${v}\n${screen}`);
+async function visitEvery(term: Terminal, size: {columns: number; rows: number}, visits: Record<string, RegExp[]> = {}): Promise<void> {
+	for (const i of visitOrder) {
+		const key = String(i + 1);
+		const id = screenIds[i]!;
+		const screen = await press(term, key, [...signatures[key]!, ...(verdicts[id] ?? []), ...(sortMarks[id] ?? []), ...(visits[key] ?? [])]);
+		assertFits(screen, {...size, screen: id, scope: id});
+	}
+	await press(term, '5', signatures['5']!);
+	const indexes = await press(term, 'i', [/^\d+ indexes · \d+ unused/m, indexSortMark]);
+	assertFits(indexes, {...size, screen: 'tables', scope: 'tables'});
+	await press(term, 'i', signatures['5']!);
+	await press(term, '1', signatures['1']!);
 }
 
 test('200x50: every screen, a hanging query killed, backup, restore test, migration and the checklist', {timeout: walkMs}, async () => {
-	await inTerminal(demoArgs, {columns: 200, rows: 50}, async term => {
+	const demo = await ownDemo('e2e-200x50');
+	await inTerminal(demo, {columns: 200, rows: 50}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
-		const db = await connect();
+		const db = await connect(demo.dsn);
 
 		// The demo's workload is up: the hanging export, the idle-in-transaction worker, the lock-chain blocker.
 		const pidOf = async (application: string, state: string, query?: string) =>
@@ -140,7 +119,8 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 					const r = await db.query<{pid: number}>('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = $2 AND query = coalesce($3, query)', [application, state, query ?? null]);
 					return r.rows[0]?.pid;
 				},
-				{timeout: 30_000, interval: 200, message: `no ${application} session`},
+				// the demo's workload starts after the server accepts: as slow as the start on a busy machine
+				{timeout: startMs, interval: 200, message: `no ${application} session`},
 			);
 		const exportPid = await pidOf('intowork-export', 'active', sleepQuery);
 		const workerPid = await pidOf('intowork-worker', 'idle in transaction');
@@ -156,12 +136,11 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 			// the machine's half of the evidence (backups) arrives after the server's
 			'8': [/\b1 Migration h8c2d6e5f4g3 applied\s+FAIL/, /\b5 Backup deployed and tested\s+FAIL/],
 		};
-		for (const i of visitOrder) {
-			const key = String(i + 1);
-			const screen = await press(term, key, [...signatures[key]!, ...(verdicts[key] ?? []), ...(visits[key] ?? [])]);
-			assertFits(screen, {columns: 200, rows: 50, current: i + 1, scope: screenIds[i]!});
-		}
-		let screen: string;
+		await visitEvery(term, {columns: 200, rows: 50}, visits);
+		let screen = await press(term, '?', helpTop);
+		assertFits(screen, {columns: 200, rows: 50, screen: 'overview', scope: 'help'});
+		term.send('Escape');
+		await see(term, signatures['1']!, screenMs, [/Help \(/]);
 
 		// A backup, and the proof that it restores.
 		screen = await press(term, '7', signatures['7']!);
@@ -245,33 +224,35 @@ test('200x50: every screen, a hanging query killed, backup, restore test, migrat
 		assert.match(screen, /\b2 Query timeout configured\s+FAIL/);
 		await db.query("ALTER ROLE intowork_app SET statement_timeout = '30s'");
 		term.send('r');
-		screen = await see(term, [/\b2 Query timeout configured\s+PASS/, /\b1 Migration h8c2d6e5f4g3 applied\s+PASS/]);
+		// the job's end, not only its first verdicts: quitting while it runs would ask what to do with it
+		screen = await see(term, [/✓ checklist re-check/, /\b2 Query timeout configured\s+PASS/, /\b1 Migration h8c2d6e5f4g3 applied\s+PASS/], jobMs, [/▸ checklist re-check/]);
 
 		// The audit log has the terminations.
 		screen = await press(term, '9', [...signatures['9']!, new RegExp(`terminate\\s+terminated\\s+${exportPid}\\b`)]);
 
 		await close(db);
 		await press(term, 'q', [/\[exit 0\]/], 30_000);
-		assert.equal(await accepting(port), false, 'quitting stopped the demo server');
+		assert.equal(await accepting(demo.port), false, 'quitting stopped the demo server');
 	});
 });
 
 test('80x24: every screen and the help fit the terminal; the sort column, the restore-test warning, help from its top', {timeout: screensMs}, async () => {
-	await inTerminal(demoArgs, {columns: 80, rows: 24}, async term => {
+	const demo = await ownDemo('e2e-80x24');
+	await inTerminal(demo, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
-		for (const i of visitOrder) {
-			const key = String(i + 1);
-			const screen = await press(term, key, [...signatures[key]!, ...(verdicts[key] ?? [])]);
-			assertFits(screen, {columns: 80, rows: 24, current: i + 1, scope: screenIds[i]!});
-		}
-		let screen = await press(term, '?', [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /Everywhere/, /quit and restore the terminal/]);
-		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'help'});
+		// the workload's open transactions, which the migration's pre-flight must show, are up
+		const db = await connect(demo.dsn);
+		await waitFor(async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'intowork-worker' AND state = 'idle in transaction'")).rowCount === 1, {timeout: startMs, interval: 200, message: 'no intowork-worker session idle in transaction'});
+		await close(db);
+		await visitEvery(term, {columns: 80, rows: 24});
+		let screen = await press(term, '?', helpTop);
+		assertFits(screen, {columns: 80, rows: 24, screen: 'overview', scope: 'help'});
 		// the demo's own DSN in full, password included, ready to paste
-		assert.ok(screen.includes(`  psql "postgresql://postgres:postgres@127.0.0.1:${port}/intowork"`), `the demo's psql line:\n${screen}`);
+		assert.ok(screen.includes(`  psql "postgresql://postgres:postgres@127.0.0.1:${demo.port}/intowork"`), `the demo's psql line:\n${screen}`);
 		await press(term, 'NPage', [/Help \(↑\/↓ scroll, lines (?!1-)\d+-\d+ of/]);
 		term.send('Escape');
 		screen = await see(term, signatures['1']!, screenMs, [/Help \(/]);
-		assertFits(screen, {columns: 80, rows: 24, current: 1, scope: 'overview'});
+		assertFits(screen, {columns: 80, rows: 24, screen: 'overview', scope: 'overview'});
 		// opened again, the help starts at its top, not where it was left
 		await press(term, '?', [/Help \(↑\/↓ scroll, lines 1-\d+ of \d+\)/, /^Target: /m]);
 		term.send('Escape');
@@ -281,7 +262,7 @@ test('80x24: every screen and the help fit the terminal; the sort column, the re
 		await press(term, '2', signatures['2']!);
 		await press(term, 's', [/· sort query age ↓/]);
 		screen = await press(term, 's', [/· sort time in state ↓/, /^ +pid .* in state↓ /m]);
-		assertFits(screen, {columns: 80, rows: 24, current: 2, scope: 'connections'});
+		assertFits(screen, {columns: 80, rows: 24, screen: 'connections', scope: 'connections'});
 
 		// The restore-test dialog's warning is whole: its lines wrap.
 		await press(term, '7', signatures['7']!);
@@ -294,7 +275,7 @@ test('80x24: every screen and the help fit the terminal; the sort column, the re
 			.map(l => l.replace(/^\s*│\s?|\s*│\s*$/g, '').trim())
 			.join(' ');
 		assert.match(dialog, /It needs CREATEDB, and writes the whole database \(and its WAL, which replicas receive\) while it runs\./, `the warning is complete\n${screen}`);
-		assertFits(screen, {columns: 80, rows: 24, current: 7, scope: 'dialog'});
+		assertFits(screen, {columns: 80, rows: 24, screen: 'backups', scope: 'dialog'});
 		term.send('n');
 		await see(term, signatures['7']!, screenMs, [/Restore-test \S+\?/]);
 		await press(term, 'q', [/\[exit 0\]/], 30_000);
@@ -302,9 +283,10 @@ test('80x24: every screen and the help fit the terminal; the sort column, the re
 });
 
 test('80x24 --read-only: k does nothing and the help says the dangerous keys are not bound', {timeout: screensMs}, async () => {
-	await inTerminal([...demoArgs, '--read-only'], {columns: 80, rows: 24}, async term => {
+	const demo = await ownDemo('e2e-read-only');
+	await inTerminal({...demo, args: [...demo.args, '--read-only']}, {columns: 80, rows: 24}, async term => {
 		await see(term, [/● live/, /Cache hit ratio/], startMs);
-		const db = await connect();
+		const db = await connect(demo.dsn);
 		const workerPid = await waitFor(
 			async () => (await db.query<{pid: number}>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'", ['intowork-worker'])).rows[0]?.pid,
 			{timeout: 30_000, interval: 200, message: 'no worker session'},
@@ -321,7 +303,7 @@ test('80x24 --read-only: k does nothing and the help says the dangerous keys are
 		await sleep(1000);
 		screen = await press(term, 's', [/· sort query age/]);
 		assert.doesNotMatch(screen, /Terminate \d+ session|pg_terminate_backend|Esc cancel/);
-		assertFits(screen, {columns: 80, rows: 24, current: 2, scope: 'connections', readOnly: true});
+		assertFits(screen, {columns: 80, rows: 24, screen: 'connections', scope: 'connections', readOnly: true});
 		assert.match(screen, selectedRow(workerPid));
 		assert.equal((await db.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [workerPid])).rowCount, 1, 'the worker is still there');
 
@@ -341,6 +323,6 @@ test('80x24 --read-only: k does nothing and the help says the dangerous keys are
 
 		await close(db);
 		await press(term, 'q', [/\[exit 0\]/], 30_000);
-		assert.equal(await accepting(port), false, 'quitting stopped the demo server');
+		assert.equal(await accepting(demo.port), false, 'quitting stopped the demo server');
 	});
 });

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
+import stringWidth from 'string-width';
+import {alertLine} from '../source/components/fleet-strip.js';
 import {footerHints} from '../source/components/footer.js';
 import {cellText, fitColumns, sortedColumns, type Column} from '../source/components/table.js';
 import {groupWorkers, waitLabel, type Backend} from '../source/db/connections.js';
-import {fitIdent, sharedPrefix} from '../source/format.js';
+import {fit, fitIdent, sharedPrefix} from '../source/format.js';
 import {activeCommands} from '../source/keymap.js';
 
 type Row = {name: string; rows: number; size: string};
@@ -57,6 +59,52 @@ test('the sort column is marked and kept', () => {
 		['table', 'size↓'],
 		'the sort key stays; the other number column goes instead',
 	);
+});
+
+test('a sort column of text (a start time) keeps its width: another text column gives it up', () => {
+	type Backup = {file: string; started: string};
+	const backups: Backup[] = [{file: 'intowork_20261201T170512Z.dump', started: '2026-12-01 17:05'}];
+	const backupColumns: Column<Backup>[] = [
+		{key: 'file', title: 'File', width: 30, grow: 1, ident: true, value: b => b.file},
+		{key: 'started', title: 'Started', width: 16, priority: 2, value: b => b.started},
+	];
+	const fitted = fitColumns(sortedColumns(backupColumns, {key: 'started', descending: true}), 40, backups);
+	assert.deepEqual(
+		fitted.columns.map(c => [c.title, c.actual]),
+		[
+			['File', 23],
+			['Started↓', 16],
+		],
+	);
+	const line = fitted.columns.map(c => cellText(c, c.value(backups[0]!))).join(' ');
+	assert.match(line, / 2026-12-01 17:05$/);
+	assert.doesNotMatch(line, /\d…/);
+});
+
+test('cut text never leaves a digit before the …, not even a whole word that ends in one', () => {
+	assert.equal(fit('SELECT current_setting($2, true)', 26), 'SELECT current_setting(…  ');
+	assert.equal(fit('p95 17.4ms over target', 9), 'p95 …    ');
+	assert.equal(fit('started 2026-12-01 17:05', 19), 'started …          ');
+	assert.equal(fit('read 18:09:41 · pool', 9), 'read …   ', 'a cut after a number\'s separator is a cut number too');
+	assert.equal(fit('avg query 3.7ms', 15), 'avg query 3.7ms');
+	assert.equal(fit('avg query 3.7ms', 14), 'avg query …   ');
+	assert.equal(fit('wait 0.00ms · avg', 11), 'wait …     ', 'nor a unit cut off its number');
+	assert.equal(fit('SELECT a FROM t', 10), 'SELECT a …', 'text without a digit is cut where it falls');
+});
+
+test('the alert strip, cut to the terminal, never ends in a number cut short', () => {
+	const since = new Date(2026, 11, 1, 17, 46, 35).getTime();
+	const alerts = [
+		{key: 'p:slow', target: 'primary', kind: 'latency' as const, text: 'job list p95≈1576ms (> 100ms)', since},
+		{key: 'p:cache', target: 'primary', kind: 'cache' as const, text: 'cache hit 45.3% over 1m20s (< 95%)', since},
+	];
+	const whole = alertLine(alerts, 200);
+	assert.equal(whole, '▲ 2 alerts: cache hit 45.3% over 1m20s (< 95%) since 17:46:35 · job list p95≈1576ms (> 100ms) since 17:46:35');
+	for (let width = 20; width < stringWidth(whole); width++) {
+		const line = alertLine(alerts, width);
+		assert.ok(stringWidth(line) <= width, line);
+		assert.doesNotMatch(line, /\d…/, `at ${width}: ${line}`);
+	}
 });
 
 test('identifiers lose a shared prefix or their middle, never their end', () => {

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import {stripVTControlCharacters} from 'node:util';
 import {after, test} from 'node:test';
 import pg from 'pg';
 import {defaultAlertThresholds} from '../source/alerts/settings.js';
 import {detectCapabilities} from '../source/db/capabilities.js';
 import {redactTarget, resolveTarget} from '../source/db/dsn.js';
 import {Monitor} from '../source/db/monitor.js';
-import {Fleet, openSecondaryTargets} from '../source/fleet/fleet.js';
+import {Fleet, openSecondaryTargets, type FleetState} from '../source/fleet/fleet.js';
 import {cacheRoot, freePort} from '../source/demo/pg-server.js';
 import {startPgbouncer} from '../source/demo/pgbouncer.js';
-import {defaultThresholds} from '../source/store/store.js';
+import {defaultThresholds, setUi} from '../source/store/store.js';
 import {testDatabase, waitFor} from './helpers/db.js';
+import {renderApp} from './helpers/render.js';
 import {fakeBackend} from './helpers/backends.js';
 import {markBouncerSessions} from '../source/components/pgbouncer-mark.js';
 import type {Column} from '../source/components/table.js';
@@ -89,4 +91,31 @@ test('three clients on a pool of one: two wait, maxwait rises, the alert fires; 
 	await waitFor(() => status().bouncer?.waiting === 0 && !firing(), {timeout: 10_000, message: 'the alert clears'});
 	const rates = (await waitFor(() => status().bouncer?.detail?.rates?.[db.name], {message: 'rates'}))!;
 	assert.ok(rates.xactsPerSecond >= 0);
+});
+
+test('the Connections screen, rendered: the session pgBouncer opened says pgbouncer in its client column, a direct one its address', async () => {
+	// pgBouncer keeps its server connection open after the client's query: that is the session to mark
+	const c = new pg.Client({connectionString: bouncer.url(db.info.user, db.info.password), application_name: 'bouncer-render'});
+	c.on('error', () => undefined);
+	await c.connect();
+	clients.push(c);
+	await c.query('SELECT 1');
+	const server = (await waitFor(() => status().bouncer?.servers.find(s => s.database === db.name), {message: 'a server connection in SHOW SERVERS'}))!;
+	const viaBouncer = await db.client.query<{pid: number}>('SELECT pid FROM pg_stat_activity WHERE client_port = $1 AND host(client_addr) = $2', [server.localPort, server.localAddr]);
+	const bouncerPid = viaBouncer.rows[0]!.pid;
+	const direct = (await db.client.query<{pid: number}>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+	const app = await renderApp(db.url, {screen: 'connections', size: {columns: 200, rows: 50}, state: {fleet: fleet.state()}});
+	const follow = (state: FleetState) => app.store.setState({fleet: state});
+	fleet.on('update', follow);
+	try {
+		// this test's database only: the shared cluster holds other files' sessions too
+		setUi(app.store, 'connections', {filter: db.name});
+		const row = (frame: string, pid: number) => stripVTControlCharacters(frame).split('\n').find(l => new RegExp(`^[›\\s][* ][!~@ ]\\s*${pid} `).test(l));
+		const frame = await app.waitForFrame(f => / client /.test(f) && / pgbouncer /.test(row(f, bouncerPid) ?? '') && row(f, direct) !== undefined, 'the pgBouncer session marked in the list');
+		assert.match(row(frame, direct)!, / 127\.0\.0\.1 /, 'a session of its own keeps its address');
+		assert.doesNotMatch(row(frame, direct)!, /pgbouncer/);
+	} finally {
+		fleet.off('update', follow);
+		await app.cleanup();
+	}
 });

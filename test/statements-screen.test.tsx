@@ -80,7 +80,7 @@ test('interval mode first: measuring, then what ran, the slow statement red and 
 	assert.match(plain(slow), /^[›\s]!/);
 	assert.ok(!fast.includes(red));
 	assert.match(plain(fast), /^[›\s] /);
-	assert.match(plain(frame), /ms\/s\s+share\s+calls\/s\s+mean/);
+	assert.match(plain(frame), /ms\/s↓\s+share\s+calls\/s\s+mean/);
 });
 
 test('m shows the totals since the reset, equal to pg_stat_statements', async t => {
@@ -153,7 +153,7 @@ test('80x24: the essential columns, nothing past the edge', async t => {
 	const frame = await app.waitForFrame(f => plain(f).split('\n').every(l => stringWidth(l) <= 80), 'the frame fits 80 columns');
 	assert.ok(plain(frame).split('\n').length <= 23);
 	// the columns that do not fit at 80 are counted at the header's right end
-	assert.match(plain(frame), /^ +total +calls +mean +max +stddev +hit% +query +\+\d+$/m);
+	assert.match(plain(frame), /^ +total↓ +calls +mean +max +stddev +hit% +query +\+\d+$/m);
 	assert.ok(lineWith(frame, 'pg_sleep'));
 });
 

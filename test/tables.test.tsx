@@ -196,7 +196,14 @@ test('the screen: tables with sizes, i for indexes with the problems first and w
 		app.store.setState({size: {columns: 80, rows: 24}});
 		frame = plain(await app.waitForFrame(f => plain(f).split('\n').every(l => stringWidth(l) <= 80), 'fits 80 columns'));
 		assert.ok(frame.split('\n').length <= 23);
-		assert.match(frame, /^\s+state\s+index\s+table\s+size\s+scans/m);
+		// the problems first: the state column is the sort's, marked
+		assert.match(frame, /^\s+state↓\s+index\s+table\s+size\s+scans/m);
+		app.press('s');
+		frame = plain(await app.waitForFrame(f => /by size \(s\) · i: tables/.test(plain(f)) && /^\s+state\s+index\s+table\s+size↓\s+scans(\s|$)/m.test(plain(f)), 'by size, its column marked'));
+		app.press('s');
+		// fewest scans first: marked ascending
+		frame = plain(await app.waitForFrame(f => /by fewest scans \(s\)/.test(plain(f)) && /^\s+state\s+index\s+table\s+size\s+scans↑(\s|$)/m.test(plain(f)), 'by fewest scans, its column marked'));
+		assert.ok(frame.split('\n').every(l => stringWidth(l) <= 80), frame);
 		app.press('i');
 		// each list keeps its own sort: the tables are still by dead rows (s above), that column marked
 		frame = plain(await app.waitForFrame(f => /^\s+table\s+total\s+.*\sdead↓(\s|$)/m.test(plain(f)), 'the table list back, its dead column marked'));

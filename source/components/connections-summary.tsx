@@ -109,6 +109,8 @@ export function GroupsTable(props: {rows: GroupRow[]; width: number; height: num
 			width={props.width}
 			height={props.height}
 			selection={props.selection}
+			// each heading's groups come most sessions first
+			sort={{key: 'total', descending: true}}
 			rowStyle={r => (r.heading ? {bold: true} : r.group && r.group.counts.hanging > 0 ? {color: 'red'} : undefined)}
 		/>
 	);

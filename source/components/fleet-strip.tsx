@@ -1,8 +1,8 @@
 import React from 'react';
 import {Text} from 'ink';
 import {useAppState} from '../context.js';
-import type {TargetStatus} from '../fleet/fleet.js';
-import {clock, formatBytes, formatDuration} from '../format.js';
+import type {FleetState, TargetStatus} from '../fleet/fleet.js';
+import {clock, fit, formatBytes, formatDuration} from '../format.js';
 import {sanitize} from '../sanitize.js';
 import type {AppState} from '../store/store.js';
 
@@ -25,6 +25,15 @@ export function targetSummary(t: TargetStatus): {text: string; color: 'green' | 
 	}
 	if (t.kind === 'pgbouncer' && t.bouncer) return {text: `${t.name} ● ${t.bouncer.waiting} waiting`, color: t.bouncer.waiting > 0 ? 'yellow' : 'green'};
 	return {text: `${t.name} ●`, color: 'green'};
+}
+
+/** What is firing, newest first, in `width` columns: cut by fit, not by Ink, so a cut never leaves a number short ('p95≈1576…'). */
+export function alertLine(alerts: FleetState['alerts'], width: number): string {
+	const text = `▲ ${alerts.length} alert${alerts.length === 1 ? '' : 's'}: ${[...alerts]
+		.reverse()
+		.map(a => `${sanitize(a.text, Math.max(20, width))} since ${clock(a.since)}`)
+		.join(' · ')}`;
+	return fit(text, width).trimEnd();
 }
 
 /** Under the tabs on every screen: each target's state (with replicas or pgBouncer), then what is firing and since when, newest first. */
@@ -52,11 +61,7 @@ export function FleetStrip() {
 					<Text dimColor>✓ no alerts</Text>
 				) : (
 					<Text color="red" bold>
-						{`▲ ${alerts.length} alert${alerts.length === 1 ? '' : 's'}: `}
-						{[...alerts]
-							.reverse()
-							.map(a => `${sanitize(a.text, Math.max(20, width))} since ${clock(a.since)}`)
-							.join(' · ')}
+						{alertLine(alerts, width)}
 					</Text>
 				)}
 			</Text>

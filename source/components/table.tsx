@@ -15,7 +15,7 @@ export type Column<R> = {
 	priority?: number;
 	/** a name (application, role, object): shortened in the middle or by the prefix the rows share, never cut at its end */
 	ident?: boolean;
-	/** never dropped, not even a number that cannot fit (the sort key's column) */
+	/** never dropped, not even a number that cannot fit, and never narrowed (the sort key's column) */
 	pinned?: boolean;
 	value(row: R): string;
 };
@@ -53,7 +53,8 @@ export function fitColumns<R>(columns: readonly Column<R>[], width: number, rows
 		if (needed() <= room()) break;
 		// the last column keeps room for the marker in its header rather than making every row give it up
 		const floor = c === kept.at(-1) && kept.length < columns.length && markerInside(kept, want) ? stringWidth(c.title) + markerWidth : textFloor(c);
-		if (!isNumber(c)) want.set(c, Math.max(Math.min(floor, want.get(c)!), want.get(c)! - (needed() - room())));
+		// the sort key's values are what the order is read by: a start time cut to its date would hide it
+		if (!isNumber(c) && !c.pinned) want.set(c, Math.max(Math.min(floor, want.get(c)!), want.get(c)! - (needed() - room())));
 	}
 	// the rightmost number goes first; the first column (the row's identity) stays
 	for (let i = kept.length - 1; i > 0 && needed() > room(); i--) if (isNumber(kept[i]!) && !kept[i]!.pinned) drop(kept[i]!);
@@ -102,7 +103,7 @@ export type TableSelection = {offset: number; selectedKey?: string};
 
 export type RowStyle = {color?: string; bold?: boolean; dim?: boolean};
 
-/** The sort key's column: marked with its direction in the header, and never dropped. */
+/** The sort key's column: marked with its direction in the header, never dropped and never narrowed. */
 export type TableSort = {key: string; descending: boolean};
 
 export function sortedColumns<R>(columns: readonly Column<R>[], sort: TableSort | undefined): readonly Column<R>[] {

@@ -53,7 +53,13 @@ export async function startReplica(options: ReplicaOptions): Promise<PgServer> {
 	const ids = serverUser();
 	const slotExists = (await adminQuery(primary, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).rowCount === 1;
 	const reusable = slotExists && fs.existsSync(path.join(dataDir, 'standby.signal'));
-	if (!reusable) {
+	const primaryConninfo = `primary_conninfo = '${conninfo(primary).replace(/'/g, "''")}'`;
+	if (reusable) {
+		// the primary may listen on another port than when this standby was made (another --demo-port): without this it never streams again
+		const auto = path.join(dataDir, 'postgresql.auto.conf');
+		const kept = fs.readFileSync(auto, 'utf8').split('\n').filter(l => l && !/^\s*primary_conninfo\s*=/.test(l));
+		fs.writeFileSync(auto, `${[...kept, primaryConninfo].join('\n')}\n`);
+	} else {
 		if (slotExists) await adminQuery(primary, 'SELECT pg_drop_replication_slot($1)', [slot]);
 		fs.rmSync(dataDir, {recursive: true, force: true});
 		fs.mkdirSync(path.dirname(dataDir), {recursive: true, mode: 0o755});
@@ -79,7 +85,7 @@ export async function startReplica(options: ReplicaOptions): Promise<PgServer> {
 			}
 			fs.rmSync(path.join(dataDir, 'postmaster.pid'), {force: true});
 			fs.writeFileSync(path.join(dataDir, 'standby.signal'), '');
-			fs.appendFileSync(path.join(dataDir, 'postgresql.auto.conf'), `primary_conninfo = '${conninfo(primary).replace(/'/g, "''")}'\nprimary_slot_name = '${slot}'\n`);
+			fs.appendFileSync(path.join(dataDir, 'postgresql.auto.conf'), `${primaryConninfo}\nprimary_slot_name = '${slot}'\n`);
 			if (ids) spawnSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dataDir]);
 		}
 	}

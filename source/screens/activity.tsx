@@ -129,6 +129,7 @@ function Activity({entries}: {entries: AuditEntry[]}) {
 				width={s.width}
 				height={height}
 				selection={sel}
+				sort={{key: 'time', descending: true}}
 				rowStyle={r => (/^(refused|denied|failed)/.test(r.entry.result) || r.entry.action === 'refuse' ? {color: 'red'} : undefined)}
 				emptyText="Nothing recorded yet: cancels, terminations, refusals, migrations and backups appear here."
 			/>

@@ -151,8 +151,8 @@ function restoreTestText(r: Row, now: number): string {
 
 function columns(now: number): Column<Row>[] {
 	return [
-		// wide enough for <database>_<UTC time>.dump of a typical name, the part that tells backups apart
-		{key: 'file', title: 'File', width: 30, grow: 1, ident: true, value: r => path.basename(r.file)},
+		// The name's time is Started's too (the sort column, kept whole): at 80 columns the name gives up its middle, not Checksum its verdict.
+		{key: 'file', title: 'File', width: 20, grow: 1, ident: true, value: r => path.basename(r.file)},
 		{key: 'size', title: 'Size', width: 9, align: 'right', value: r => formatBytes(r.sizeBytes)},
 		{key: 'started', title: 'Started', width: 16, priority: 2, value: r => localTime(r.startedAt)},
 		{key: 'took', title: 'Took', width: 7, align: 'right', priority: 3, value: r => formatDuration(r.durationMs)},
@@ -401,6 +401,8 @@ export function BackupsScreen() {
 							width={s.width}
 							height={listHeight}
 							selection={sel}
+							// the catalog's order (readLocalStatus): newest first
+							sort={{key: 'started', descending: true}}
 							rowStyle={rowStyle}
 							emptyText="No backups yet: b takes one."
 						/>

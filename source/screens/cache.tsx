@@ -92,6 +92,8 @@ function CacheView({data}: {data: CacheData}) {
 				width={width}
 				height={height}
 				selection={sel}
+				// loadCache's order: most blocks read in the last interval first
+				sort={{key: 'reads', descending: true}}
 				rowStyle={t => {
 					const below = (c: {hit: number; read: number} | undefined) => (hitRatio(c) ?? 1) < target;
 					return t.intervalReads && (below(t.intervalHeap) || below(t.intervalIndex)) ? {color: 'yellow'} : undefined;

@@ -5,6 +5,7 @@ import type {Pool} from '../db/pgbouncer.js';
 import {fit, formatMs, formatNumber, formatPercent} from '../format.js';
 import {clock} from '../format.js';
 import {sanitize} from '../sanitize.js';
+import stringWidth from '../text-width.js';
 
 const poolColumns: Array<{title: string; width: number; align?: 'right'; value(p: Pool): string}> = [
 	{title: 'database', width: 16, value: p => sanitize(p.database, 60)},
@@ -42,21 +43,21 @@ export function PgBouncerScreen() {
 	const d = b.detail;
 	const serversUsed = b.pools.reduce((a, p) => a + p.svActive + p.svIdle + p.svUsed, 0);
 	const clientsActive = b.pools.reduce((a, p) => a + p.clActive + p.clWaiting, 0);
+	// Every line is cut here with fit, not by Ink: Ink's cut would leave a number short ('read 19:…', 'avg query 3.7…').
+	const title = `pgBouncer ${sanitize(t.version, 40)} at ${sanitize(t.redacted, 80)} · read ${clock(b.at)}${d ? ` · pool_mode ${sanitize(d.config.poolMode, 20)} · default_pool_size ${d.config.defaultPoolSize} · reserve_pool_size ${d.config.reservePoolSize} · max_client_conn ${d.config.maxClientConn}` : ''}`;
+	const waiting = b.waiting > 0 ? `${b.waiting} clients waiting, oldest ${b.maxwaitSeconds.toFixed(1)}s (maxwait): the pool is smaller than the work` : 'no client waiting';
+	const usage = d
+		? ` · clients ${d.clients} of max_client_conn ${d.config.maxClientConn} (${formatPercent(d.clients / Math.max(1, d.config.maxClientConn), 0)}) · server connections ${serversUsed} (${b.servers.length} open), per pool up to default_pool_size ${d.config.defaultPoolSize}`
+		: '';
+	const line = (text: string, w = width) => fit(text, w).trimEnd();
 	return (
 		<Box flexDirection="column">
-			<Text wrap="truncate-end">
-				pgBouncer {sanitize(t.version, 40)} at {sanitize(t.redacted, 80)} · read {clock(b.at)}
-				{d ? ` · pool_mode ${sanitize(d.config.poolMode, 20)} · default_pool_size ${d.config.defaultPoolSize} · reserve_pool_size ${d.config.reservePoolSize} · max_client_conn ${d.config.maxClientConn}` : ''}
-			</Text>
-			<Text wrap="truncate-end">
-				{b.waiting > 0 ? <Text color="red" bold>{b.waiting} clients waiting, oldest {b.maxwaitSeconds.toFixed(1)}s (maxwait): the pool is smaller than the work</Text> : <Text color="green">no client waiting</Text>}
-				{d ? (
-					<Text>
-						{' '}
-						· clients {d.clients} of max_client_conn {d.config.maxClientConn} ({formatPercent(d.clients / Math.max(1, d.config.maxClientConn), 0)}) · server connections {serversUsed} (
-						{b.servers.length} open), per pool up to default_pool_size {d.config.defaultPoolSize}
-					</Text>
-				) : null}
+			<Text>{line(title)}</Text>
+			<Text>
+				<Text color={b.waiting > 0 ? 'red' : 'green'} bold={b.waiting > 0}>
+					{line(waiting)}
+				</Text>
+				{line(usage, width - stringWidth(waiting))}
 			</Text>
 			<Text bold>Pools (SHOW POOLS): {b.pools.length} · {clientsActive} clients in pools</Text>
 			<Text dimColor>{cells(poolColumns.map(c => ({...c, value: () => c.title})), null, width)}</Text>
@@ -76,13 +77,17 @@ export function PgBouncerScreen() {
 					{d.stats.map(s => {
 						const r = d.rates?.[s.database];
 						return (
-							<Text key={s.database} wrap="truncate-end">
-								{fit(sanitize(s.database, 60), 16)} {r ? `${r.xactsPerSecond.toFixed(1)} xact/s · ${r.queriesPerSecond.toFixed(1)} query/s · xact ${formatMs(r.avgXactMs)} · query ${formatMs(r.avgQueryMs)} · wait ${formatMs(r.avgWaitMs)}` : 'rates after the next refresh'} · avg xact {formatMs(s.avgXactTimeUs / 1000)} · avg query {formatMs(s.avgQueryTimeUs / 1000)}
+							<Text key={s.database}>
+								{line(
+									`${fit(sanitize(s.database, 60), 16)} ${r ? `${r.xactsPerSecond.toFixed(1)} xact/s · ${r.queriesPerSecond.toFixed(1)} query/s · xact ${formatMs(r.avgXactMs)} · query ${formatMs(r.avgQueryMs)} · wait ${formatMs(r.avgWaitMs)}` : 'rates after the next refresh'} · avg xact ${formatMs(s.avgXactTimeUs / 1000)} · avg query ${formatMs(s.avgQueryTimeUs / 1000)}`,
+								)}
 							</Text>
 						);
 					})}
-					<Text wrap="truncate-end">
-						Clients (SHOW CLIENTS) {d.clients} · servers (SHOW SERVERS) {b.servers.length}: {['active', 'idle', 'used', 'tested', 'new'].map(st => `${b.servers.filter(s => s.state === st).length} ${st}`).join(', ')}
+					<Text>
+						{line(
+							`Clients (SHOW CLIENTS) ${d.clients} · servers (SHOW SERVERS) ${b.servers.length}: ${['active', 'idle', 'used', 'tested', 'new'].map(st => `${b.servers.filter(s => s.state === st).length} ${st}`).join(', ')}`,
+						)}
 					</Text>
 				</>
 			) : (

@@ -2,6 +2,7 @@ import React from 'react';
 import {Box, Text} from 'ink';
 import {defaultAlertThresholds} from '../alerts/settings.js';
 import {ScreenFrame} from '../components/screen-frame.js';
+import {sortedColumns, type Column} from '../components/table.js';
 import {useAppState} from '../context.js';
 import {slotFix, type ReplicaSample, type ReplicationData, type Standby} from '../db/replication.js';
 import type {TargetStatus} from '../fleet/fleet.js';
@@ -10,19 +11,21 @@ import {sanitize} from '../sanitize.js';
 
 const lagCell = (ms: number | null, bytes: number | null) => `${formatDuration(ms)}/${formatBytes(bytes)}`;
 
-const standbyColumns: Array<{title: string; width: number; value(s: Standby): string}> = [
-	{title: 'application', width: 23, value: s => sanitize(s.application, 60) || '-'},
-	{title: 'client', width: 15, value: s => sanitize(s.client, 40) || 'local'},
-	{title: 'state', width: 10, value: s => sanitize(s.state, 20)},
-	{title: 'sync', width: 6, value: s => sanitize(s.syncState, 10)},
-	{title: 'sent', width: 9, value: s => formatBytes(s.sentBytes)},
-	{title: 'write lag', width: 16, value: s => lagCell(s.writeLagMs, s.writeBytes)},
-	{title: 'flush lag', width: 16, value: s => lagCell(s.flushLagMs, s.flushBytes)},
-	{title: 'replay lag', width: 16, value: s => lagCell(s.replayLagMs, s.replayBytes)},
-	{title: 'replay LSN', width: 14, value: s => s.replayLsn ?? '-'},
+const standbyColumns: Column<Standby>[] = [
+	{key: 'application', title: 'application', width: 23, value: s => sanitize(s.application, 60) || '-'},
+	{key: 'client', title: 'client', width: 15, value: s => sanitize(s.client, 40) || 'local'},
+	{key: 'state', title: 'state', width: 10, value: s => sanitize(s.state, 20)},
+	{key: 'sync', title: 'sync', width: 6, value: s => sanitize(s.syncState, 10)},
+	{key: 'sent', title: 'sent', width: 9, value: s => formatBytes(s.sentBytes)},
+	{key: 'write', title: 'write lag', width: 16, value: s => lagCell(s.writeLagMs, s.writeBytes)},
+	{key: 'flush', title: 'flush lag', width: 16, value: s => lagCell(s.flushLagMs, s.flushBytes)},
+	{key: 'replay', title: 'replay lag', width: 16, value: s => lagCell(s.replayLagMs, s.replayBytes)},
+	{key: 'lsn', title: 'replay LSN', width: 14, value: s => s.replayLsn ?? '-'},
 ];
+/** loadReplication's order (ORDER BY application_name, pid): the first column, always shown */
+const standbySort = {key: 'application', descending: false};
 
-function row<T>(cols: Array<{width: number; value(x: T): string}>, x: T, width: number): string {
+function row<T>(cols: ReadonlyArray<{width: number; value(x: T): string}>, x: T, width: number): string {
 	let out = '';
 	for (const c of cols) {
 		if (out.length + c.width > width) break;
@@ -31,7 +34,7 @@ function row<T>(cols: Array<{width: number; value(x: T): string}>, x: T, width: 
 	return out;
 }
 
-function header(cols: Array<{title: string; width: number}>, width: number): string {
+function header(cols: ReadonlyArray<{title: string; width: number}>, width: number): string {
 	return row(
 		cols.map(c => ({width: c.width, value: () => c.title})),
 		null,
@@ -98,7 +101,7 @@ function ReplicationView({data}: {data: ReplicationData}) {
 			<Text bold wrap="truncate-end">
 				Standbys (pg_stat_replication): {data.standbys.length} · lag as time/bytes behind
 			</Text>
-			{data.standbys.length === 0 ? <Text dimColor>No standby is streaming from this server.</Text> : <Text dimColor>{header(standbyColumns, width)}</Text>}
+			{data.standbys.length === 0 ? <Text dimColor>No standby is streaming from this server.</Text> : <Text dimColor>{header(sortedColumns(standbyColumns, standbySort), width)}</Text>}
 			{data.standbys.map(s => (
 				<Text key={s.pid} wrap="truncate-end" color={s.replayLagMs !== null && s.replayLagMs > maxLagMs ? 'red' : undefined}>
 					{row(standbyColumns, s, width)}

@@ -52,6 +52,9 @@ function useStatementsUi(): Ui {
 
 type StatementRow = {s: Statement; i?: IntervalStatement};
 
+/** The column each sort key shows in, marked in the header (biggest first). */
+const sortColumn = (sort: Sort, mode: Mode) => ({time: mode === 'interval' ? 'ms' : 'total', mean: 'mean', calls: 'calls'})[sort];
+
 const sortValue: Record<Sort, (r: StatementRow) => number> = {
 	time: r => r.i?.totalMs ?? r.s.totalMs,
 	mean: r => r.i?.meanMs ?? r.s.meanMs,
@@ -234,6 +237,7 @@ function StatementList({data, ui}: {data: StatementsReady; ui: Ui}) {
 				width={width}
 				height={height}
 				selection={sel}
+				sort={{key: sortColumn(ui.sort, ui.mode), descending: true}}
 				mark={r => (slow(r) ? '!' : '')}
 				rowStyle={(r): RowStyle | undefined => (slow(r) ? {color: 'red'} : undefined)}
 				emptyText={empty}

@@ -36,6 +36,12 @@ const indexOrder: Record<IndexSort, (a: IndexStat, b: IndexStat) => number> = {
 
 /** The column each sort key shows in, marked in the header. */
 const sortColumn: Record<TableSort, string> = {size: 'total', dead: 'dead', seq: 'seqRows'};
+// problems: the state column, worst first (invalid, unused, building); scans: fewest first
+const indexSortColumn: Record<IndexSort, {key: string; descending: boolean}> = {
+	problems: {key: 'flag', descending: true},
+	size: {key: 'size', descending: true},
+	scans: {key: 'scans', descending: false},
+};
 
 const sortLabels: Record<TableSort | IndexSort, string> = {
 	size: 'size',
@@ -160,6 +166,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 				width={width}
 				height={height - 2}
 				selection={indexSel}
+				sort={indexSortColumn[sort as IndexSort]}
 				rowStyle={indexStyle}
 				emptyText="No indexes on user tables in this database."
 			/>
