@@ -13,7 +13,7 @@ import {JobRegistry} from '../source/jobs/registry.js';
 import {defaultThresholds} from '../source/store/store.js';
 import {sessionPool} from './helpers/backends.js';
 import {testDatabase, waitFor} from './helpers/db.js';
-import {keys, renderApp, type RenderedApp} from './helpers/render.js';
+import {jobMs, keys, renderApp, type RenderedApp} from './helpers/render.js';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-jobs-'));
 process.env.INTOWORK_DB_STATE = stateDir;
@@ -156,8 +156,8 @@ test('11.19: a status message stays on the screen it belongs to', async () => {
 	app.press('6');
 	await app.waitForFrame(/Pre-flight for an apply/, 'the migration screen', 20_000);
 	app.press('r');
-	await app.waitForFrame(/counting duplicates and checking the plan again/);
+	await app.waitForFrame(/re-check: duplicates counted again: [\d,]+ duplicate rows/, 'the re-count done', jobMs.migration);
 	app.press('2');
 	const other = await app.waitForFrame(/sessions \(v\)/);
-	assert.doesNotMatch(other, /counting duplicates and checking the plan again/);
+	assert.doesNotMatch(other, /re-check: duplicates counted again/);
 });
