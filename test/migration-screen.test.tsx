@@ -259,7 +259,7 @@ test("r's message is the re-count's result, said when the count ends, not when i
 	const counting = await app.waitForFrame(/▸ duplicate count/, 'the re-count running on the strip');
 	const job = app.jobs.running().find(j => j.kind === 'duplicate-count');
 	assert.ok(job, 'the re-count is a running job');
-	assert.doesNotMatch(counting, /re-check|checking the plan again/, 'nothing said before the count is in');
+	assert.doesNotMatch(counting, /re-check:|checking the plan again/, 'nothing said before the count is in');
 	assert.ok(!app.store.getState().message?.text.startsWith('re-check'), 'no message yet');
 	await holder.client.query('ROLLBACK');
 	const done = await app.waitForFrame(/re-check: duplicates counted again: 11 duplicate rows/, 'the re-count done', jobMs.migration);
