@@ -59,8 +59,9 @@ export const commands: readonly Command[] = [
 
 	{id: 'backups.backup', keys: ['b'], description: 'back up now: pg_dump in an exported snapshot, every table counted in it', scope: 'backups', dangerous: true, hint: 'backup'},
 	{id: 'backups.restoreTest', keys: ['r'], description: 'restore-test the selected backup in a scratch database', scope: 'backups', dangerous: true, hint: 'restore test'},
+	{id: 'backups.restore', keys: ['R'], description: 'restore the selected backup into a new database you name (never the source, never an existing one)', scope: 'backups', dangerous: true, hint: 'restore'},
 	{id: 'backups.format', keys: ['f'], description: 'switch the backup format: custom, or plain SQL gzipped', scope: 'backups', hint: 'format'},
-	{id: 'backups.cancel', keys: ['x'], description: 'cancel the running backup or restore test', scope: 'backups', hint: 'cancel'},
+	{id: 'backups.cancel', keys: ['x'], description: 'cancel the running backup, restore test or restore', scope: 'backups', hint: 'cancel'},
 
 	{id: 'connections.filter', keys: ['/'], description: 'filter sessions: a regex over user, application, database and query', scope: 'connections', hint: 'filter'},
 	{id: 'connections.sort', keys: ['s'], description: 'sort by the next column (transaction age, query age, pid, user, ...)', scope: 'connections', hint: 'sort'},

@@ -57,3 +57,13 @@ test('overlays own the keyboard: q closes help instead of quitting', () => {
 	assert.equal(resolveCommand('q', ['help'], false)?.id, 'help.close');
 	assert.equal(resolveCommand('q', ['overview', 'global'], false)?.id, 'quit');
 });
+
+test('R on Backups restores into a new database: dangerous, so gone in read-only mode and from its help', () => {
+	const restore = commands.find(c => c.id === 'backups.restore');
+	assert.equal(restore?.dangerous, true);
+	assert.equal(restore?.hint, 'restore');
+	assert.equal(resolveCommand('R', ['backups', 'global'], false)?.id, 'backups.restore');
+	assert.equal(resolveCommand('R', ['backups', 'global'], true), undefined);
+	assert.ok(helpLines(false).some(l => l.includes(restore.description)));
+	assert.ok(!helpLines(true).some(l => l.includes(restore.description)));
+});

@@ -9,7 +9,7 @@ import {migrationStatus} from '../source/actions/migration/status.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {previousRevision} from '../source/intowork.js';
 import {sessionPool} from './helpers/backends.js';
-import type {TestDatabase} from './helpers/db.js';
+import {waitFor, type TestDatabase} from './helpers/db.js';
 import {own} from './helpers/own.js';
 import {jobMs, keys, type RenderedApp} from './helpers/render.js';
 
@@ -189,9 +189,9 @@ test('read-only: the changing keys are not bound and the screen says so', async 
 	assert.match(frame, /r re-check/);
 	ro.press('m');
 	ro.press('D');
-	// r is still bound: its message proves the keys were read
+	// r is still bound: its answer (once the count is in) proves the keys were read
 	ro.press('r');
-	const after = await ro.waitForFrame(/counting duplicates and checking the plan again/);
+	const after = await ro.waitForFrame(/re-check: duplicates counted again: 11 duplicate rows/, 'the re-count done', jobMs.migration);
 	assert.doesNotMatch(after, /Apply|Downgrade h8c2d6e5f4g3/);
 });
 
@@ -244,4 +244,26 @@ test('the duplicate count outlasting the monitor timeout runs as a job: counting
 		jobMs.migration,
 	);
 	assert.doesNotMatch(drill, /Cannot read the duplicates/);
+});
+
+test("r's message is the re-count's result, said when the count ends, not when it starts", async t => {
+	const {app, sessions} = await setup(t);
+	await app.waitForFrame(/r re-check/, 'the Migration screen');
+	// the first count, started by the screen itself, has ended
+	const first = await waitFor(() => app.store.getState().ui.migration?.count, {timeout: jobMs.migration, message: 'the first count'});
+	// the re-count waits on this lock until the test lets it go
+	const holder = await sessions.session('test-locker');
+	await holder.client.query('BEGIN');
+	await holder.client.query('LOCK TABLE job_applications IN ACCESS EXCLUSIVE MODE');
+	app.press('r');
+	const counting = await app.waitForFrame(/▸ duplicate count/, 'the re-count running on the strip');
+	const job = app.jobs.running().find(j => j.kind === 'duplicate-count');
+	assert.ok(job, 'the re-count is a running job');
+	assert.doesNotMatch(counting, /re-check:|checking the plan again/, 'nothing said before the count is in');
+	assert.ok(!app.store.getState().message?.text.startsWith('re-check'), 'no message yet');
+	await holder.client.query('ROLLBACK');
+	const done = await app.waitForFrame(/re-check: duplicates counted again: 11 duplicate rows/, 'the re-count done', jobMs.migration);
+	assert.equal(app.jobs.view(job.id)?.result?.outcome, 'ok');
+	assert.notEqual(app.store.getState().ui.migration?.count, first, 'a new count');
+	assert.doesNotMatch(done, /▸ duplicate count/, 'the count has left the strip');
 });

@@ -7,25 +7,26 @@ import {describeBackup, describeBackupProgress, describeLeftOut, describeRestore
 import {defaultBackupDir, extensions, type BackupFormat} from '../actions/backup/files.js';
 import {findPgTools, type PgTools} from '../actions/backup/pg-tools.js';
 import {runRestoreTest} from '../actions/backup/restore-test.js';
-import type {RestoreProgress} from '../actions/backup/restore.js';
+import {runRestore, type RestoreProgress} from '../actions/backup/restore.js';
 import {cronLine, currentProgram} from '../actions/backup/schedule.js';
 import {targetKey} from '../state.js';
 import {readLocalStatus, type ChecksumState, type LocalStatus} from '../actions/backup/status.js';
 import {ScreenFrame} from '../components/screen-frame.js';
+import {TextField} from '../components/text-field.js';
 import {Table, type Column} from '../components/table.js';
 import {useAppState, useCommands, useServices, type Services} from '../context.js';
 import type {JobRegistry} from '../jobs/registry.js';
 import {watchOwnSessions} from '../jobs/own-sessions.js';
 import {jobApplicationName} from '../db/own-sessions.js';
 import type {Target} from '../db/dsn.js';
-import {fitIdent, formatBytes, formatDuration} from '../format.js';
+import {fitIdent, formatBytes, formatDuration, formatNumber} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
 import {setMessage, setUi, type AppStore} from '../store/store.js';
 import {errorText} from '../errors.js';
 
-type Job = {kind: 'backup'; progress: BackupProgress} | {kind: 'restore-test'; file: string; progress: RestoreProgress};
+type Job = {kind: 'backup'; progress: BackupProgress} | {kind: 'restore-test' | 'restore'; file: string; progress: RestoreProgress};
 
 export type BackupsUi = {
 	format?: BackupFormat;
@@ -35,6 +36,8 @@ export type BackupsUi = {
 	version?: number;
 	/** --pg-bin, when the console was started with it */
 	pgBin?: string;
+	/** the name of the new database a restore goes into, being typed */
+	naming?: {backup: string; initial: string};
 };
 
 const progressRenderMs = 100;
@@ -43,7 +46,7 @@ function ui(store: AppStore): BackupsUi {
 	return store.getState().ui.backups ?? {};
 }
 
-const running = (jobs: JobRegistry) => jobs.active(['backup', 'restore-test']);
+const running = (jobs: JobRegistry) => jobs.active(['backup', 'restore-test', 'restore']);
 
 /** What the strip says of a backup or restore test in progress. */
 function jobProgress(job: Job): string {
@@ -124,6 +127,64 @@ function restoreTest(services: Services, record: BackupRecord): void {
 			return {ok: result.passed, text: `${describeRestoreTest(result, record, path.basename(record.file))}${first ? `: ${first}` : ''}`};
 		},
 	);
+}
+
+/** What the console restores into: always a new database, never the source (the action checks the file's own header and server too). */
+function restoreInto(services: Services, record: BackupRecord, into: string): void {
+	const {store, target} = services;
+	const progress: RestoreProgress = {phase: 'checksum', bytes: 0, sizeBytes: record.sizeBytes, tablesDone: 0, tablesTotal: 0, startedAt: Date.now()};
+	const name = path.basename(record.file);
+	startJob(
+		services,
+		{kind: 'restore', file: record.file, progress},
+		`restore of ${name} into ${sanitize(into, 63)}`,
+		`pg_restore stops and the partially restored database is dropped; ${sanitize(into, 63)} is not created; ${sanitize(record.database, 63)} is not touched`,
+		async (signal, update, applicationName) => {
+			const outcome = await runRestore({target, file: record.file, into, newOnly: true, pgBin: ui(store).pgBin, signal, applicationName, onProgress: p => update({kind: 'restore', file: record.file, progress: p})});
+			const checked = outcome.compared ? ", matching the backup's snapshot" : '';
+			return {ok: !outcome.unverified, text: `restored: ${outcome.into} holds ${outcome.tables} tables and ${formatNumber(outcome.rows)} rows${checked}${outcome.unverified ? `; ${outcome.unverified}` : ''}`};
+		},
+	);
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** <source>_restored_<yyyymmdd_hhmm> in local time, within PostgreSQL's 63 bytes. */
+export function suggestedRestoreName(source: string, at = new Date()): string {
+	const suffix = `_restored_${at.getFullYear()}${pad2(at.getMonth() + 1)}${pad2(at.getDate())}_${pad2(at.getHours())}${pad2(at.getMinutes())}`;
+	let base = source;
+	while (Buffer.byteLength(base + suffix) > 63) base = [...base].slice(0, -1).join('');
+	return base + suffix;
+}
+
+/** Why the console will not restore into `into`, or undefined: checked before the confirmation, and again by the action. */
+async function restoreNameRefusal(services: Services, record: BackupRecord, into: string): Promise<string | undefined> {
+	if (into === '') return 'name the new database to restore into';
+	if (Buffer.byteLength(into) > 63) return `${into} is longer than PostgreSQL's 63 bytes for a name`;
+	if (into === record.database || into === services.target.database) return `refusing to restore into ${into}: it is the source database of this backup; restore into a new database and switch over`;
+	const r = await services.db.query('SELECT 1 FROM pg_database WHERE datname = $1', [into]);
+	if (r.rows.length) return `refusing to restore into ${into}: a database of that name exists; the console restores only into a new database`;
+	return undefined;
+}
+
+function confirmRestore(services: Services, record: BackupRecord, into: string): void {
+	const {store} = services;
+	const tables = Object.keys(record.rowCounts).length;
+	const rows = Object.values(record.rowCounts).reduce((a, b) => a + b, 0);
+	store.setState({
+		dialog: {
+			title: `Restore ${path.basename(record.file)} into the new database ${into}?`,
+			lines: [
+				`Checks the file's sha256 and header, creates a new database on this server and restores the backup into it in one transaction (pg_restore or psql),`,
+				`counts its ${tables} tables against the backup's snapshot (${formatNumber(rows)} rows), and only then names it ${into}.`,
+				`${record.database} (the source) is not touched and nothing is replaced. It needs CREATEDB, and writes the whole database (and its WAL, which replicas receive).`,
+				'Cancelling (x, or quitting) drops the partially restored database.',
+			],
+			confirmLabel: 'restore',
+			typed: into,
+			onConfirm: () => restoreInto(services, record, into),
+		},
+	});
 }
 
 function localTime(iso: string): string {
@@ -275,7 +336,8 @@ function Details({record, height, now}: {record: Row; height: number; now: numbe
 }
 
 function JobLine({job, now}: {job: Job; now: number}) {
-	const text = job.kind === 'backup' ? `Backing up: ${describeBackupProgress(job.progress, now)}` : `Restore test of ${path.basename(job.file)}: ${describeRestoreProgress(job.progress, now)}`;
+	const what = job.kind === 'backup' ? 'Backing up' : `${job.kind === 'restore' ? 'Restore' : 'Restore test'} of ${path.basename(job.file)}`;
+	const text = `${what}: ${job.kind === 'backup' ? describeBackupProgress(job.progress, now) : describeRestoreProgress(job.progress, now)}`;
 	return (
 		<Text color="yellow" wrap="truncate-end">
 			{text} · x cancel
@@ -313,7 +375,7 @@ export function BackupsScreen() {
 	const selected = records.find(r => r.id === sel.selectedKey);
 	const busy = () => {
 		if (!running(jobs)) return false;
-		setMessage(store, 'a backup or restore test is already running; x cancels it', 'error');
+		setMessage(store, 'a backup or restore is already running; x cancels it', 'error');
 		return true;
 	};
 
@@ -359,6 +421,11 @@ export function BackupsScreen() {
 				},
 			});
 		},
+		'backups.restore': () => {
+			if (busy()) return;
+			if (!selected || selected.removedAt) return setMessage(store, 'select a backup that is still on disk', 'error');
+			setUi(store, 'backups', {naming: {backup: selected.id, initial: suggestedRestoreName(selected.database)}});
+		},
 		details: () => selected && setUi(store, 'backups', {details: true}),
 		back: () => setUi(store, 'backups', {details: false}),
 	});
@@ -393,7 +460,18 @@ export function BackupsScreen() {
 							Nightly, restore-tested, keep 7 (crontab -e; the password goes in ~/.pgpass, never in the line):
 						</Text>
 						<Text wrap="wrap">{cron}</Text>
-						{view.job ? <JobLine job={view.job} now={now} /> : <Text> </Text>}
+						{view.naming ? (
+							<TextField
+								label="Restore into a new database (Enter, Esc to cancel): "
+								initial={view.naming.initial}
+								onSubmit={value => void nameChosen(services, records.find(r => r.id === view.naming?.backup), value.trim())}
+								onCancel={() => setUi(store, 'backups', {naming: undefined})}
+							/>
+						) : view.job ? (
+							<JobLine job={view.job} now={now} />
+						) : (
+							<Text> </Text>
+						)}
 						<Table
 							columns={columns(now)}
 							rows={records}
@@ -411,6 +489,15 @@ export function BackupsScreen() {
 			}
 		</ScreenFrame>
 	);
+}
+
+async function nameChosen(services: Services, record: BackupRecord | undefined, into: string): Promise<void> {
+	const {store} = services;
+	setUi(store, 'backups', {naming: undefined});
+	if (!record) return setMessage(store, 'the backup is gone from the list', 'error');
+	const refusal = await restoreNameRefusal(services, record, into).catch((error: unknown) => `cannot check the name: ${errorText(error)}`);
+	if (refusal) return setMessage(store, sanitize(refusal, 400), 'error');
+	confirmRestore(services, record, into);
 }
 
 /** How many lines Ink's word wrap makes of `text`, so the list below gets exactly the lines left. */

@@ -68,12 +68,12 @@ export const loadMigration: Loader<MigrationData> = async (ctx, previous) => {
  * timeout, not part of the poll. The last count stays, with its age, until
  * the next one is in. One at a time; `restart` stops a running one first.
  */
-function startDuplicateCount(services: Services, restart = false): void {
+function startDuplicateCount(services: Services, restart = false, announce = false): void {
 	const {store, target, jobs, config} = services;
 	const running = jobs.active('duplicate-count');
 	if (running) {
 		if (!restart) return;
-		void jobs.cancel(running.id).then(() => startDuplicateCount(services));
+		void jobs.cancel(running.id).then(() => startDuplicateCount(services, false, announce));
 		return;
 	}
 	let pid: number | undefined;
@@ -101,11 +101,15 @@ function startDuplicateCount(services: Services, restart = false): void {
 				});
 				setUi(store, 'migration', {count: result, countError: undefined});
 				const extra = result.counts.reduce((n, d) => n + d.extraRows, 0);
-				return {ok: true, text: extra ? `${formatNumber(extra)} duplicate rows` : 'no duplicates'};
+				const text = extra ? `${formatNumber(extra)} duplicate rows` : 'no duplicates';
+				// r's answer is the count's end, not its start: said once it is in (the strip shows it running)
+				if (announce) setMessage(store, `re-check: duplicates counted again: ${text}`, 'ok', 'migration');
+				return {ok: true, text};
 			} catch (error) {
 				const text = describeError(error);
 				const inspection = store.getState().data.migration?.value?.inspection;
 				if (!job.signal.aborted) setUi(store, 'migration', {countError: {text, shape: inspection ? shape(inspection) : ''}});
+				if (announce && !job.signal.aborted) setMessage(store, `re-check: the duplicate count failed: ${text}`, 'error', 'migration');
 				return {ok: false, text};
 			} finally {
 				setUi(store, 'migration', {counting: undefined});
@@ -401,9 +405,8 @@ function MigrationView({data}: {data: MigrationData}) {
 		},
 		'migration.recheck': () => {
 			requestMigrationRecheck();
-			startDuplicateCount(services, true);
+			startDuplicateCount(services, true, true);
 			refreshNow();
-			setMessage(store, 'counting duplicates and checking the plan again');
 		},
 		details: () => {
 			if (!selected?.object.unique) return setMessage(store, 'Enter shows the duplicate rows of a unique constraint: select one of those', 'info');

@@ -106,8 +106,9 @@ export function createAppStore(initial: Partial<AppState> & Pick<AppState, 'targ
 /** The default of AppState.messageTtlMs. */
 export const messageTtlMs = 20_000;
 
-export function setMessage(store: AppStore, text: string, kind: Message['kind'] = 'info') {
-	const message: Message = {text, kind, at: Date.now(), screen: store.getState().screen};
+/** `screen`: the one a job's result belongs to, when the operator may have moved on by the time it ends. */
+export function setMessage(store: AppStore, text: string, kind: Message['kind'] = 'info', screen: ScreenId = store.getState().screen) {
+	const message: Message = {text, kind, at: Date.now(), screen};
 	store.setState({message});
 	// Gone after a while unless something newer replaced it: a finished result must not stand next to the next one.
 	const timer = setTimeout(() => {

@@ -213,6 +213,10 @@ export type RestoreOptions = {
 	into: string;
 	/** replace a database that is not empty */
 	force?: boolean;
+	/** refuse any database that exists, empty or not (the console restores only into a new one) */
+	newOnly?: boolean;
+	/** of every session it opens (a console job's own, to find their pids) */
+	applicationName?: string;
 	pgBin?: string;
 	signal?: AbortSignal;
 	onProgress?(progress: RestoreProgress): void;
@@ -265,8 +269,8 @@ class Refused extends CliError {}
 
 const protectedDatabases = new Set(['template0', 'template1']);
 
-async function userObjectCount(target: Target, database: string): Promise<number> {
-	const client = await connectFor(target, 'intowork-db/restore', database);
+async function userObjectCount(target: Target, database: string, applicationName: string): Promise<number> {
+	const client = await connectFor(target, applicationName, database);
 	try {
 		const r = await client.query<{n: string}>(
 			`SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -300,7 +304,8 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreOutcome> {
 
 	const size = fs.statSync(o.file).size;
 	const {report} = progressReporter(size, 0, o.onProgress);
-	const admin = await connectFor(o.target, 'intowork-db/restore');
+	const applicationName = o.applicationName ?? 'intowork-db/restore';
+	const admin = await connectFor(o.target, applicationName);
 	let staging: string | undefined;
 	try {
 		const info = (await admin.query<{num: string; role: string}>("SELECT current_setting('server_version_num') AS num, current_user AS role")).rows[0]!;
@@ -316,7 +321,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreOutcome> {
 		const conflict = sourceConflict(source, into, await readSystemIdentifier(admin));
 		if (conflict) return refuse(conflict);
 		if (into === o.target.database) return refuse(`refusing to restore into ${into}: it is the database this restore is connected to; restore into another database and switch over`);
-		if (source.database === undefined && (await databaseShape(admin, into)) && (await userObjectCount(o.target, into)) > 0) {
+		if (source.database === undefined && (await databaseShape(admin, into)) && (await userObjectCount(o.target, into, applicationName)) > 0) {
 			return refuse(`refusing to replace ${into}: ${o.file} is a plain SQL file in no backup catalog here, so nothing says which database it was taken from (it could be ${into} itself); restore it into a new database and switch over`);
 		}
 
@@ -332,7 +337,8 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreOutcome> {
 		report({tablesTotal: Object.keys(expected.rowCounts ?? {}).length});
 
 		const existing = await databaseShape(admin, into);
-		const objects = existing ? await userObjectCount(o.target, into) : 0;
+		if (existing && o.newOnly) return refuse(`refusing to restore into ${into}: a database of that name exists; name a new database (nothing was changed)`);
+		const objects = existing ? await userObjectCount(o.target, into, applicationName) : 0;
 		if (objects > 0 && !o.force) throw failed(`database ${into} is not empty (${objects} tables, views or sequences); add --force to replace it`);
 		if (existing) {
 			// Checked before the restore, not only at the swap: it would fail there after all the work.
@@ -345,7 +351,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreOutcome> {
 		const shape = existing ?? (await databaseShape(admin, o.target.database))!;
 		await createDatabase(admin, staging, shape, existing?.owner);
 		const started = Date.now();
-		const result = await restoreAndCompare({target: o.target, admin, database: staging, file: o.file, format, tools, expected, signal: o.signal, report});
+		const result = await restoreAndCompare({target: o.target, admin, database: staging, file: o.file, format, tools, expected, applicationName, signal: o.signal, report});
 		if (result.differences.length > 0) throw failed(`the restored data does not match the backup, ${into} left as it was: ${result.differences.join('; ')}`);
 
 		report({phase: 'renaming'});
@@ -363,7 +369,19 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreOutcome> {
 	} catch (error) {
 		if (error instanceof Refused) throw error;
 		const cancelled = o.signal?.aborted === true || error instanceof Cancelled;
-		const message = cancelled ? `restore cancelled; ${into} left as it was` : `restore failed: ${errorText(error)}`;
+		// Dropped before saying so: the result names what is left, and a drop can fail.
+		let partial = '';
+		if (staging) {
+			const name = staging;
+			report({phase: 'dropping'});
+			partial = await dropOwnDatabase(admin, name).then(
+				() => `, the partially restored database ${name} was dropped`,
+				(dropError: unknown) => `; the partially restored database ${name} could not be dropped (${errorText(dropError)}): drop it by hand`,
+			);
+			staging = undefined;
+		}
+		const untouched = o.newOnly ? `${into} was not created` : `${into} left as it was`;
+		const message = cancelled ? `restore cancelled; ${untouched}${partial}` : `restore failed: ${errorText(error)}${partial}`;
 		audit(ctx, {action: 'restore', result: cancelled ? 'cancelled' : 'failed', detail: {file: o.file, into, error: message}}, env);
 		if (cancelled) throw new Cancelled(message);
 		throw new CliError(message, error instanceof CliError ? error.exitCode : ExitCode.failed);
