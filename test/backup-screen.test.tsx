@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {test, type TestContext} from 'node:test';
-import pg from 'pg';
 import {runBackup} from '../source/actions/backup/backup.js';
 import {readCatalog, type BackupRecord} from '../source/actions/backup/catalog.js';
 import {runRestoreTest} from '../source/actions/backup/restore-test.js';
 import {targetKey} from '../source/state.js';
 import {resolveTarget} from '../source/db/dsn.js';
+import {sessionPool} from './helpers/backends.js';
 import type {TestDatabase} from './helpers/db.js';
 import {own} from './helpers/own.js';
 import {jobMs, type RenderedApp} from './helpers/render.js';
@@ -50,15 +50,7 @@ test('the catalog, where backups go, the disk, pg_dump and the cron line', async
 
 /** pg_dump waits on this lock, so the progress stays on screen until the test acts. */
 async function lockJobs({db, defer}: Setup): Promise<void> {
-	const locker = new pg.Client({connectionString: db.url});
-	locker.on('error', () => undefined);
-	await locker.connect();
-	defer(async () => {
-		await locker.query('ROLLBACK').catch(() => undefined);
-		await locker.end();
-	});
-	await locker.query('BEGIN');
-	await locker.query('LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE');
+	await sessionPool(db, defer).holding('test-locker', 'LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE');
 }
 
 test('b asks first, shows live progress, and x cancels without leaving a file', async t => {

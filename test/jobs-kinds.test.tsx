@@ -12,7 +12,7 @@ import {jobApplicationName} from '../source/db/own-sessions.js';
 import type {JobKind, JobView} from '../source/jobs/registry.js';
 import {defaultThresholds} from '../source/store/store.js';
 import {sessionPool} from './helpers/backends.js';
-import {waitFor, type TestDatabase} from './helpers/db.js';
+import {waitFor} from './helpers/db.js';
 import {own} from './helpers/own.js';
 import {jobMs, keys, type RenderedApp} from './helpers/render.js';
 
@@ -49,18 +49,6 @@ function assertRefused(app: RenderedApp, backends: Parameters<typeof planKill>[0
 	);
 }
 
-async function holdLock(db: TestDatabase, defer: (fn: () => unknown) => void, sql: string): Promise<void> {
-	const locker = new pg.Client({connectionString: db.url, application_name: 'test-locker'});
-	locker.on('error', () => undefined);
-	await locker.connect();
-	defer(async () => {
-		await locker.query('ROLLBACK').catch(() => undefined);
-		await locker.end();
-	});
-	await locker.query('BEGIN');
-	await locker.query(sql);
-}
-
 test("backup: pg_dump's session and the backup's own are registered by the job's application_name, the kill path refuses them, cancel leaves no partial file", async t => {
 	const {db, defer, app: open} = await own(t, 'jobs-kinds');
 	const target = resolveTarget({dsn: db.url, env: {}});
@@ -68,7 +56,7 @@ test("backup: pg_dump's session and the backup's own are registered by the job's
 	const files = () => fs.readdirSync(path.dirname(first.file)).sort();
 	const before = files();
 	// pg_dump waits on this lock: the job runs until the test cancels it
-	await holdLock(db, defer, 'LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE');
+	await sessionPool(db, defer).holding('test-locker', 'LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE');
 	const app = await open({screen: 'backups', size: {columns: 160, rows: 50}, state: {messageTtlMs, thresholds}, fadeMs});
 	await app.waitForFrame(/recorded\s+never/, 'the first backup listed');
 	app.press('b');
@@ -144,7 +132,7 @@ test('duplicate archive: a job with its session registered and refused to the ki
 	const countRows = async () => (await db.client.query<{n: string}>('SELECT count(*) AS n FROM job_applications')).rows[0]!.n;
 	const before = await countRows();
 	// the archive's DELETE waits on these row locks (its lock_timeout is 5 s): the job is running when the test cancels it
-	await holdLock(db, defer, 'SELECT 1 FROM job_applications FOR UPDATE');
+	await sessionPool(db, defer).holding('test-locker', 'SELECT 1 FROM job_applications FOR UPDATE');
 	const app = await open({screen: 'migration', size: {columns: 160, rows: 50}, state: {messageTtlMs}, fadeMs});
 	await waitFor(() => app.store.getState().ui.migration?.count, {timeout: 60_000, message: 'the duplicates counted'});
 	app.press('d');

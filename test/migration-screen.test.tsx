@@ -11,7 +11,7 @@ import {previousRevision} from '../source/intowork.js';
 import {sessionPool} from './helpers/backends.js';
 import {waitFor, type TestDatabase} from './helpers/db.js';
 import {own} from './helpers/own.js';
-import {jobMs, keys, type RenderedApp} from './helpers/render.js';
+import {jobMs, keys, typeConfirm, type RenderedApp} from './helpers/render.js';
 
 type Setup = {db: TestDatabase; app: RenderedApp; sessions: ReturnType<typeof sessionPool>; stateDir: string};
 
@@ -33,21 +33,8 @@ async function setup(t: TestContext, options: {archived?: boolean; applied?: boo
 	return {db, app, sessions, stateDir};
 }
 
-/** Pastes into the dialog's text field and, once it shows, presses Enter. */
-async function type(a: RenderedApp, text: string) {
-	a.press(text);
-	await a.waitForFrame(f => f.includes(`Esc to cancel: ${text} `), `typed ${text}`);
-	a.press(keys.enter);
-}
 const totalDuplicates = async (db: TestDatabase) => (await countDuplicates(db.client, builtinPlan)).reduce((n, d) => n + d.extraRows, 0);
 
-/** A transaction holding a snapshot: every concurrent build waits for it in its last phase. */
-async function oldSnapshot(sessions: Setup['sessions'], application: string) {
-	const s = await sessions.session(application);
-	await s.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-	await s.client.query('SELECT 1');
-	return s;
-}
 
 test('every object with its state, alembic_version against the target, and the pre-flight', async t => {
 	const {app} = await setup(t);
@@ -102,7 +89,7 @@ test('d archives the duplicates after confirmation', async t => {
 
 test('an open transaction shows in the pre-flight with the way to end it', async t => {
 	const {app, sessions} = await setup(t, {archived: true});
-	const holder = await oldSnapshot(sessions, 'report-export');
+	const holder = await sessions.oldSnapshot('report-export');
 	try {
 		const frame = await app.waitForFrame(/! Transactions\s+1 open transaction the concurrent builds will wait for: end them on the Connections screen \(key 2, then k\)/);
 		assert.match(frame, new RegExp(`pid ${holder.pid} report-export postgres idle in transaction for .*holds a snapshot: every build waits for it`));
@@ -114,12 +101,12 @@ test('an open transaction shows in the pre-flight with the way to end it', async
 test('m without a recent backup asks to type "no backup"; the run shows its progress, whom it waits for, and the job list plan before and after', async t => {
 	const {app, db, sessions} = await setup(t, {archived: true});
 	await app.waitForFrame(/✓ Duplicates\s+none/, 'the duplicate count job (archived before the console started)', jobMs.duplicateCount);
-	const holder = await oldSnapshot(sessions, 'nightly-report');
+	const holder = await sessions.oldSnapshot('nightly-report');
 	app.press('m');
 	const dialog = await app.waitForFrame(/Apply h8c2d6e5f4g3 WITHOUT a recent backup\?/);
 	assert.match(dialog, /17 to build, 0 INVALID to drop and rebuild, 0 constraints to attach; 0 already valid/);
 	assert.match(dialog, /Type no backup to apply without a backup, Esc to cancel/);
-	await type(app, 'no backup');
+	await typeConfirm(app, 'no backup');
 	try {
 		// the bar and phase come from pg_stat_progress_create_index, the state from the catalog poll
 		const running = await app.waitForFrame(/unique_candidate_job_application\s+job_applications\s+unique\s+building\s+█{8}░{2}\s+83%/, 'the first build waiting for the old snapshot', jobMs.migration);
@@ -149,11 +136,11 @@ test('c cancels a running build after confirmation and the screen says what was 
 	const {app, db, sessions} = await setup(t, {applied: true});
 	await db.client.query('DROP INDEX idx_skills_candidate_id_name');
 	await app.waitForFrame(/16\/17 valid/);
-	const holder = await oldSnapshot(sessions, 'long-reader');
+	const holder = await sessions.oldSnapshot('long-reader');
 	try {
 		app.press('m');
 		await app.waitForFrame(/Type no backup/);
-		await type(app, 'no backup');
+		await typeConfirm(app, 'no backup');
 		await app.waitForFrame(/idx_skills_candidate_id_name: phase 6\/6 waiting for old snapshots/, 'the build waiting for the old snapshot', jobMs.migration);
 		app.press('c');
 		await app.waitForFrame(/pg_cancel_backend\(\d+\) stops idx_skills_candidate_id_name\.\s+│\n│ The INVALID index it leaves is dropped/);
@@ -171,7 +158,7 @@ test('D downgrades after typing "downgrade", u restores the archived duplicates'
 	await app.waitForFrame(/17\/17 valid · APPLIED/, 'the migration applied');
 	app.press('D');
 	await app.waitForFrame(/Downgrade h8c2d6e5f4g3 to g7b1c5d4e3f2\?/);
-	await type(app, 'downgrade');
+	await typeConfirm(app, 'downgrade');
 	await app.waitForFrame(/✓ downgraded to g7b1c5d4e3f2 in .*: 17 objects dropped/, 'the downgrade finishes', jobMs.migration);
 	await app.waitForFrame(/0\/17 valid · NOT APPLIED · alembic_version g7b1c5d4e3f2 → h8c2d6e5f4g3/);
 	assert.equal((await migrationStatus(db.client)).alembicVersion, previousRevision);

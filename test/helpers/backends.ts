@@ -82,6 +82,22 @@ export function sessionPool(db: TestDatabase, cleanup: (fn: () => Promise<void>)
 		return s;
 	}
 
+	/** A transaction holding a snapshot: every concurrent build waits for it in its last phase. */
+	async function oldSnapshot(application: string) {
+		const s = await session(application);
+		await s.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+		await s.client.query('SELECT 1');
+		return s;
+	}
+
+	/** A transaction that has run `sql` (a LOCK TABLE, a SELECT … FOR UPDATE) and keeps what it took until the pool is closed. */
+	async function holding(application: string, sql: string) {
+		const s = await session(application);
+		await s.client.query('BEGIN');
+		await s.client.query(sql);
+		return s;
+	}
+
 	/** A transaction holding a row lock on jobs, and `waiters` sessions queued behind it, once they all wait. */
 	async function lockChain(prefix: string, waiters: number, jobId = 1) {
 		const blocker = await session(`${prefix}-blocker`);
@@ -97,7 +113,7 @@ export function sessionPool(db: TestDatabase, cleanup: (fn: () => Promise<void>)
 		return {blocker, waiters: queued};
 	}
 
-	return {session, start, stateOf, gone, sleeper, idleInTransaction, lockChain};
+	return {session, start, stateOf, gone, sleeper, idleInTransaction, oldSnapshot, holding, lockChain};
 }
 
 /** A backend as the loader would return it, for pure logic and for states no real server can be put in (10,000 sessions). */

@@ -92,3 +92,10 @@ export async function renderApp(url: string, options: {screen?: ScreenId; size?:
 		},
 	};
 }
+
+/** Pastes into a dialog's text field and, once it shows, presses Enter. */
+export async function typeConfirm(app: RenderedApp, text: string): Promise<void> {
+	app.press(text);
+	await app.waitForFrame(f => f.includes(`Esc to cancel: ${text} `), `typed ${text}`);
+	app.press(keys.enter);
+}
