@@ -1,61 +1,49 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import {after, test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import {auditContext} from '../source/audit.js';
 import {resolveDuplicates} from '../source/actions/migration/duplicates.js';
 import {builtinPlan} from '../source/actions/migration/plan.js';
+import {startApply} from '../source/actions/migration/run.js';
 import {migrationStatus} from '../source/actions/migration/status.js';
 import type {ConnectionsData} from '../source/db/connections.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {JobRegistry} from '../source/jobs/registry.js';
 import {defaultThresholds} from '../source/store/store.js';
 import {sessionPool} from './helpers/backends.js';
-import {testDatabase, waitFor} from './helpers/db.js';
-import {jobMs, keys, renderApp, type RenderedApp} from './helpers/render.js';
+import {waitFor, type TestDatabase} from './helpers/db.js';
+import {own} from './helpers/own.js';
+import {jobMs, keys, typeConfirm, type RenderedApp} from './helpers/render.js';
 
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intowork-jobs-'));
-process.env.INTOWORK_DB_STATE = stateDir;
-after(() => fs.rmSync(stateDir, {recursive: true, force: true}));
-
-const db = await testDatabase();
-const sessions = sessionPool(db);
-const target = resolveTarget({dsn: db.url, env: {}});
 // Sessions hang after a second, so the migration's own build (waiting for a snapshot) counts as hanging too.
 const thresholds = {...defaultThresholds, hangingActiveMs: 1000, hangingIdleTxMs: 1000};
-// The unique constraints would refuse the apply: out of the way first.
-await resolveDuplicates({target, audit: auditContext(target, 'postgres')}, builtinPlan);
-const app = await renderApp(db.url, {screen: 'migration', size: {columns: 160, rows: 50}, state: {intervalMs: 500, thresholds}});
-after(() => app.cleanup());
 
-/** A transaction holding a snapshot: every concurrent build waits for it in its last phase. */
-async function oldSnapshot(application: string) {
-	const s = await sessions.session(application);
-	await s.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-	await s.client.query('SELECT 1');
-	return s;
-}
-
-async function type(a: RenderedApp, text: string) {
-	a.press(text);
-	await a.waitForFrame(f => f.includes(`Esc to cancel: ${text} `), `typed ${text}`);
-	a.press(keys.enter);
+/** Each test's own database (duplicates archived: the unique constraints would refuse the apply), state dir, sessions and console. */
+async function setup(t: TestContext, options: {applied?: boolean} = {}) {
+	const {db, defer, app: console_} = await own(t, 'jobs');
+	const target = resolveTarget({dsn: db.url, env: {}});
+	const ctx = {target, audit: auditContext(target, 'postgres')};
+	await resolveDuplicates(ctx, builtinPlan);
+	if (options.applied) {
+		const applied = await startApply({...ctx, plan: builtinPlan, allowNoBackup: true, probe: false}).done;
+		assert.equal(applied.outcome, 'ok', `the set-up apply: ${applied.message}`);
+	}
+	const sessions = sessionPool(db, defer);
+	const app = await console_({screen: 'migration', size: {columns: 160, rows: 50}, state: {intervalMs: 500, thresholds}});
+	const backend = (pid: number) => (app.store.getState().data.connections?.value as ConnectionsData | undefined)?.backends.find(b => b.pid === pid);
+	return {db, sessions, app, backend};
 }
 
 /** Filter the sessions to this test's database, so other test files' sessions on the cluster are not tagged. */
-async function onlyThisDatabase(a: RenderedApp) {
+async function onlyThisDatabase(a: RenderedApp, database: string) {
 	a.press('/');
 	await a.waitForFrame(/Filter \(regex/);
-	a.press(db.name);
-	await a.waitForFrame(f => f.includes(`query): ${db.name}`));
+	a.press(database);
+	await a.waitForFrame(f => f.includes(`query): ${database}`));
 	a.press(keys.enter);
-	await a.waitForFrame(f => f.includes(`filter /${db.name}/`));
+	await a.waitForFrame(f => f.includes(`filter /${database}/`));
 }
 
-const backend = (pid: number) => (app.store.getState().data.connections?.value as ConnectionsData | undefined)?.backends.find(b => b.pid === pid);
-
-const invalidIndexes = async () =>
+const invalidIndexes = async (db: TestDatabase) =>
 	(await db.client.query<{relname: string}>('SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid ORDER BY 1')).rows.map(r => r.relname);
 
 test('a finished job fades from the strip after a while but stays in the registry and is recorded', async () => {
@@ -75,20 +63,21 @@ test('a finished job fades from the strip after a while but stays in the registr
 	assert.deepEqual(recorded, ['backup ok: 65 MB']);
 });
 
-test('11.1: during an apply, H on Connections does not tag the migration\'s own session, k does not target it, and the apply completes', async () => {
+test('11.1: during an apply, H on Connections does not tag the migration\'s own session, k does not target it, and the apply completes', async t => {
+	const {db, sessions, app, backend} = await setup(t);
 	await app.waitForFrame(/✓ Duplicates/, 'the pre-flight counted duplicates', jobMs.duplicateCount);
-	const holder = await oldSnapshot('long-reader');
+	const holder = await sessions.oldSnapshot('long-reader');
 	try {
 		app.press('m');
 		await app.waitForFrame(/Type no backup/, 'the apply dialog', 30_000);
-		await type(app, 'no backup');
+		await typeConfirm(app, 'no backup');
 		// the strip, under the header
 		await app.waitForFrame(new RegExp(`▸ migration apply h8c2d6e5f4g3: build unique_candidate_job_application \\(waiting for old snapshots\\) · 0/17 done \\d+% · waits for pid ${holder.pid} · `), 'the build waiting for the snapshot', 40_000);
 		const build = app.store.getState().ui.migration?.run as {buildPid: number};
 		app.press('2');
 		const connections = await app.waitForFrame(/sessions \(v\)/);
 		assert.match(connections, new RegExp(`▸ migration apply h8c2d6e5f4g3: build unique_candidate_job_application .* waits for pid ${holder.pid}`), 'the strip shows on Connections');
-		await onlyThisDatabase(app);
+		await onlyThisDatabase(app, db.name);
 		await waitFor(() => backend(build.buildPid)?.hanging && backend(holder.pid)?.hanging, {timeout: 20_000, message: 'the build and the holder both count as hanging'});
 		app.press('H');
 		await app.waitForFrame(new RegExp(`Tagged 1 hanging session .*Not tagged: pid ${build.buildPid} \\(migration apply h8c2d6e5f4g3\\)`));
@@ -104,19 +93,17 @@ test('11.1: during an apply, H on Connections does not tag the migration\'s own 
 	} finally {
 		await holder.client.query('ROLLBACK').catch(() => undefined);
 	}
-	app.press(keys.escape);
-	app.press(keys.escape);
 });
 
-test('own session chosen alone: k offers the job\'s cancel after a typed yes, never a signal; q asks, and cancelling leaves no INVALID index', async () => {
+test('own session chosen alone: k offers the job\'s cancel after a typed yes, never a signal; q asks, and cancelling leaves no INVALID index', async t => {
+	const {db, sessions, app} = await setup(t, {applied: true});
 	await db.client.query('DROP INDEX idx_skills_candidate_id_name');
-	app.press('6');
-	await app.waitForFrame(/16\/17 valid/, 'the migration screen re-read', 20_000);
-	const holder = await oldSnapshot('long-reader-2');
+	await app.waitForFrame(/16\/17 valid/, 'the migration screen\'s poll after the drop');
+	const holder = await sessions.oldSnapshot('long-reader-2');
 	try {
 		app.press('m');
 		await app.waitForFrame(/Type no backup/, 'the apply dialog', 30_000);
-		await type(app, 'no backup');
+		await typeConfirm(app, 'no backup');
 		await app.waitForFrame(/▸ migration apply h8c2d6e5f4g3: build idx_skills_candidate_id_name \(waiting for old snapshots\)/, 'the build waiting', 40_000);
 		const build = app.store.getState().ui.migration?.run as {buildPid: number};
 		app.press('2');
@@ -145,18 +132,18 @@ test('own session chosen alone: k offers the job\'s cancel after a typed yes, ne
 		assert.equal(app.quitCalled(), false);
 		app.press('y');
 		await app.waitForFrame(() => app.quitCalled(), 'the console quits once the job has cleaned up', 30_000);
-		assert.deepEqual(await invalidIndexes(), []);
+		assert.deepEqual(await invalidIndexes(db), []);
 		assert.equal(app.jobs.store.getState().jobs.at(-1)?.result?.outcome, 'cancelled');
 	} finally {
 		await holder.client.query('ROLLBACK').catch(() => undefined);
 	}
 });
 
-test('11.19: a status message stays on the screen it belongs to', async () => {
-	app.press('6');
-	await app.waitForFrame(/Pre-flight for an apply/, 'the migration screen', 20_000);
+test('11.19: a status message stays on the screen it belongs to', async t => {
+	const {app} = await setup(t, {applied: true});
+	await app.waitForFrame(/Pre-flight for an apply/, 'the migration screen');
 	app.press('r');
-	await app.waitForFrame(/re-check: duplicates counted again: no duplicates/, 'the re-count done (the migration is applied by now: nothing left to count)', jobMs.migration);
+	await app.waitForFrame(/re-check: duplicates counted again: no duplicates/, 'the re-count done (applied: nothing left to count)', jobMs.duplicateCount);
 	app.press('2');
 	const other = await app.waitForFrame(/sessions \(v\)/);
 	assert.doesNotMatch(other, /re-check: duplicates counted again/);
