@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import {after, test} from 'node:test';
-import {testDatabase} from './helpers/db.js';
-import {renderApp} from './helpers/render.js';
+import {test} from 'node:test';
+import {own} from './helpers/own.js';
+import type {RenderedApp} from './helpers/render.js';
 
 // Every confirmed action says so at once, through the one dialog path, then its result.
 
-const db = await testDatabase();
-const app = await renderApp(db.url);
-after(() => app.cleanup());
-
 /** Opens a dialog whose action settles only when the test says so. */
-function openDialog(label: string): {settle(error?: Error): void} {
+function openDialog(app: RenderedApp, label: string): {settle(error?: Error): void} {
 	let resolve!: () => void;
 	let reject!: (e: Error) => void;
 	const work = new Promise<void>((res, rej) => {
@@ -21,9 +17,10 @@ function openDialog(label: string): {settle(error?: Error): void} {
 	return {settle: error => (error ? reject(error) : resolve())};
 }
 
-test('sending… as soon as y is pressed, done when the action has finished', async () => {
+test('sending… as soon as y is pressed, done when the action has finished', async t => {
+	const app = await (await own(t, 'dialog-feedback')).app();
 	await app.waitForFrame(/● live/);
-	const action = openDialog('probe');
+	const action = openDialog(app, 'probe');
 	await app.waitForFrame(/Probe probe\?/);
 	app.press('y');
 	const frame = await app.waitForFrame(/probe: sending…/, 'sending… while the action has not finished');
@@ -32,8 +29,10 @@ test('sending… as soon as y is pressed, done when the action has finished', as
 	await app.waitForFrame(/probe: done/, 'done once it finished');
 });
 
-test('a failed action says so, with the reason', async () => {
-	const action = openDialog('fragile');
+test('a failed action says so, with the reason', async t => {
+	const app = await (await own(t, 'dialog-feedback')).app();
+	await app.waitForFrame(/● live/);
+	const action = openDialog(app, 'fragile');
 	await app.waitForFrame(/Probe fragile\?/);
 	app.press('y');
 	await app.waitForFrame(/fragile: sending…/);

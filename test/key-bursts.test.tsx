@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import {after, test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import {splitKeys} from '../source/hooks/use-key-bursts.js';
-import {testDatabase} from './helpers/db.js';
-import {renderApp} from './helpers/render.js';
+import {own} from './helpers/own.js';
 
-const db = await testDatabase();
-const app = await renderApp(db.url, {screen: 'connections', size: {columns: 160, rows: 40}, state: {intervalMs: 60_000}});
-after(() => app.cleanup());
+/** Each test's own database, state dir and console, on the Connections screen. */
+async function console_(t: TestContext) {
+	const {app} = await own(t, 'key-bursts');
+	return app({screen: 'connections', size: {columns: 160, rows: 40}, state: {intervalMs: 60_000}});
+}
 
 test('a chunk splits into keys the way a terminal sends them', () => {
 	assert.deepEqual(splitKeys('\u001B/lock'), ['\u001B', '/', 'l', 'o', 'c', 'k']);
@@ -20,7 +21,8 @@ test('a chunk splits into keys the way a terminal sends them', () => {
 	assert.deepEqual(splitKeys('é😀'), ['é', '😀'], 'characters, not UTF-16 halves');
 });
 
-test('Esc then "/lock" in one write opens the filter and types "lock": no dialog, no command', async () => {
+test('Esc then "/lock" in one write opens the filter and types "lock": no dialog, no command', async t => {
+	const app = await console_(t);
 	await app.waitForFrame(/^sessions \(v\)/m, 'the session list');
 	app.press('\u001B/lock');
 	const frame = await app.waitForFrame(f => f.includes('query): lock'), 'the filter holding "lock"');
@@ -31,7 +33,8 @@ test('Esc then "/lock" in one write opens the filter and types "lock": no dialog
 	await app.waitForFrame(f => !f.includes('query): lock'), 'the filter closed');
 });
 
-test('"2?" pasted is two keys: the Connections screen, then the help', async () => {
+test('"2?" pasted is two keys: the Connections screen, then the help', async t => {
+	const app = await console_(t);
 	app.store.setState({screen: 'overview'});
 	await app.waitForFrame(/Cache hit ratio/, 'the overview');
 	app.press('2?');
@@ -41,7 +44,9 @@ test('"2?" pasted is two keys: the Connections screen, then the help', async () 
 	await app.waitForFrame(/^sessions \(v\)/m, 'help closed');
 });
 
-test('a burst that ends on the filter: "/" and "G" in one write types G, never jumps to the last row', async () => {
+test('a burst that ends on the filter: "/" and "G" in one write types G, never jumps to the last row', async t => {
+	const app = await console_(t);
+	await app.waitForFrame(/^sessions \(v\)/m, 'the session list');
 	app.press('/G');
 	await app.waitForFrame(f => f.includes('query): G'), 'G typed into the filter');
 	app.press('\u001B');
