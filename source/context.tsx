@@ -1,4 +1,4 @@
-import React, {createContext, useContext, useEffect, useRef, type ReactNode} from 'react';
+import React, {createContext, useContext, useLayoutEffect, useRef, type ReactNode} from 'react';
 import {useStore} from 'zustand';
 import {useShallow} from 'zustand/react/shallow';
 import type {Config} from './config.js';
@@ -48,7 +48,10 @@ export function useAppState<T>(selector: (s: AppState) => T): T {
 /**
  * Attach handlers to keymap command ids while the component is mounted. The
  * latest mounted handler of an id wins (a detail view over its list), and the
- * list's handler is back when the detail view closes.
+ * list's handler is back when the detail view closes. Registered as the
+ * frame is committed (a layout effect), not after it: a key sent on seeing the
+ * frame (the filter closed, so the list's keys are live again) could otherwise
+ * arrive before a passive effect ran, and nothing would answer it.
  */
 export function useCommands(handlers: Record<string, (() => void) | undefined>, active = true): void {
 	const map = useContext(HandlersContext);
@@ -58,7 +61,7 @@ export function useCommands(handlers: Record<string, (() => void) | undefined>, 
 		.filter(id => handlers[id])
 		.sort()
 		.join(',');
-	useEffect(() => {
+	useLayoutEffect(() => {
 		if (!map || !active || !ids) return;
 		const registered: Array<[string, Handler]> = ids.split(',').map(id => [id, {current: () => latest.current[id]?.()}]);
 		for (const [id, h] of registered) map.set(id, [...(map.get(id) ?? []), h]);
