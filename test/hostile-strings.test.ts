@@ -288,17 +288,19 @@ test('80x24: every screen of the console as a hostile role on a hostile database
 		await see(term, [/Totals /]);
 		term.send('/');
 		await see(term, [/Filter \(text, role or query id\)/]);
-		term.type('AS');
-		await see(term, [/Filter \(text, role or query id\): AS/]);
+		// "$1 AS": only the statements with a column alias, the runner's among them; "AS" alone also matched the
+		// console's own, more of them than 80x24 shows on a busy machine, with the runner's tiny totals below the fold
+		term.type('$1 AS');
+		await see(term, [/Filter \(text, role or query id\): \$1 AS/]);
 		term.send('Enter');
-		const list = await see(term, [/Filter: AS/, /SELECT \$1 AS/]);
+		const list = await see(term, [/Filter: \$1 AS/, /SELECT \$1 AS/]);
 		assert.doesNotMatch(list, /unreadable/, label);
 		term.send('Enter');
 		assertLayout(await see(term, [/Normalized text/, /Query id -?\d+/]), 80, `${label} details`);
 		term.send('Escape');
-		await see(term, [/Filter: AS/]);
+		await see(term, [/Filter: \$1 AS/]);
 		term.send('Escape');
-		await waitFor(() => !/Filter: AS/.test(term.capture()), {timeout: 10_000, message: 'the filter cleared'});
+		await waitFor(() => !/Filter: \$1 AS/.test(term.capture()), {timeout: 10_000, message: 'the filter cleared'});
 		term.send('m');
 		await see(term, [/This interval/]);
 	});
