@@ -73,14 +73,16 @@ async function reconnectWorkMs(url: string, poll: (db: Monitor, caps: Capabiliti
 const retryMs = 500;
 
 /**
- * From `reachable` (the server answering again) to a frame with live data read after it. The frame
+ * From `reachable` (the server answering again) to a frame with live data read on the new connection:
+ * a read begun after `lostAt` (the old connection known gone), since a slot is stamped with when its
+ * read began, and the console may already be back before the test's own `reachable` is taken. The frame
  * is awaited generously, then held to what the work costs: the retry interval, three times the
  * measured reconnect work and two seconds for the frame (the console's own process on a 2-core
  * machine shared with other suites). A back-off instead of an attempt (the old one waited 9.5 s
  * after a 16 s outage), or a poll waiting for its interval or its error back-off, does not fit.
  */
-async function assertFreshWithinWork(app: RenderedApp, url: string, reachable: number, what: string) {
-	const readAfter = () => (app.store.getState().data.overview?.at ?? 0) >= reachable;
+async function assertFreshWithinWork(app: RenderedApp, url: string, lostAt: number, reachable: number, what: string) {
+	const readAfter = () => (app.store.getState().data.overview?.at ?? 0) >= lostAt;
 	const frame = await app.waitForFrame(f => readAfter() && /● live/.test(f) && !/STALE/.test(f) && /Connections\s+\S+ \d+ \/ 197/.test(f), `a live frame with data read after ${what}`, 60_000);
 	const tookMs = Date.now() - reachable;
 	const workMs = await reconnectWorkMs(url);
@@ -101,10 +103,11 @@ for (const intervalMs of [2000, 60_000]) {
 		try {
 			await app.waitForFrame(/● live[\s\S]*Connections\s+\S+ \d+ \/ 197/, 'the first poll');
 			await server.stop();
+			const lostAt = Date.now();
 			await app.waitForFrame(/reconnecting, attempt \d+ · stale since[\s\S]*STALE: data from/, 'the connection lost, the data marked');
 			await sleep(outageMs);
 			await server.start();
-			await assertFreshWithinWork(app, url, Date.now(), 'a restart');
+			await assertFreshWithinWork(app, url, lostAt, Date.now(), 'a restart');
 		} finally {
 			await app.cleanup();
 		}
@@ -121,7 +124,8 @@ for (const intervalMs of [2000, 60_000]) {
 			const r = await admin.query<{done: boolean}>('SELECT pg_terminate_backend($1) AS done', [pid]);
 			assert.equal(r.rows[0]?.done, true);
 			// the server never went away: it is reachable from the moment the session is gone
-			await assertFreshWithinWork(app, url, Date.now(), 'pg_terminate_backend');
+			const gone = Date.now();
+			await assertFreshWithinWork(app, url, gone, gone, 'pg_terminate_backend');
 			assert.notEqual(app.monitor.state.backendPid, pid, 'a new session');
 			// the new session prepared the poll's statements afresh: no "does not exist" (26000) fallback turned preparing off
 			const prepared = await app.monitor.query<{n: string}>('SELECT count(*) AS n FROM pg_prepared_statements');
@@ -178,10 +182,11 @@ test('a network stall: once the network answers again, fresh data within one pol
 		proxy.stall();
 		// the poll's statement hangs until the client-side timeout (statement_timeout 5 s + 2 s) gives the connection up
 		await app.waitForFrame(/reconnecting, attempt \d+ · stale since/, 'the stalled connection given up', 20_000);
+		const lostAt = Date.now();
 		// past the reconnect attempt's own 10 s connect timeout, so the next attempt's timing is tested too
 		await sleep(12_000);
 		proxy.resume();
-		await assertFreshWithinWork(app, url, Date.now(), 'a network stall');
+		await assertFreshWithinWork(app, url, lostAt, Date.now(), 'a network stall');
 	} finally {
 		await app.cleanup();
 		await proxy.close();
