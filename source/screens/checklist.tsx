@@ -17,7 +17,7 @@ import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
 import type {Loader} from '../store/poller.js';
-import {setMessage, setUi} from '../store/store.js';
+import {putSlot, setMessage, setUi} from '../store/store.js';
 import {errorText} from '../errors.js';
 import {TextView} from '../components/text-view.js';
 
@@ -144,9 +144,10 @@ function Checklist({db}: {db: DbEvidence}) {
 				// A fingerprint no schema has makes the slow checks due.
 				const forced = previous && {...previous, plans: {...previous.plans, fingerprint: 'recheck'}, latency: {...previous.latency, fingerprint: 'recheck'}};
 				const ctx = {db: monitor, caps: st.caps, thresholds: st.thresholds, config, ownPid: st.connection.backendPid};
+				const started = Date.now();
 				const stopped = new Promise<never>((_, reject) => job.signal.addEventListener('abort', () => reject(new Error('stopped; the last verdicts stay')), {once: true}));
 				const value = await Promise.race([loadChecklist(ctx, forced), stopped]);
-				store.setState(x => ({data: {...x.data, checklist: {value, at: Date.now()}}}));
+				putSlot(store, 'checklist', value, started);
 				const failed = [value.plans, value.latency].filter(slot => slot.value === undefined).length;
 				return {ok: failed === 0, text: failed ? `${failed} of the slow checks could not run (see the items)` : 'EXPLAIN plans and p95 timings checked'};
 			},

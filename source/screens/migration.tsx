@@ -30,7 +30,7 @@ import {formatDuration, formatNumber} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import type {Loader} from '../store/poller.js';
-import {setMessage, setUi} from '../store/store.js';
+import {putSlot, setMessage, setUi} from '../store/store.js';
 import type {JobProgress} from '../jobs/registry.js';
 import type {MigrationPlan} from '../actions/migration/plan.js';
 
@@ -152,7 +152,7 @@ function rereadMigration(services: Services): void {
 	const previous = st.data.migration?.value;
 	const started = Date.now();
 	void loadMigration({db, caps: st.caps, thresholds: st.thresholds, config, ownPid: st.connection.backendPid}, previous)
-		.then(value => store.setState(x => ({data: (x.data.migration?.at ?? 0) > started ? x.data : {...x.data, migration: {value, at: started}}})))
+		.then(value => putSlot(store, 'migration', value, started))
 		.catch(() => refreshNow());
 }
 

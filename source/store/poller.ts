@@ -3,7 +3,7 @@ import {detectCapabilities, type Capabilities} from '../db/capabilities.js';
 import type {Queryable} from '../db/monitor.js';
 import type {Target} from '../db/dsn.js';
 import type {ScreenId} from '../keymap.js';
-import type {AppState, AppStore, DataSlot, Thresholds} from './store.js';
+import {putSlot, type AppState, type AppStore, type DataSlot, type Thresholds} from './store.js';
 import type {ScreenData} from './view-state.js';
 import {errorText} from '../errors.js';
 
@@ -106,12 +106,8 @@ export function startPoller(store: AppStore, db: Queryable & {readonly target?: 
 		if (!loader) return;
 		const previous: DataSlot<ScreenData[K]> | undefined = store.getState().data[screen];
 		const value = await loader(ctx, previous?.value);
-		// A slot is stamped with when its read began: a read begun later (a job's own re-read at its end)
-		// is not overwritten by this older one finishing after it.
-		store.setState(st => ({
-			data: (st.data[screen]?.at ?? 0) > started ? st.data : {...st.data, [screen]: {value, at: started}},
-			achievedIntervalMs: period === undefined ? st.achievedIntervalMs : smooth(st.achievedIntervalMs, period),
-		}));
+		const achieved = store.getState().achievedIntervalMs;
+		putSlot(store, screen, value, started, {achievedIntervalMs: period === undefined ? achieved : smooth(achieved, period)});
 	}
 
 	// Privileges, extensions and alembic_version change under a running console (a GRANT, an apply). They

@@ -117,6 +117,18 @@ export function setMessage(store: AppStore, text: string, kind: Message['kind'] 
 	timer.unref?.();
 }
 
+/**
+ * Stores a screen's data read from `readAt` (when the read began). A slot whose read began later is
+ * kept: a job's own re-read at its end (the Migration screen after a run, the checklist's re-check)
+ * is not overwritten by a poll begun before it and finishing after it.
+ */
+export function putSlot<K extends ScreenId>(store: AppStore, screen: K, value: ScreenData[K], readAt: number, patch: Partial<AppState> = {}) {
+	store.setState(st => ({
+		...patch,
+		data: (st.data[screen]?.at ?? 0) > readAt ? st.data : {...st.data, [screen]: {value, at: readAt}},
+	}));
+}
+
 export function setUi<K extends ScreenId>(store: AppStore, screen: K, patch: Partial<ScreenUi[K]>) {
 	const ui = store.getState().ui;
 	store.setState({ui: {...ui, [screen]: {...ui[screen], ...patch}}});
