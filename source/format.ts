@@ -1,8 +1,7 @@
 import {sanitizeLine} from './sanitize.js';
 import stringWidth from './text-width.js';
 
-/** Cut to a display width with an ellipsis, then pad; wide characters count double. */
-const pad2 = (n: number) => String(n).padStart(2, '0');
+export const pad2 = (n: number) => String(n).padStart(2, '0');
 
 const printableAscii = /^[\x20-\x7e]*$/;
 
@@ -18,6 +17,7 @@ function cleanCut(kept: string): string {
 	return trimmed.trim() ? trimmed : kept.replace(/\d[\w.,:%+$-]*$/, '');
 }
 
+/** Cut to a display width with an ellipsis, then pad; wide characters count double. */
 export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
 	if (width <= 0) return '';
 	// Most cells are plain ASCII: one column per character, no width tables needed on the hot path.

@@ -19,7 +19,7 @@ import type {JobRegistry} from '../jobs/registry.js';
 import {watchOwnSessions} from '../jobs/own-sessions.js';
 import {jobApplicationName} from '../db/own-sessions.js';
 import type {Target} from '../db/dsn.js';
-import {fitIdent, formatBytes, formatDuration, formatNumber} from '../format.js';
+import {dateTime, fitIdent, formatBytes, formatDuration, formatNumber, pad2} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
 import {sanitize} from '../sanitize.js';
@@ -147,8 +147,6 @@ function restoreInto(services: Services, record: BackupRecord, into: string): vo
 	);
 }
 
-const pad2 = (n: number) => String(n).padStart(2, '0');
-
 /** <source>_restored_<yyyymmdd_hhmm> in local time, within PostgreSQL's 63 bytes. */
 export function suggestedRestoreName(source: string, at = new Date()): string {
 	const suffix = `_restored_${at.getFullYear()}${pad2(at.getMonth() + 1)}${pad2(at.getDate())}_${pad2(at.getHours())}${pad2(at.getMinutes())}`;
@@ -187,11 +185,7 @@ function confirmRestore(services: Services, record: BackupRecord, into: string):
 	});
 }
 
-function localTime(iso: string): string {
-	const d = new Date(iso);
-	const pad = (n: number) => String(n).padStart(2, '0');
-	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
+const localTime = (iso: string) => dateTime(Date.parse(iso));
 
 type Row = LocalStatus['records'][number];
 
