@@ -9,7 +9,8 @@ import {defaultAlertThresholds, parseSize, readFleetFlags} from '../source/alert
 import {detectCapabilities} from '../source/db/capabilities.js';
 import {redactTarget, resolveTarget} from '../source/db/dsn.js';
 import {Monitor} from '../source/db/monitor.js';
-import {findLatencyEntries, fingerprint, intervalLatency, sampleLatency, statementsSchema, type PrimarySample} from '../source/db/sampler.js';
+import {findLatencyEntries, fingerprint, intervalLatency, sampleLatency, type PrimarySample} from '../source/db/sampler.js';
+import {statementsSchema} from '../source/db/statements.js';
 import {appQueries} from '../source/db/app-queries.js';
 import {Fleet} from '../source/fleet/fleet.js';
 import {testDatabase, waitFor} from './helpers/db.js';

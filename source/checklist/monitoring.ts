@@ -1,6 +1,7 @@
 import {detectCapabilities, type Capabilities} from '../db/capabilities.js';
 import type {Queryable} from '../db/monitor.js';
 import {quoteIdent} from '../db/sql.js';
+import {statementsSchema} from '../db/statements.js';
 import {formatNumber} from '../format.js';
 import type {Verdict} from './items.js';
 
@@ -13,14 +14,12 @@ export type MonitoringEvidence = {
 	calls?: number;
 };
 
-const schemaSql = `SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'`;
-
 /** Read afresh each time, not from the console's start: someone may be running CREATE EXTENSION right now. */
 export async function readMonitoring(db: Queryable): Promise<MonitoringEvidence> {
 	const caps = await detectCapabilities(db);
 	const evidence: MonitoringEvidence = {serverVersion: caps.serverVersion, statements: caps.statements};
 	if (caps.statements.state !== 'ok') return evidence;
-	const schema = (await db.query<{schema: string}>(schemaSql)).rows[0]?.schema ?? 'public';
+	const schema = (await statementsSchema(db)) ?? 'public';
 	const r = await db.query<{track: string | null; entries: string; calls: string}>(
 		// without texts: the view reads them all, and one SQL_ASCII statement with bytes not valid here fails it for every database
 		`SELECT current_setting('pg_stat_statements.track', true) AS track, count(*) AS entries, coalesce(sum(calls), 0) AS calls FROM ${quoteIdent(schema)}.pg_stat_statements(false)`,

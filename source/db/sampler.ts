@@ -230,7 +230,3 @@ export function intervalLatency(newer: LatencyCounters, older: LatencyCounters |
 	return {calls, meanMs, stddevMs, p95Ms: meanMs + 1.645 * stddevMs};
 }
 
-export async function statementsSchema(db: Queryable): Promise<string | undefined> {
-	const r = await db.query<{schema: string}>(`SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'`);
-	return r.rows[0]?.schema;
-}

@@ -339,7 +339,11 @@ const sqlAsciiDatabasesSql = `SELECT d.datname, d.datname = current_database() A
 WHERE d.encoding = pg_char_to_encoding('SQL_ASCII') AND d.datallowconn AND NOT d.datistemplate AND has_database_privilege(d.oid, 'CONNECT')
 ORDER BY current DESC, d.datname
 LIMIT 3`;
-const statementsSchemaSql = `SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'`;
+/** The schema pg_stat_statements is created in, on this connection's database (undefined: not created there). */
+export async function statementsSchema(db: Queryable): Promise<string | undefined> {
+	const r = await db.query<{schema: string}>(`SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'`);
+	return r.rows[0]?.schema;
+}
 const sideTimeoutMs = 5000;
 
 /**
@@ -360,7 +364,7 @@ export async function throughSqlAscii<T>(
 	const why: string[] = [];
 	for (const {datname: name, current} of databases) {
 		if (current) {
-			const schema = (await db.query<{schema: string}>(statementsSchemaSql)).rows[0]?.schema;
+			const schema = await statementsSchema(db);
 			if (schema) return {value: await read(db, schema), via: name};
 			why.push(`${name}: pg_stat_statements is not created there`);
 			continue;
@@ -374,7 +378,7 @@ export async function throughSqlAscii<T>(
 		client.on('error', () => undefined);
 		try {
 			await client.connect();
-			const schema = (await client.query<{schema: string}>(statementsSchemaSql)).rows[0]?.schema;
+			const schema = await statementsSchema(client);
 			if (schema) return {value: await read(client, schema), via: name};
 			why.push(`${name}: CREATE EXTENSION pg_stat_statements there lets the console read them`);
 		} catch (error) {

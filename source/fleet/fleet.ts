@@ -7,7 +7,8 @@ import {redactTarget, resolveTarget, type Target} from '../db/dsn.js';
 import {Monitor, type ConnectionState} from '../db/monitor.js';
 import {sampleBouncer, type BouncerSample} from '../db/pgbouncer.js';
 import {sampleReplica, type ReplicaSample} from '../db/replication.js';
-import {findLatencyEntries, intervalLatency, sampleLatency, samplePrimary, statementsSchema, watchedQueries, type IntervalLatency, type LatencyCounters, type LatencyEntries, type PrimarySample} from '../db/sampler.js';
+import {findLatencyEntries, intervalLatency, sampleLatency, samplePrimary, watchedQueries, type IntervalLatency, type LatencyCounters, type LatencyEntries, type PrimarySample} from '../db/sampler.js';
+import {statementsSchema} from '../db/statements.js';
 import type {AppQueryId} from '../db/app-queries.js';
 import {RingBuffer} from '../ring-buffer.js';
 
