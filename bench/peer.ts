@@ -21,6 +21,10 @@ type Subject = {label: string; role: string; open(url: string): Terminal; ready:
 export type PeerOptions = {
 	/** seconds each subject is measured after warming up */
 	seconds: number;
+	/** the console's screens to measure, by label in lower case (all when undefined); with a choice, the first-screen section is left out */
+	screens?: string[];
+	/** after each subject, every statement of its role: calls, ms per call, planning, its text's start */
+	detail?: boolean;
 	/** the app role's DSN the load runs as */
 	appUrl: string;
 	log(line: string): void;
@@ -110,9 +114,24 @@ async function statsFor(admin: pg.Client, role: string) {
 	return r.rows[0]!;
 }
 
+/** Each statement of the role, most server time first: where a refresh's time goes. */
+async function statementDetail(admin: pg.Client, role: string, refreshes: number): Promise<string[]> {
+	const r = await admin.query<{calls: string; exec: number; plan: number; query: string}>(
+		`SELECT calls, total_exec_time AS exec, total_plan_time AS plan, query
+		FROM pg_stat_statements WHERE userid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+		ORDER BY total_exec_time + total_plan_time DESC`,
+		[role],
+	);
+	return r.rows.map(row => {
+		const calls = Number(row.calls);
+		const text = row.query.replace(/\s+/g, ' ').trim().slice(0, 60);
+		return `  ${String(calls).padStart(5)} calls  ${((row.exec + row.plan) / calls).toFixed(3).padStart(8)} ms/call (plan ${(row.plan / calls).toFixed(3)})  ${((row.exec + row.plan) / refreshes).toFixed(3).padStart(7)} ms/refresh  ${text}`;
+	});
+}
+
 type Measured = {label: string; statementsPerRefresh: number; serverMs: number; planMs: number; cpuMs: number; refreshesPerS: number; rss: number};
 
-async function measure(admin: pg.Client, term: Terminal, subject: Subject, seconds: number): Promise<Measured> {
+async function measure(admin: pg.Client, term: Terminal, subject: Subject, seconds: number, detail?: (lines: string[]) => void): Promise<Measured> {
 	const pid = pidIn(term);
 	if (!pid) throw new Error(`${subject.label}: process not found in its terminal`);
 	if (subject.key) {
@@ -128,6 +147,7 @@ async function measure(admin: pg.Client, term: Terminal, subject: Subject, secon
 	const s = await statsFor(admin, subject.role);
 	// every refresh runs its main statement once: its call count is the number of refreshes
 	const refreshes = Math.max(1, Number(s.top));
+	if (detail) detail(await statementDetail(admin, subject.role, refreshes));
 	return {
 		label: subject.label,
 		statementsPerRefresh: Number(s.calls) / refreshes,
@@ -176,13 +196,16 @@ export async function benchPeer(adminUrl: string, options: PeerOptions): Promise
 		const loadAvg = os.loadavg()[0]!.toFixed(2);
 		options.log(`peer: ${sessions} sessions, pgbench 50 clients at 200 tps, load average ${loadAvg}`);
 
-		const screens: Array<{label: string; key: string; ready: RegExp}> = [
-			{label: 'Overview', key: '1', ready: consoleReady},
-			{label: 'Connections', key: '2', ready: /sessions|Sessions/},
-			{label: 'Queries', key: '3', ready: /calls|Calls/},
-			{label: 'Cache', key: '4', ready: /hit/i},
-			{label: 'Tables', key: '5', ready: /seq|Seq/},
-		];
+		const screens = (
+			[
+				{label: 'Overview', key: '1', ready: consoleReady},
+				{label: 'Connections', key: '2', ready: /sessions|Sessions/},
+				{label: 'Queries', key: '3', ready: /calls|Calls/},
+				{label: 'Cache', key: '4', ready: /hit/i},
+				{label: 'Tables', key: '5', ready: /seq|Seq/},
+			] satisfies Array<{label: string; key: string; ready: RegExp}>
+		).filter(screen => !options.screens || options.screens.includes(screen.label.toLowerCase()));
+		const detail = (label: string) => (options.detail ? (lines: string[]) => options.log(`peer: ${label}, per statement:\n${lines.join('\n')}`) : undefined);
 		const results: Measured[] = [];
 		const peerRuns: Measured[] = [];
 		const peerSubject: Subject = {label: 'pg_activity', role: peerRole, open: u => openPeer(u, 'bench-peer'), ready: peerReady};
@@ -190,7 +213,7 @@ export async function benchPeer(adminUrl: string, options: PeerOptions): Promise
 			const term = peerSubject.open(peerUrl);
 			try {
 				await term.waitFor(peerReady, 60_000);
-				peerRuns.push(await measure(admin, term, peerSubject, options.seconds));
+				peerRuns.push(await measure(admin, term, peerSubject, options.seconds, detail('pg_activity')));
 			} finally {
 				term.kill();
 			}
@@ -202,7 +225,7 @@ export async function benchPeer(adminUrl: string, options: PeerOptions): Promise
 			const term = openConsole(consoleUrl, 'bench-console');
 			try {
 				await term.waitFor(consoleReady, 60_000);
-				results.push(await measure(admin, term, {label: screen.label, role: consoleRole, open: () => term, ready: consoleReady, key: screen.key, screenReady: screen.ready}, options.seconds));
+				results.push(await measure(admin, term, {label: screen.label, role: consoleRole, open: () => term, ready: consoleReady, key: screen.key, screenReady: screen.ready}, options.seconds, detail(screen.label)));
 			} finally {
 				term.kill();
 			}
@@ -229,12 +252,13 @@ export async function benchPeer(adminUrl: string, options: PeerOptions): Promise
 			m.rss.toFixed(0),
 		]);
 
-		// first screen with data, and the CPU spent before it, median of 5 each
+		// first screen with data, and the CPU spent before it, median of 5 each; not when only some screens were asked for
 		const startup: Row[] = [];
-		for (const [label, open, ready] of [
+		const starts = [
 			['pg_activity', () => openPeer(peerUrl, 'bench-peer'), peerReady],
 			['intowork-db', () => openConsole(consoleUrl, 'bench-console'), consoleReady],
-		] as const) {
+		] as const;
+		for (const [label, open, ready] of options.screens ? [] : starts) {
 			const ms: number[] = [];
 			const cpu: number[] = [];
 			for (let i = 0; i < 5; i++) {

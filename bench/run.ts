@@ -95,14 +95,20 @@ async function main() {
 	if (wanted('migration')) printTable('Migration under a write workload (target: no write waits over 1 s, no errors)', ['', ''], await benchMigration(demo.url));
 
 	if (wanted('peer')) {
-		const peer = await benchPeer(demo.url, {seconds: Number(process.env.BENCH_PEER_SECONDS ?? 20), appUrl: demo.appUrl, log});
+		const peer = await benchPeer(demo.url, {
+			seconds: Number(process.env.BENCH_PEER_SECONDS ?? 20),
+			screens: process.env.BENCH_PEER_SCREENS?.toLowerCase().split(',').filter(Boolean),
+			detail: process.env.BENCH_PEER_DETAIL === '1',
+			appUrl: demo.appUrl,
+			log,
+		});
 		if (peer) {
 			printTable(
 				`Beside pg_activity, same run, same database and load, refresh every 1 s, 200x50 terminal (server ms includes planning)`,
 				['screen', 'statements', 'server ms', 'of which planning', 'server ratio', 'client CPU ms', 'CPU ratio', 'refreshes/s', 'RSS MiB'],
 				peer.perScreen,
 			);
-			printTable('First screen with data, same load, median of 5', ['', 'ms', 'CPU ms before it'], peer.startup);
+			if (peer.startup.length > 0) printTable('First screen with data, same load, median of 5', ['', 'ms', 'CPU ms before it'], peer.startup);
 			printTable('Machine', ['', ''], peer.rss);
 		}
 	}

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {executeKill, protection, signalSql, stillRunning, toKillTarget, type KillTarget} from '../source/actions/kill.js';
 import {readAudit} from '../source/audit.js';
-import {connectionsSql, loadConnections, type Backend} from '../source/db/connections.js';
+import {connectionsSql, loadConnections, waitersSql, type Backend} from '../source/db/connections.js';
 import {detectCapabilities} from '../source/db/capabilities.js';
 import {resolveTarget} from '../source/db/dsn.js';
 import {Monitor} from '../source/db/monitor.js';
@@ -159,10 +159,16 @@ test('stillRunning finds a cancelled query that kept running (it traps the cance
 test('the SQL for older servers (no pg_locks.waitstart before 14, no leader_pid before 13, no terminate timeout before 14) runs too', async () => {
 	const chain = await pool.lockChain('act-old', 1);
 	for (const major of [12, 13]) {
-		const r = await monitor.query<{pid: number; blocked_by: number[] | null; lock_wait_ms: string | null}>(connectionsSql(major));
-		const waiter = r.rows.find(row => row.pid === chain.waiters[0]!.pid);
-		assert.deepEqual(waiter?.blocked_by, [chain.blocker.pid], `major ${major}`);
-		assert.ok(Number(waiter?.lock_wait_ms) > 0);
+		const r = await monitor.query<{pid: number; wait_event_type: string | null}>(connectionsSql(major));
+		assert.equal(r.rows.find(row => row.pid === chain.waiters[0]!.pid)?.wait_event_type, 'Lock', `major ${major}`);
+		const w = await monitor.query<{pid: number; blocked_by: number[] | null; wait_ms: string | null}>(waitersSql(major), [[chain.waiters[0]!.pid]]);
+		assert.deepEqual(w.rows[0]?.blocked_by, [chain.blocker.pid], `major ${major}`);
+		// no pg_locks.waitstart before 14: the loader counts the wait from the state change
+		assert.equal(w.rows[0]?.wait_ms, null);
+		const data = await loadConnections({db: monitor, caps: {...caps, major}, thresholds: defaultThresholds, config: defaultConfig, ownPid: monitor.state.backendPid}, undefined);
+		const waiter = data.backends.find(b => b.pid === chain.waiters[0]!.pid);
+		assert.deepEqual(waiter?.blockedBy, [chain.blocker.pid]);
+		assert.ok((waiter?.lockWaitMs ?? 0) > 0);
 	}
 	const b = toKillTarget(await seen(chain.blocker.pid));
 	const r = await db.client.query<{signalled: boolean}>(signalSql('terminate', false), [b.pid, b.backendStart, b.queryStart]);

@@ -84,12 +84,16 @@ test('refresh statements are prepared once per connection and planned once; a ta
 		await monitor.query('DROP TABLE IF EXISTS shape; CREATE TABLE shape (v int); INSERT INTO shape VALUES (1)');
 		const read = 'SELECT v FROM shape';
 		for (let i = 0; i < 3; i++) assert.equal((await monitor.query<{v: number}>(read)).rows[0]?.v, 1);
+		// one statement, with semicolons only in a comment and a literal
+		const commented = "SELECT v -- the value; one row\n, ';x' AS s FROM shape";
+		assert.equal((await monitor.query<{s: string}>(commented)).rows[0]?.s, ';x');
 		const prepared = await monitor.query<{statement: string; generic: string; custom: string}>(
 			'SELECT statement, generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements',
 		);
 		const reads = prepared.rows.filter(r => r.statement === read);
 		assert.deepEqual(reads.map(r => ({generic: Number(r.generic), custom: Number(r.custom)})), [{generic: 3, custom: 0}], 'one prepared read, planned once and reused');
 		assert.ok(!prepared.rows.some(r => r.statement.includes('CREATE TABLE')), 'a string of several statements is not prepared');
+		assert.ok(prepared.rows.some(r => r.statement === commented), 'semicolons in a comment or a literal do not make several statements');
 		await monitor.query('DROP TABLE shape; CREATE TABLE shape (v text); INSERT INTO shape VALUES ($$x$$)');
 		await assert.rejects(monitor.query(read), /cached plan must not change result type/);
 		assert.equal((await monitor.query<{v: string}>(read)).rows[0]?.v, 'x', 'the next call prepares it again and reads the new shape');

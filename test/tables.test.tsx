@@ -3,7 +3,7 @@ import {test} from 'node:test';
 import chalk from 'chalk';
 import pg from 'pg';
 import stringWidth from 'string-width';
-import {loadTables, type IndexStat, type TableStat, type TablesData} from '../source/db/tables.js';
+import {loadTables, sizesEveryMs, type IndexStat, type TableStat, type TablesData} from '../source/db/tables.js';
 import {formatBytes} from '../source/format.js';
 import {testDatabase, waitFor} from './helpers/db.js';
 import {keys, renderApp} from './helpers/render.js';
@@ -176,7 +176,7 @@ test('the screen: tables with sizes, i for indexes with the problems first and w
 		let frame = plain(await app.waitForFrame(/tbl_probe/));
 		assert.match(frame, /^\d+ tables, .* · by size \(s\) · i: indexes/m);
 		assert.match(frame, new RegExp(`^[›\\s] tbl_probe +${formatBytes(Number(rows[0]!.total)).replace('.', '\\.')} `, 'm'));
-		assert.match(frame, /Scans counted since the cluster was created/);
+		assert.match(frame, /^Sizes read \S+ ago \(every 30s\)\. Scans counted since the cluster was created/m);
 		app.press('s');
 		frame = plain(await app.waitForFrame(f => /by dead rows/.test(plain(f))));
 		app.press('i');
@@ -210,5 +210,44 @@ test('the screen: tables with sizes, i for indexes with the problems first and w
 		assert.match(frame, /^\d+ tables, .* · by dead rows \(s\) · i: indexes/m);
 	} finally {
 		await app.cleanup();
+	}
+});
+
+test('sizes and index definitions: read again after 30 s, at once for a new table or a renamed index; the scans every refresh', async () => {
+	const c = await session();
+	try {
+		const first = await loadTables(ctx, undefined);
+		await c.query('INSERT INTO tbl_probe SELECT g, g % 10, g % 7, g, g, NULL FROM generate_series(1001, 3000) g');
+		await c.query('SELECT count(*) FROM tbl_probe');
+		// a new session flushes its statistics when it ends: the scan above counted by then
+		await c.end();
+		const d = await session();
+		const second = await waitFor(async () => {
+			const data = await loadTables(ctx, first);
+			return table(data, 'tbl_probe').seqScans > table(first, 'tbl_probe').seqScans && data;
+		}, {message: 'the scan counted'});
+		assert.equal(second.sizes.at, first.sizes.at, 'within 30 s: the sizes as read');
+		assert.deepEqual(table(second, 'tbl_probe').sizes, table(first, 'tbl_probe').sizes);
+		await d.query('CREATE TABLE tbl_sized (id int PRIMARY KEY)');
+		const third = await loadTables(ctx, second);
+		assert.ok(third.sizes.at > first.sizes.at, 'a table not read yet: read at once');
+		assert.equal(table(third, 'tbl_sized').estimated, false);
+		assert.ok(table(third, 'tbl_probe').sizes.total > table(first, 'tbl_probe').sizes.total, 'every size read again');
+		await d.query('ALTER INDEX tbl_sized_pkey RENAME TO tbl_sized_key');
+		const fourth = await loadTables(ctx, third);
+		assert.match(index(fourth, 'tbl_sized_key').definition, /^CREATE UNIQUE INDEX tbl_sized_key ON public\.tbl_sized /);
+		await d.query('INSERT INTO tbl_sized SELECT generate_series(1, 5000)');
+		const unchanged = await loadTables(ctx, fourth);
+		assert.equal(table(unchanged, 'tbl_sized').sizes.total, table(fourth, 'tbl_sized').sizes.total);
+		// as if read 30 s ago
+		const aged = {...unchanged, sizes: {...unchanged.sizes, at: unchanged.sizes.at - sizesEveryMs}};
+		const fifth = await loadTables(ctx, aged);
+		assert.ok(fifth.sizes.at > aged.sizes.at);
+		const {rows} = await db.client.query<{total: string}>("SELECT pg_total_relation_size('tbl_sized') AS total");
+		assert.equal(table(fifth, 'tbl_sized').sizes.total, Number(rows[0]!.total));
+		await d.query('DROP TABLE tbl_sized');
+		await d.end();
+	} finally {
+		await c.end().catch(() => undefined);
 	}
 });

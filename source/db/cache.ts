@@ -116,25 +116,40 @@ type Row = {
 	tables: JsonTable[] | null;
 };
 
-// One statement, so the totals and the per-table rows come from one stats snapshot.
+// One statement, so the totals and the per-table rows come from one stats
+// snapshot. pg_statio_user_tables' counters read from pg_class directly: the
+// views ran a subquery over pg_index for every table and its TOAST table, and
+// pg_statio_user_indexes walked the same indexes again for the total. The
+// same relations: tables and materialized views outside pg_catalog,
+// information_schema and pg_toast; their indexes; their TOAST tables and
+// those tables' indexes.
 const cacheSql = `
 WITH t AS (
-	SELECT relid, schemaname, relname, heap_blks_hit, heap_blks_read,
-		coalesce(idx_blks_hit, 0) AS idx_blks_hit, coalesce(idx_blks_read, 0) AS idx_blks_read,
-		coalesce(toast_blks_hit, 0) + coalesce(tidx_blks_hit, 0) AS toast_blks_hit,
-		coalesce(toast_blks_read, 0) + coalesce(tidx_blks_read, 0) AS toast_blks_read
-	FROM pg_statio_user_tables
-), i AS (
-	SELECT coalesce(sum(idx_blks_hit), 0) AS hit, coalesce(sum(idx_blks_read), 0) AS read FROM pg_statio_user_indexes
+	SELECT c.oid AS relid, n.nspname AS schemaname, c.relname, c.reltoastrelid,
+		pg_stat_get_blocks_hit(c.oid) AS heap_blks_hit, pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid) AS heap_blks_read
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.relkind IN ('r', 't', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+), x AS (
+	SELECT i.indrelid, sum(pg_stat_get_blocks_hit(i.indexrelid)) AS hit,
+		sum(pg_stat_get_blocks_fetched(i.indexrelid) - pg_stat_get_blocks_hit(i.indexrelid)) AS read
+	FROM pg_index i WHERE i.indrelid IN (SELECT relid FROM t UNION ALL SELECT reltoastrelid FROM t WHERE reltoastrelid <> 0)
+	GROUP BY i.indrelid
+), r AS (
+	SELECT t.relid, t.schemaname, t.relname, t.heap_blks_hit, t.heap_blks_read,
+		coalesce(xi.hit, 0) AS idx_blks_hit, coalesce(xi.read, 0) AS idx_blks_read,
+		CASE WHEN t.reltoastrelid <> 0 THEN pg_stat_get_blocks_hit(t.reltoastrelid) + coalesce(xt.hit, 0) ELSE 0 END AS toast_blks_hit,
+		CASE WHEN t.reltoastrelid <> 0 THEN pg_stat_get_blocks_fetched(t.reltoastrelid) - pg_stat_get_blocks_hit(t.reltoastrelid) + coalesce(xt.read, 0) ELSE 0 END AS toast_blks_read
+	FROM t LEFT JOIN x xi ON xi.indrelid = t.relid LEFT JOIN x xt ON xt.indrelid = t.reltoastrelid
 )
 SELECT now() AS server_time, d.stats_reset, d.blks_hit, d.blks_read,
-	(SELECT coalesce(sum(heap_blks_hit), 0) FROM t) AS heap_hit,
-	(SELECT coalesce(sum(heap_blks_read), 0) FROM t) AS heap_read,
-	i.hit AS idx_hit, i.read AS idx_read,
-	(SELECT json_agg(json_build_object('relid', relid, 'schema', schemaname, 'name', relname,
-		'hh', heap_blks_hit, 'hr', heap_blks_read, 'ih', idx_blks_hit, 'ir', idx_blks_read, 'th', toast_blks_hit, 'tr', toast_blks_read)) FROM t) AS tables
-FROM pg_stat_database d CROSS JOIN i
-WHERE d.datname = current_database()`;
+	coalesce(sum(r.heap_blks_hit), 0) AS heap_hit, coalesce(sum(r.heap_blks_read), 0) AS heap_read,
+	coalesce(sum(r.idx_blks_hit), 0) AS idx_hit, coalesce(sum(r.idx_blks_read), 0) AS idx_read,
+	json_agg(json_build_object('relid', r.relid, 'schema', r.schemaname, 'name', r.relname,
+		'hh', r.heap_blks_hit, 'hr', r.heap_blks_read, 'ih', r.idx_blks_hit, 'ir', r.idx_blks_read, 'th', r.toast_blks_hit, 'tr', r.toast_blks_read))
+		FILTER (WHERE r.relid IS NOT NULL) AS tables
+FROM pg_stat_database d LEFT JOIN r ON true
+WHERE d.datname = current_database()
+GROUP BY d.stats_reset, d.blks_hit, d.blks_read`;
 
 const hr = (hit: unknown, read: unknown): HitRead => ({hit: Number(hit ?? 0), read: Number(read ?? 0)});
 

@@ -56,38 +56,54 @@ type Row = {
 
 const ms = (expr: string) => `extract(epoch FROM now() - ${expr}) * 1000`;
 
-/** $1 hanging active ms, $2 hanging idle-in-transaction ms, $3 lock wait ms. Version-aware: pg_locks.waitstart is 14+. */
+/**
+ * The heap and index block counters of pg_statio_user_tables, summed straight
+ * from pg_class: the view's per-table subqueries over pg_index and its TOAST
+ * joins were a third of this statement's time, for two sums. The same
+ * relations: tables and materialized views outside pg_catalog,
+ * information_schema and pg_toast, and their indexes (an index lives in its
+ * table's schema).
+ */
+export const userBlocksSql = `SELECT coalesce(sum(pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind <> 'i'), 0) AS heap_hit,
+		coalesce(sum(pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind <> 'i'), 0) AS heap_read,
+		coalesce(sum(pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind = 'i'), 0) AS idx_hit,
+		coalesce(sum(pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind = 'i'), 0) AS idx_read
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.relkind IN ('r', 'm', 'i') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`;
+
+/**
+ * $1 hanging active ms, $2 hanging idle-in-transaction ms, $3 lock wait ms. Version-aware: pg_locks.waitstart is 14+.
+ * pg_stat_activity is read once, in one pass (each read builds every backend's row); standbys from
+ * pg_stat_get_wal_senders() with only their own activity rows, where pg_stat_replication reads every backend's.
+ */
 export function primarySampleSql(major: number): string {
 	const waitStart = major >= 14 ? 'coalesce((SELECT min(l.waitstart) FROM pg_locks l WHERE l.pid = h.pid AND NOT l.granted), h.state_change)' : 'h.state_change';
 	return `
-WITH act AS (
-	SELECT pid, state, datname, wait_event_type, query_start, state_change,
-		backend_type = 'client backend' OR (backend_type IS NULL AND datname IS NOT NULL) AS is_client
-	FROM pg_stat_activity
-), here AS (
-	SELECT * FROM act WHERE datname = current_database() AND is_client AND pid <> pg_backend_pid()
-), waits AS (
-	SELECT ${ms(waitStart)} AS wait_ms FROM here h WHERE h.wait_event_type = 'Lock'
-), io AS (
-	SELECT coalesce(sum(heap_blks_hit), 0) AS heap_hit, coalesce(sum(heap_blks_read), 0) AS heap_read,
-		coalesce(sum(idx_blks_hit), 0) AS idx_hit, coalesce(sum(idx_blks_read), 0) AS idx_read
-	FROM pg_statio_user_tables
-)
+WITH here AS (
+	SELECT h.*, CASE WHEN h.here AND h.wait_event_type = 'Lock' THEN ${ms(waitStart)} END AS wait_ms
+	FROM (SELECT pid, state, wait_event_type, query_start, state_change, is_client,
+			is_client AND datname = current_database() AND pid <> pg_backend_pid() AS here
+		FROM (SELECT *, backend_type = 'client backend' OR (backend_type IS NULL AND datname IS NOT NULL) AS is_client FROM pg_stat_activity) a) h
+), act AS (
+	SELECT count(*) FILTER (WHERE is_client) AS clients,
+		count(*) FILTER (WHERE here AND state = 'active' AND query_start < now() - $1 * interval '1 ms') AS hanging_active,
+		count(*) FILTER (WHERE here AND state LIKE 'idle in transaction%' AND state_change < now() - $2 * interval '1 ms') AS hanging_idle_tx,
+		count(*) FILTER (WHERE wait_ms > $3) AS lock_waits,
+		max(wait_ms) AS longest_lock_ms
+	FROM here
+), io AS (${userBlocksSql})
 SELECT now() AS server_time, d.blks_hit, d.blks_read, d.xact_commit + d.xact_rollback AS xacts,
 	io.heap_hit, io.heap_read, io.idx_hit, io.idx_read,
-	(SELECT count(*) FROM act WHERE is_client) AS clients,
+	act.clients,
 	current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
 		- coalesce(current_setting('reserved_connections', true)::int, 0) AS usable,
-	(SELECT count(*) FROM here WHERE state = 'active' AND query_start < now() - $1 * interval '1 ms') AS hanging_active,
-	(SELECT count(*) FROM here WHERE state LIKE 'idle in transaction%' AND state_change < now() - $2 * interval '1 ms') AS hanging_idle_tx,
-	(SELECT count(*) FROM waits WHERE wait_ms > $3) AS lock_waits,
-	(SELECT max(wait_ms) FROM waits) AS longest_lock_ms,
+	act.hanging_active, act.hanging_idle_tx, act.lock_waits, act.longest_lock_ms,
 	(SELECT json_agg(json_build_object('name', slot_name,
 		'retained', pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, restart_lsn)))
 		FROM pg_replication_slots WHERE NOT active) AS slots,
-	(SELECT json_agg(json_build_object('name', application_name, 'client', host(client_addr),
-		'lag_ms', extract(epoch FROM replay_lag) * 1000)) FROM pg_stat_replication) AS standbys
-FROM pg_stat_database d CROSS JOIN io
+	(SELECT json_agg(json_build_object('name', a.application_name, 'client', host(a.client_addr),
+		'lag_ms', extract(epoch FROM w.replay_lag) * 1000)) FROM pg_stat_get_wal_senders() w CROSS JOIN LATERAL pg_stat_get_activity(w.pid) a) AS standbys
+FROM pg_stat_database d CROSS JOIN io CROSS JOIN act
 WHERE d.datname = current_database()`;
 }
 

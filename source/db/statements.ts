@@ -128,8 +128,9 @@ const loadHistory = 120;
 const probeSql = `
 SELECT now() AS server_time, d.oid AS dbid, d.datname AS database,
 	e.extversion AS version, n.nspname AS schema,
-	-- superuser-only setting: hidden from pg_settings (NULL) for other roles rather than an error
-	(SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload,
+	-- readable by superusers and pg_read_all_settings only: NULL for other roles rather than an error
+	-- (pg_settings builds a row for every setting on each call to show this one)
+	CASE WHEN pg_has_role(current_user, 'pg_read_all_settings', 'USAGE') THEN current_setting('shared_preload_libraries') END AS preload,
 	pg_postmaster_start_time() AS started_at,
 	current_setting('pg_stat_statements.track', true) AS track,
 	-- the library defines its settings only when loaded at server start, and every role may read them

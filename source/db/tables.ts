@@ -58,6 +58,18 @@ export type TablesData = {
 	indexes: IndexStat[];
 	/** the migration's record as last read, kept between refreshes */
 	record?: MigrationRecord;
+	/** the sizes and index definitions as last read (sizes.at, server clock), kept between refreshes */
+	sizes: SizesRead;
+};
+
+type SizesRead = {
+	/** server clock (ms) */
+	at: number;
+	tables: Map<number, {sizes: TableSizes; estimated: boolean}>;
+	/** with the names they were read under: a rename changes the definition */
+	indexes: Map<number, {bytes: number; estimated: boolean; definition: string; names: string}>;
+	/** an exclusive lock or an index build made them estimates or moving figures: read again on the next refresh */
+	unsettled: boolean;
 };
 
 type MigrationRecord = {
@@ -86,9 +98,14 @@ locked AS (
 	UNION SELECT c.oid FROM pg_class c JOIN pg_index tx ON tx.indrelid = c.reltoastrelid JOIN locked l ON l.relation = tx.indexrelid
 )`;
 
-const tablesSql = `
+// Sizes stat every file of every relation and pg_get_indexdef deparses every
+// index: most of what the screen cost the server, for figures that move
+// slowly. They are read every sizesEveryMs (the screen says how long ago),
+// and at once for a relation not read yet, a renamed index, or while a lock
+// or an index build made them estimates; the scan counters every refresh.
+const tableSizesSql = `
 WITH ${lockedCte}
-SELECT s.relid, s.schemaname, s.relname,
+SELECT s.relid,
 	lt.relid IS NOT NULL AS locked,
 	CASE WHEN lt.relid IS NULL THEN pg_total_relation_size(s.relid) END AS total_bytes,
 	CASE WHEN lt.relid IS NULL THEN pg_indexes_size(s.relid) END AS index_bytes,
@@ -96,31 +113,40 @@ SELECT s.relid, s.schemaname, s.relname,
 	c.relpages::bigint * current_setting('block_size')::bigint AS heap_est,
 	(SELECT coalesce(sum(ic.relpages), 0) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid WHERE x.indrelid = s.relid)::bigint
 		* current_setting('block_size')::bigint AS index_est,
-	coalesce((SELECT tc.relpages FROM pg_class tc WHERE tc.oid = c.reltoastrelid), 0)::bigint * current_setting('block_size')::bigint AS toast_est,
-	s.n_live_tup, s.n_dead_tup, s.seq_scan, s.seq_tup_read, s.idx_scan,
-	s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze
+	coalesce((SELECT tc.relpages FROM pg_class tc WHERE tc.oid = c.reltoastrelid), 0)::bigint * current_setting('block_size')::bigint AS toast_est
 FROM pg_stat_user_tables s
 JOIN pg_class c ON c.oid = s.relid
 LEFT JOIN locked_tables lt ON lt.relid = s.relid`;
 
-// A build in progress (CREATE INDEX CONCURRENTLY, REINDEX CONCURRENTLY) is
-// invalid until it finishes: that is not the failed build to drop.
-const indexesSql = `
-WITH ${lockedCte}, building AS (
-	SELECT index_relid, max(phase) AS phase FROM pg_stat_progress_create_index WHERE index_relid <> 0 GROUP BY index_relid
-)
-SELECT s.indexrelid, s.relid, s.schemaname, s.relname, s.indexrelname,
+const indexSizesSql = `
+WITH ${lockedCte}
+SELECT s.indexrelid, s.relname, s.indexrelname,
 	lt.relid IS NOT NULL AS locked,
 	CASE WHEN lt.relid IS NULL THEN pg_relation_size(s.indexrelid) END AS bytes,
 	ic.relpages::bigint * current_setting('block_size')::bigint AS bytes_est,
-	s.idx_scan, x.indisunique, x.indisprimary, x.indisvalid,
-	EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = s.indexrelid AND con.contype IN ('p', 'u', 'x')) AS enforces,
-	b.phase AS building,
 	CASE WHEN lt.relid IS NULL THEN pg_get_indexdef(s.indexrelid) END AS definition
 FROM pg_stat_user_indexes s
-JOIN pg_index x ON x.indexrelid = s.indexrelid
 JOIN pg_class ic ON ic.oid = s.indexrelid
-LEFT JOIN locked_tables lt ON lt.relid = s.relid
+LEFT JOIN locked_tables lt ON lt.relid = s.relid`;
+
+const tablesSql = `
+SELECT s.relid, s.schemaname, s.relname,
+	s.n_live_tup, s.n_dead_tup, s.seq_scan, s.seq_tup_read, s.idx_scan,
+	s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze
+FROM pg_stat_user_tables s`;
+
+// A build in progress (CREATE INDEX CONCURRENTLY, REINDEX CONCURRENTLY) is
+// invalid until it finishes: that is not the failed build to drop.
+const indexesSql = `
+WITH building AS (
+	SELECT index_relid, max(phase) AS phase FROM pg_stat_progress_create_index WHERE index_relid <> 0 GROUP BY index_relid
+)
+SELECT s.indexrelid, s.relid, s.schemaname, s.relname, s.indexrelname,
+	s.idx_scan, x.indisunique, x.indisprimary, x.indisvalid,
+	EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = s.indexrelid AND con.contype IN ('p', 'u', 'x')) AS enforces,
+	b.phase AS building
+FROM pg_stat_user_indexes s
+JOIN pg_index x ON x.indexrelid = s.indexrelid
 LEFT JOIN building b ON b.index_relid = s.indexrelid`;
 
 // whether the migration's record can be read rides along: one statement less
@@ -132,13 +158,6 @@ type TableRow = {
 	relid: number;
 	schemaname: string;
 	relname: string;
-	locked: boolean;
-	total_bytes: string | null;
-	index_bytes: string | null;
-	toast_bytes: string | null;
-	heap_est: string;
-	index_est: string;
-	toast_est: string;
 	n_live_tup: string;
 	n_dead_tup: string;
 	seq_scan: string;
@@ -150,27 +169,44 @@ type TableRow = {
 	last_autoanalyze: Date | null;
 };
 
+type TableSizeRow = {
+	relid: number;
+	locked: boolean;
+	total_bytes: string | null;
+	index_bytes: string | null;
+	toast_bytes: string | null;
+	heap_est: string;
+	index_est: string;
+	toast_est: string;
+};
+
 type IndexRow = {
 	indexrelid: number;
 	relid: number;
 	schemaname: string;
 	relname: string;
 	indexrelname: string;
-	locked: boolean;
-	bytes: string | null;
-	bytes_est: string;
 	idx_scan: string;
 	indisunique: boolean;
 	indisprimary: boolean;
 	indisvalid: boolean;
 	enforces: boolean;
 	building: string | null;
+};
+
+type IndexSizeRow = {
+	indexrelid: number;
+	relname: string;
+	indexrelname: string;
+	locked: boolean;
+	bytes: string | null;
+	bytes_est: string;
 	definition: string | null;
 };
 
 const time = (d: Date | null) => (d ? new Date(d).getTime() : undefined);
 
-function sizesOf(r: TableRow): {sizes: TableSizes; estimated: boolean} {
+function sizesOf(r: TableSizeRow): {sizes: TableSizes; estimated: boolean} {
 	if (r.locked || r.total_bytes === null || r.index_bytes === null) {
 		const heap = Number(r.heap_est);
 		const indexes = Number(r.index_est);
@@ -184,12 +220,15 @@ function sizesOf(r: TableRow): {sizes: TableSizes; estimated: boolean} {
 	return {sizes: {total, heap: total - indexes - toast, indexes, toast}, estimated: false};
 }
 
-function tableStat(r: TableRow): TableStat {
+/** a relation created since the sizes were read, and gone again by now: nothing to show but zero */
+const noSizes = {sizes: {total: 0, heap: 0, indexes: 0, toast: 0}, estimated: true};
+
+function tableStat(r: TableRow, sizes: SizesRead): TableStat {
 	return {
 		relid: r.relid,
 		schema: r.schemaname,
 		name: r.relname,
-		...sizesOf(r),
+		...(sizes.tables.get(r.relid) ?? noSizes),
 		liveRows: Number(r.n_live_tup),
 		deadRows: Number(r.n_dead_tup),
 		seqScans: Number(r.seq_scan),
@@ -202,18 +241,25 @@ function tableStat(r: TableRow): TableStat {
 	};
 }
 
-function indexStat(r: IndexRow): IndexStat {
+const indexNames = (r: {relname: string; indexrelname: string}) => `${r.relname}.${r.indexrelname}`;
+
+function indexSize(r: IndexSizeRow) {
+	const estimated = r.locked || r.bytes === null;
+	return {bytes: Number(estimated ? r.bytes_est : r.bytes), estimated, definition: r.definition ?? '(not read: the table is under an exclusive lock)', names: indexNames(r)};
+}
+
+function indexStat(r: IndexRow, sizes: SizesRead): IndexStat {
 	const building = r.building ?? undefined;
 	const scans = Number(r.idx_scan);
-	const estimated = r.locked || r.bytes === null;
+	const size = sizes.indexes.get(r.indexrelid) ?? {bytes: 0, estimated: true, definition: '(not read yet)'};
 	return {
 		indexrelid: r.indexrelid,
 		relid: r.relid,
 		schema: r.schemaname,
 		table: r.relname,
 		name: r.indexrelname,
-		bytes: Number(estimated ? r.bytes_est : r.bytes),
-		estimated,
+		bytes: size.bytes,
+		estimated: size.estimated,
 		scans,
 		unique: r.indisunique,
 		primary: r.indisprimary,
@@ -222,8 +268,29 @@ function indexStat(r: IndexRow): IndexStat {
 		building,
 		unused: scans === 0 && r.indisvalid && !r.indisunique && !r.indisprimary && !r.enforces && !building,
 		invalid: !r.indisvalid && !building,
-		definition: r.definition ?? '(not read: the table is under an exclusive lock)',
+		definition: size.definition,
 	};
+}
+
+/** Sizes and definitions are read every sizesEveryMs, or sooner when what is shown would otherwise be missing or wrong. */
+export const sizesEveryMs = 30_000;
+
+function sizesDue(previous: SizesRead | undefined, serverTime: number, tables: TableRow[], indexes: IndexRow[]): boolean {
+	if (!previous || previous.unsettled || serverTime - previous.at >= sizesEveryMs || serverTime < previous.at) return true;
+	return tables.some(t => !previous.tables.has(t.relid)) || indexes.some(i => previous.indexes.get(i.indexrelid)?.names !== indexNames(i) || i.building !== null);
+}
+
+async function readSizes(ctx: LoadContext, serverTime: number): Promise<SizesRead> {
+	const tables = await ctx.db.query<TableSizeRow>(tableSizesSql);
+	const indexes = await ctx.db.query<IndexSizeRow>(indexSizesSql);
+	const read: SizesRead = {
+		at: serverTime,
+		tables: new Map(tables.rows.map(r => [r.relid, sizesOf(r)])),
+		indexes: new Map(indexes.rows.map(r => [r.indexrelid, indexSize(r)])),
+		unsettled: false,
+	};
+	read.unsettled = [...read.tables.values(), ...read.indexes.values()].some(x => x.estimated);
+	return read;
 }
 
 /**
@@ -247,16 +314,19 @@ export const loadTables: Loader<TablesData> = async (ctx, previous) => {
 	const reset = await ctx.db.query<{server_time: Date; stats_reset: Date | null; record: boolean}>(resetSql, [`${quoteIdent(plan.archiveSchema)}.migration_created`]);
 	const tables = await ctx.db.query<TableRow>(tablesSql);
 	const indexes = await ctx.db.query<IndexRow>(indexesSql);
+	const at = new Date(reset.rows[0]!.server_time).getTime();
+	const sizes = sizesDue(previous?.sizes, at, tables.rows, indexes.rows) ? await readSizes(ctx, at) : previous!.sizes;
 	const statsReset = reset.rows[0]?.stats_reset ? new Date(reset.rows[0].stats_reset).getTime() : null;
 	const record = await migrationRecord(ctx, reset.rows[0]?.record ?? false, indexes.rows.map(r => r.indexrelid).sort((a, b) => a - b).join(','), previous?.record);
 	const names = new Set(plan.objects.map(o => o.name));
 	return {
-		at: new Date(reset.rows[0]!.server_time).getTime(),
+		at,
 		statsReset,
-		tables: tables.rows.map(tableStat),
+		sizes,
+		tables: tables.rows.map(r => tableStat(r, sizes)),
 		...(record && {record}),
 		indexes: indexes.rows.map(r => {
-			const i = indexStat(r);
+			const i = indexStat(r, sizes);
 			const planned = i.schema === plan.schema && names.has(i.name);
 			const createdAt = record?.createdAt.get(i.name);
 			// zero scans over a window it was not there for says nothing; neither does it for the migration's own indexes

@@ -4,7 +4,7 @@ import {ScreenFrame} from '../components/screen-frame.js';
 import {Table, type Column, type RowStyle} from '../components/table.js';
 import {useAppState, useCommands, useServices} from '../context.js';
 import {quoteIdent} from '../db/sql.js';
-import type {IndexStat, TableStat, TablesData} from '../db/tables.js';
+import {sizesEveryMs, type IndexStat, type TableStat, type TablesData} from '../db/tables.js';
 import {ago, dateTime, formatBytes, formatNumber} from '../format.js';
 import {useFrameRows} from '../hooks/use-frame-rows.js';
 import {useSelection} from '../hooks/use-selection.js';
@@ -118,6 +118,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 	const tableSel = useSelection('tables', view === 'tables' ? tables.map(t => String(t.relid)) : [], height, {name: 'tableSelection', active: view === 'tables'});
 	const indexSel = useSelection('tables', view === 'indexes' ? indexes.map(i => String(i.indexrelid)) : [], height, {name: 'indexSelection', active: view === 'indexes'});
 	const reset = data.statsReset === null ? 'since the cluster was created' : `since ${dateTime(data.statsReset)} (${ago(data.statsReset, data.at)})`;
+	const sizesRead = `Sizes read ${ago(data.sizes.at, data.at)} (every ${sizesEveryMs / 1000}s).`;
 	if (view === 'tables') {
 		const total = data.tables.reduce((n, t) => n + t.sizes.total, 0);
 		const estimated = data.tables.filter(t => t.estimated).length;
@@ -127,7 +128,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 					{data.tables.length} tables, {formatBytes(total)} · by {sortLabels[sort as TableSort]} (s) · i: indexes
 				</Text>
 				<Text wrap="truncate-end" dimColor>
-					Scans counted {reset}; vacuum and analyze ages in server time.
+					{sizesRead} Scans counted {reset}; vacuum and analyze ages in server time.
 					{estimated ? ` ~ ${estimated} table(s) under an exclusive lock: sizes estimated from pg_class.` : ''}
 				</Text>
 				<Table
@@ -157,7 +158,7 @@ function TablesView({data, view, sort}: {data: TablesData; view: View; sort: str
 				· <Text color={invalid.length ? 'red' : undefined}>{invalid.length} invalid</Text> · by {sortLabels[sort as IndexSort]} (s) · i: tables
 			</Text>
 			<Text wrap="truncate-end" dimColor>
-				Scans counted {reset}, on this server only.
+				{sizesRead} Scans counted {reset}, on this server only.
 			</Text>
 			<Table
 				columns={indexColumns(data.at)}
