@@ -90,7 +90,7 @@ async function main() {
 	if (wanted('memory')) printTable('Memory of the monitoring loop (overview loader, back to back)', ['', 'RSS', 'heap used'], memory);
 
 	if (wanted('render')) {
-		const render = await benchRender(benchUrl, {seconds: Number(process.env.BENCH_RENDER_SECONDS ?? 15), profileDir: process.env.BENCH_RENDER_PROFILE, log});
+		const render = await benchRender(benchUrl, {seconds: Number(process.env.BENCH_RENDER_SECONDS ?? 20), profileDir: process.env.BENCH_RENDER_PROFILE, log});
 		printTable(
 			'Refresh → frame in a real terminal (tmux), every refresh 10,000 new sessions or 5,000 statements, at 1 s: from the data entering the store to the frame written',
 			['case', 'refreshes', 'p50 ms', 'p95 ms', 'CPU ms p50', 'frame KiB', 'process CPU ms per refresh', 'of it synthetic rows'],
