@@ -89,7 +89,20 @@ async function main() {
 	}
 	if (wanted('memory')) printTable('Memory of the monitoring loop (overview loader, back to back)', ['', 'RSS', 'heap used'], memory);
 
-	if (wanted('render')) printTable('Frame render time (synthetic rows through the real components)', ['case', 'first frame ms', 'key press → frame ms'], await benchRender(caps));
+	if (wanted('render')) {
+		const render = await benchRender(benchUrl, {seconds: Number(process.env.BENCH_RENDER_SECONDS ?? 20), profileDir: process.env.BENCH_RENDER_PROFILE, log});
+		printTable(
+			'Refresh → frame in a real terminal (tmux), every refresh 10,000 new sessions or 5,000 statements, at 1 s: from the data entering the store to the frame written',
+			['case', 'refreshes', 'p50 ms', 'p95 ms', 'CPU ms p50', 'frame KiB', 'process CPU ms per refresh', 'of it synthetic rows'],
+			render.refresh,
+		);
+		printTable(
+			'Key press → frame in the same terminals (ms): from the key readable on stdin to its frame written, the CPU the process spent in between, and from tmux send-keys returning',
+			['keys', 'n', 'p50', 'p95', 'CPU p95', 'from send p95', 'a refresh between'],
+			render.keys,
+		);
+		printTable('The outside view once: tmux send-keys to capture-pane showing the change, beside the inside figure for the same keys', ['keys', 'n', 'capture-pane p50', 'p95', 'inside p50', 'inside p95'], render.outside);
+	}
 	if (wanted('startup')) printTable('Start to first full screen (built CLI in tmux)', ['case', 'ms'], await benchStartup(benchUrl));
 	if (wanted('backup')) printTable('Backup throughput against a bare pg_dump of the same database (target: within 10 %)', ['', ''], await benchBackup(demo.url));
 	if (wanted('migration')) printTable('Migration under a write workload (target: no write waits over 1 s, no errors)', ['', ''], await benchMigration(demo.url));

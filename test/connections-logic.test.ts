@@ -106,6 +106,15 @@ test('sort: ages longest first, unknown last either way, S reverses', () => {
 	assert.deepEqual(viewBackends(rows, all, 'pid', true).map(b => b.pid), [4, 3, 2, 1]);
 });
 
+test("sort by a name: the locale's order, as localeCompare gives it (not code points), equal names by pid", () => {
+	const rows = [fakeBackend(1, {user: 'Zed'}), fakeBackend(2, {user: 'émile'}), fakeBackend(3, {user: 'bob'}), fakeBackend(4, {user: 'Alice'}), fakeBackend(5, {user: 'bob'}), fakeBackend(6, {user: null})];
+	const all = compileFilter('');
+	assert.deepEqual(viewBackends(rows, all, 'user', false).map(b => b.user), ['Alice', 'bob', 'bob', 'émile', 'Zed', null]);
+	assert.deepEqual(viewBackends(rows, all, 'user', false).map(b => b.pid), [4, 3, 5, 2, 1, 6]);
+	assert.deepEqual(viewBackends(rows, all, 'user', true).map(b => b.pid), [1, 2, 3, 5, 4, 6], 'reversed, unknown still last');
+	assert.deepEqual(viewBackends(rows, compileFilter('^bob$'), 'user', false).map(b => b.pid), [3, 5]);
+});
+
 test('guards: own session and hidden ones refused, replication, autovacuum and console operations need a typed yes', () => {
 	const plan = planKill(
 		[

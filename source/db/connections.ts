@@ -346,8 +346,9 @@ export function waitingBehind(backends: readonly Backend[], pid: number): {direc
 export function buildLockTree(backends: readonly Backend[]): LockRow[] {
 	const {waitsFor, waiters} = waitGraph(backends);
 	if (waitsFor.size === 0) return [];
-	const byPid = new Map(backends.map(b => [b.pid, b]));
 	const involved = new Set<number>([...waitsFor.keys(), ...waiters.keys()]);
+	// only the sessions in the tree: not a map of every session on a server with thousands
+	const byPid = new Map(backends.filter(b => involved.has(b.pid)).map(b => [b.pid, b]));
 	let roots = [...involved].filter(p => !waitsFor.has(p));
 
 	// Breadth first from the roots: a waiter's parent is its blocker nearest a root.
@@ -495,6 +496,8 @@ export type WorkerGroups = {
  * `expanded` (backend keys). A worker whose leader is not in the list stays a row of its own.
  */
 export function groupWorkers(rows: readonly Backend[], expanded: ReadonlySet<string>): WorkerGroups {
+	// most refreshes have no parallel query running: nothing to group
+	if (!rows.some(isParallelWorker)) return {rows: rows as Backend[], workers: new Map(), nested: new Set()};
 	const leaders = new Map(rows.filter(b => !isParallelWorker(b)).map(b => [b.pid, b]));
 	const under = new Map<number, Backend[]>();
 	for (const b of rows) {

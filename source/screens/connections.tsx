@@ -125,8 +125,12 @@ function Connections({data}: {data: ConnectionsData}) {
 	const rows = grouped.rows;
 	const sessionColumns = useMemo(() => columns(grouped), [grouped]);
 	const keys = useMemo(() => rows.map(b => b.key), [rows]);
-	const byKey = useMemo(() => new Map(data.backends.map(b => [b.key, b])), [data.backends]);
-	const tags = useMemo(() => new Set(s.tags.filter(k => byKey.has(k))), [s.tags, byKey]);
+	// built on the first look-up (tags, details): a refresh of 10,000 sessions usually needs none
+	const byKey = useMemo(() => {
+		let index: Map<string, Backend> | undefined;
+		return (key: string) => (index ??= new Map(data.backends.map(b => [b.key, b]))).get(key);
+	}, [data.backends]);
+	const tags = useMemo(() => new Set(s.tags.filter(k => byKey(k))), [s.tags, byKey]);
 	const groups = useMemo(() => groupRows(data.summary), [data.summary]);
 	const groupKeys = useMemo(() => groups.map(g => g.key), [groups]);
 	const lockKeys = useMemo(() => data.lockTree.map(r => r.key), [data.lockTree]);
@@ -134,7 +138,7 @@ function Connections({data}: {data: ConnectionsData}) {
 	const area = useFrameRows('connections');
 	const resultsHeight = resultsLines(s.results, resultRows);
 	const bodyHeight = Math.max(1, area - summaryLines(data.summary) - 1 - resultsHeight - 1);
-	const details = s.details ? (byKey.get(s.details.key) ?? s.details) : undefined;
+	const details = s.details ? (byKey(s.details.key) ?? s.details) : undefined;
 
 	const sel = useSelection('connections', keys, bodyHeight, {active: s.view === 'sessions' && !details});
 	const lockSel = useSelection('connections', lockKeys, bodyHeight, {name: 'lockSelection', active: s.view === 'locks' && !details});
@@ -213,7 +217,7 @@ function Connections({data}: {data: ConnectionsData}) {
 	);
 
 	if (details) {
-		return <BackendDetails backend={details} ended={!byKey.has(details.key)} all={data.backends} width={s.width} height={area} />;
+		return <BackendDetails backend={details} ended={!byKey(details.key)} all={data.backends} width={s.width} height={area} />;
 	}
 	const order = sortOrders.find(o => o.id === s.sort)!;
 	const arrow = order.descending !== s.reverse ? '↓' : '↑';
