@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --heap-growing-percent=50
 import {mark, traceFrames, tracing} from './source/start-trace.js';
 import './source/runtime-env.js';
 import meow from 'meow';
