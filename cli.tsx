@@ -1,4 +1,5 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --heap-growing-percent=50
+import {mark, traceFrames, tracing} from './source/start-trace.js';
 import './source/runtime-env.js';
 import meow from 'meow';
 import chalk from 'chalk';
@@ -31,18 +32,25 @@ ${commandList ? `  Commands (each also takes the target options; intowork-db COM
   4 authentication failed, 5 no such database, 6 SSL problem, 70 internal error.
 `;
 
+/** A frame drawn before the first poll's answer is drawn again at once; a server slow to answer still gets one after this. */
+const firstDataWaitMs = 1000;
+
 async function runConsole(global: GlobalFlags): Promise<number> {
+	// The connection is opened first: the server forks a backend and checks the password while React and Ink load.
 	// Loaded here, not at the top: React and Ink take seconds on a busy machine, and a headless command must speak at once.
-	const [{default: React}, {render}, {App}, {startPoller}, {createAppStore}, {loaders}, {attachFleet, createFleet}] = await Promise.all([
-		import('react'),
-		import('ink'),
-		import('./source/app.js'),
-		import('./source/store/poller.js'),
-		import('./source/store/store.js'),
-		import('./source/screens/registry.js'),
-		import('./source/fleet/console.js'),
+	const [opened, [{default: React}, {render}, {App}, {startPoller}, {createAppStore, firstData}, {loaders}, {attachFleet, createFleet}]] = await Promise.all([
+		openFromFlags(global, {workload: true}),
+		Promise.all([
+			import('react'),
+			import('ink'),
+			import('./source/app.js'),
+			import('./source/store/poller.js'),
+			import('./source/store/store.js'),
+			import('./source/screens/registry.js'),
+			import('./source/fleet/console.js'),
+		]),
 	]);
-	const opened = await openFromFlags(global, {workload: true});
+	mark('connected, capabilities read, modules loaded');
 	const store = createAppStore({
 		target: opened.redacted,
 		readOnly: global.readOnly,
@@ -66,7 +74,13 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		paused: () => store.getState().paused,
 	});
 	attachFleet(fleet, store, global.fleet, () => process.stdout.write('\u0007'));
-	await fleet.start();
+	// Not waited for: a replica or pgBouncer slow to answer must not hold the first frame back. The primary's first
+	// sample goes on the monitor's connection after the first poll, which was sent first.
+	const fleetStarted = fleet.start();
+	if (tracing) traceFrames(store);
+	// The first frame shows the first screen's data: the empty frame before it cost as much CPU as a frame with data.
+	await firstData(store, firstDataWaitMs);
+	mark('first poll answered');
 	const tty = process.stdout.isTTY;
 	// The alternate screen gives the shell back exactly as it was on quit.
 	if (tty) process.stdout.write('\u001B[?1049h\u001B[H');
@@ -75,6 +89,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 	// No JSX in this file: tsc hoists the react/jsx-runtime import above ./source/runtime-env.js, which
 	// loaded React's development build next to the reconciler's production one and rendered nothing.
 	instance = render(React.createElement(App, {services: {store, db: opened.monitor, target: opened.target, config: global.config, jobs, refreshNow: poller.refreshNow, quit}}), {exitOnCtrlC: false, patchConsole: true});
+	mark('first frame drawn');
 	let signalled = false;
 	// SIGHUP is the SSH connection dropping, SIGTERM a stop: cancel every job, wait for its clean-up, stop the
 	// demo, exit. Kept registered (on, not once) so a second signal does not fall through to the default
@@ -94,6 +109,7 @@ async function runConsole(global: GlobalFlags): Promise<number> {
 		await instance.waitUntilExit();
 	} finally {
 		poller.stop();
+		await fleetStarted;
 		await fleet.stop();
 		if (tty && !signalled) process.stdout.write('\u001B[?1049l');
 		// jobs in flight: cancel them, and wait for their clean-up (partial file, scratch database, INVALID index)
@@ -150,6 +166,7 @@ function attachDashValues(args: string[], spec: Record<string, {type: string; sh
 }
 
 async function main(): Promise<number> {
+	mark('main');
 	const raw = process.argv.slice(2);
 	const sub = subcommands.find(c => c.name === raw[0]);
 	const argv = attachDashValues(raw, {...globalFlags, ...sub?.flags});

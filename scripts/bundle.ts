@@ -81,6 +81,24 @@ const lazyStart: Plugin = {
 			const source = patch(fs.readFileSync(args.path, 'utf8'), file, 'if (isCloudflareRuntime()) {', 'if (false) {');
 			return {contents: source, loader: 'js'};
 		});
+		// Yoga's loader fetches its own WebAssembly (a data: URL) when fetch exists, which loads undici, Node's
+		// whole fetch implementation (the largest single cost of a start); the base64 it decodes instead is the same.
+		b.onLoad({filter: /[/\\]yoga-layout[/\\]dist[/\\]binaries[/\\]yoga-wasm-base64-esm\.js$/}, args => {
+			const file = 'yoga-wasm-base64-esm.js';
+			const source = patch(fs.readFileSync(args.path, 'utf8'), file, 'function ya(){return w||"function"!=typeof fetch?', 'function ya(){return true?');
+			return {contents: source, loader: 'js'};
+		});
+		// meow's package.json normaliser (spdx licence tables) is built when the module loads; only cli.pkg needs it
+		b.onLoad({filter: /[/\\]meow[/\\]build[/\\]dependencies\.js$/}, args => {
+			const file = 'meow/build/dependencies.js';
+			const source = patch(
+				fs.readFileSync(args.path, 'utf8'),
+				file,
+				'var normalizeExports = requireNormalize();\nconst normalizePackageData = getDefaultExportFromCjs(normalizeExports);',
+				'const normalizePackageData = data => getDefaultExportFromCjs(requireNormalize())(data);',
+			);
+			return {contents: source, loader: 'js'};
+		});
 		b.onLoad({filter: /[/\\]string-width[/\\]index\.js$/}, args => {
 			const file = 'string-width/index.js';
 			let source = fs.readFileSync(args.path, 'utf8');
@@ -101,6 +119,10 @@ await build({
 	platform: 'node',
 	format: 'esm',
 	target: 'node20',
+	// React, its reconciler and scheduler ship a development build beside the production one and choose at run
+	// time: the bundle would carry both (a third of its size), compiled at every start. runtime-env.ts has
+	// always chosen production.
+	define: {'process.env.NODE_ENV': '"production"'},
 	// CommonJS dependencies (pg, React) call require at run time
 	banner: {js: "import {createRequire as __createRequire} from 'node:module'; const require = __createRequire(import.meta.url);"},
 	// the embedded server's binaries are found next to its package; pg-native is an optional peer pg never needs here
@@ -120,7 +142,9 @@ await build({
 			// Ink imports React DevTools only when DEV=true; the console never runs that way.
 			name: 'no-devtools',
 			setup(b) {
-				b.onResolve({filter: /^react-devtools-core$/}, () => ({path: 'react-devtools-core', namespace: 'stub'}));
+				b.onResolve({filter: /^react-devtools-core$|^\.\/devtools\.js$/}, args =>
+					args.path === 'react-devtools-core' || /[/\\]ink[/\\]build[/\\]/.test(args.importer) ? {path: args.path, namespace: 'stub'} : undefined,
+				);
 				b.onLoad({filter: /.*/, namespace: 'stub'}, () => ({contents: 'export default {};', loader: 'js'}));
 			},
 		},

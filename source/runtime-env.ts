@@ -6,7 +6,9 @@
 //   is set. On a terminal the console is interactive whatever the
 //   environment says (a CI runner's shell, an SSH session that inherited
 //   CI=true), so those variables must not blank the screen.
-process.env.NODE_ENV ??= 'production';
+// (`env.`, not `process.env.`: the bundle defines process.env.NODE_ENV as "production" and warns of an assignment to it)
+const env = process.env;
+env.NODE_ENV ??= 'production';
 if (process.stdout.isTTY) {
 	delete process.env.CI;
 	delete process.env.CONTINUOUS_INTEGRATION;

@@ -6,6 +6,7 @@ import {Monitor} from './db/monitor.js';
 import type {Demo} from './demo/demo.js';
 import {CliError, ExitCode, errorText} from './errors.js';
 import {classifyConnectError} from './db/connect-error.js';
+import {mark} from './start-trace.js';
 
 export type OpenOptions = {
 	dsn?: string;
@@ -60,8 +61,10 @@ export async function openTarget(options: OpenOptions): Promise<Opened> {
 	}
 	const target = resolveTarget({dsn: demo?.url ?? options.dsn});
 	const monitor = new Monitor(target);
+	mark('target resolved');
 	try {
 		await monitor.connect();
+		mark('connected');
 	} catch (error) {
 		await demo?.stop();
 		throw classifyConnectError(error, target);

@@ -2,6 +2,7 @@ import {EventEmitter} from 'node:events';
 import pg from 'pg';
 import {pgConfig, type Target} from './dsn.js';
 import {errorText} from '../errors.js';
+import {mark} from '../start-trace.js';
 
 export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
@@ -139,6 +140,7 @@ export class Monitor extends EventEmitter<{state: [ConnectionState]; reconnected
 			await client.end().catch(() => undefined);
 			throw error;
 		}
+		mark('authenticated');
 		await this.adopt(client);
 	}
 

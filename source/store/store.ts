@@ -133,3 +133,23 @@ export function setUi<K extends ScreenId>(store: AppStore, screen: K, patch: Par
 	const ui = store.getState().ui;
 	store.setState({ui: {...ui, [screen]: {...ui[screen], ...patch}}});
 }
+
+/**
+ * Resolves once the visible screen's first poll has answered (with data or an error), the connection is
+ * not live, or after waitMs: the console's first frame then shows data instead of being drawn twice.
+ */
+export function firstData(store: AppStore, waitMs: number): Promise<void> {
+	const answered = (s: AppState) => s.data[s.screen] !== undefined || s.connection.status !== 'live' || s.caps === undefined;
+	if (answered(store.getState())) return Promise.resolve();
+	return new Promise(resolve => {
+		const done = () => {
+			clearTimeout(timer);
+			unsubscribe();
+			resolve();
+		};
+		const timer = setTimeout(done, waitMs);
+		const unsubscribe = store.subscribe(s => {
+			if (answered(s)) done();
+		});
+	});
+}
