@@ -14,6 +14,10 @@ function median(values: number[]): number {
 	return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+function seconds(ms: number): string {
+	return `${(ms / 1000).toFixed(2)} s`;
+}
+
 function rate(bytes: number, ms: number): string {
 	return `${(ms / 1000).toFixed(2)} s, ${formatBytes((bytes * 1000) / ms)}/s of database`;
 }
@@ -46,11 +50,25 @@ export async function benchBackup(url: string): Promise<Array<[string, string]>>
 		};
 		const ours = async () => {
 			const started = Date.now();
-			const record = await runBackup({target, dir: path.join(scratch, 'backups'), env});
+			// where the time goes, from the progress the backup reports: before pg_dump starts, until pg_dump and the counts are done, after
+			let dumping = 0;
+			let counted = 0;
+			let checksum = 0;
+			const record = await runBackup({
+				target,
+				dir: path.join(scratch, 'backups'),
+				env,
+				onProgress: p => {
+					const at = Date.now() - started;
+					if (p.phase === 'dumping' && !dumping) dumping = at;
+					if (p.phase === 'dumping' && p.tablesTotal > 0 && p.countedDone === p.tablesTotal && !counted) counted = at;
+					if (p.phase === 'checksum' && !checksum) checksum = at;
+				},
+			});
 			const ms = Date.now() - started;
 			fs.rmSync(record.file);
 			fs.rmSync(`${record.file}.sha256`);
-			return {ms, bytes: record.sizeBytes, tables: Object.keys(record.rowCounts).length};
+			return {ms, bytes: record.sizeBytes, tables: Object.keys(record.rowCounts).length, phases: {before: dumping, counts: counted - dumping, dump: checksum - dumping, after: ms - checksum}};
 		};
 		await bare(); // warm-up: both then read from the same cache
 		const bareRuns: number[] = [];
@@ -58,6 +76,7 @@ export async function benchBackup(url: string): Promise<Array<[string, string]>>
 		let bareBytes = 0;
 		let ourBytes = 0;
 		let tables = 0;
+		const phases: Array<{before: number; counts: number; dump: number; after: number}> = [];
 		for (let i = 0; i < runs; i++) {
 			// alternating which goes first, so a machine getting busier or quieter favours neither
 			const [b, o] = i % 2 === 0 ? [await bare(), await ours()] : await ours().then(async first => [await bare(), first] as const);
@@ -66,6 +85,7 @@ export async function benchBackup(url: string): Promise<Array<[string, string]>>
 			bareBytes = b.bytes;
 			ourBytes = o.bytes;
 			tables = o.tables;
+			phases.push(o.phases);
 		}
 		const bareMs = median(bareRuns);
 		const ourMs = median(ourRuns);
@@ -75,6 +95,10 @@ export async function benchBackup(url: string): Promise<Array<[string, string]>>
 			['database', `${formatBytes(size)} (pg_database_size), ${tables} tables, pg_dump ${tools.version}`],
 			[`bare pg_dump -Fc, median of ${runs}`, `${rate(size, bareMs)}, ${formatBytes(bareBytes)} file`],
 			[`intowork-db backup, median of ${runs}`, `${rate(size, ourMs)}, ${formatBytes(ourBytes)} file, every row counted, sha256`],
+			[
+				`intowork-db backup's phases, median of ${runs}`,
+				`${seconds(median(phases.map(p => p.before)))} before pg_dump starts (connect, snapshot, listing, space check); ${seconds(median(phases.map(p => p.dump)))} pg_dump with the counts beside it (the counts done after ${seconds(median(phases.map(p => p.counts)))}); ${seconds(median(phases.map(p => p.after)))} after (sha256, rename, catalog)`,
+			],
 			[`backup overhead vs bare pg_dump, median of ${runs} alternating pairs`, `${overhead >= 0 ? '+' : ''}${overhead.toFixed(1)} % (target: within 10 %)`],
 		];
 	} finally {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {after, test} from 'node:test';
 import {alertJson, alertLine, runOnAlert} from '../source/alerts/notify.js';
-import {AlertTracker, cacheWindowMinMs, evaluate, type FleetReadings} from '../source/alerts/rules.js';
+import {AlertTracker, cacheWindowMinMs, evaluate, replicaLagOver, type FleetReadings} from '../source/alerts/rules.js';
 import {defaultAlertThresholds, parseSize, readFleetFlags} from '../source/alerts/settings.js';
 import {detectCapabilities} from '../source/db/capabilities.js';
 import {redactTarget, resolveTarget} from '../source/db/dsn.js';
@@ -13,6 +13,8 @@ import {findLatencyEntries, fingerprint, intervalLatency, sampleLatency, type Pr
 import {statementsSchema} from '../source/db/statements.js';
 import {appQueries} from '../source/db/app-queries.js';
 import {Fleet} from '../source/fleet/fleet.js';
+import type {ReplicaSample} from '../source/db/replication.js';
+import {replicaLag} from '../source/screens/replication.js';
 import {testDatabase, waitFor} from './helpers/db.js';
 import {sessionPool} from './helpers/backends.js';
 
@@ -83,6 +85,23 @@ test('each rule fires past its threshold and not at it', () => {
 	const bouncer = (waiting: number) => ({name: 'pgbouncer', sample: {at: 0, pools: [], waiting, maxwaitSeconds: 2, servers: []}});
 	assert.deepEqual(kinds(readings({}, {pgbouncer: bouncer(0)})), []);
 	assert.deepEqual(kinds(readings({}, {pgbouncer: bouncer(1)})), ['pgbouncer-waiting']);
+});
+
+test('replica lag: the Replication screen is red exactly when the alert fires, a standby recent in time but far behind in bytes included', () => {
+	const sample = (lagMs: number | null, replayBehindBytes: number | null, noCommitReplayed = false) => ({lagMs, replayBehindBytes, noCommitReplayed, inRecovery: true, paused: false}) as ReplicaSample;
+	const alerted = (s: ReplicaSample) => evaluate(readings({}, {replicas: [{name: 'replica-1', sample: s}]}), t);
+	// under both limits; time over; bytes over with no time lag; bytes over with a recent commit; at the limits; nothing known
+	const cases = [sample(1000, 1024), sample(t.maxLagMs + 1, 0), sample(null, t.maxLagBytes + 1, true), sample(1000, 5 * 1024 ** 3), sample(t.maxLagMs, t.maxLagBytes), sample(null, null, true), sample(0, 0, true)];
+	assert.deepEqual(
+		cases.map(s => alerted(s).length === 1),
+		[false, true, true, true, false, false, false],
+	);
+	for (const s of cases) assert.equal(replicaLag(s, t.maxLagMs, t.maxLagBytes).over, alerted(s).length === 1, `screen and alert agree on ${JSON.stringify(s)}`);
+	const far = sample(1000, 5 * 1024 ** 3);
+	assert.deepEqual(alerted(far).map(a => a.text), ['replica-1 5.0 GB received, not replayed (> 256 MB)']);
+	assert.equal(replicaLag(far, t.maxLagMs, t.maxLagBytes).text, '1.0s (max 10s); 5.0 GB behind (max 256 MB)');
+	assert.equal(replicaLagOver(far, t), 'bytes');
+	assert.equal(replicaLagOver(sample(t.maxLagMs + 1, 5 * 1024 ** 3), t), 'time', 'the time first, when both are over');
 });
 
 test('cache: below 95 % over the window, once the window has a minute in it', () => {

@@ -43,6 +43,20 @@ const latencyTargets: Array<[AppQueryId, keyof AlertThresholds, string]> = [
 	['application_list', 'applicationListP95Ms', 'application list'],
 ];
 
+/**
+ * Whether a standby is too far behind, and by which measure: its time lag
+ * when that is over --max-lag, else the WAL it received and has not
+ * replayed when that is over --max-lag-bytes. The bytes count even when the
+ * time is known and under its limit: a standby replaying a big backlog
+ * whose last replayed commit is recent is still far behind. The alert and
+ * the Replication screen's colour both read this one rule.
+ */
+export function replicaLagOver(s: Pick<ReplicaSample, 'lagMs' | 'replayBehindBytes'>, t: Pick<AlertThresholds, 'maxLagMs' | 'maxLagBytes'>): 'time' | 'bytes' | undefined {
+	if (s.lagMs !== null && s.lagMs > t.maxLagMs) return 'time';
+	if (s.replayBehindBytes !== null && s.replayBehindBytes > t.maxLagBytes) return 'bytes';
+	return undefined;
+}
+
 export function evaluate(r: FleetReadings, t: AlertThresholds): Alert[] {
 	const out: Alert[] = [];
 	const p = r.primary.sample;
@@ -84,11 +98,11 @@ export function evaluate(r: FleetReadings, t: AlertThresholds): Alert[] {
 		if (rep.down) out.push({key: `${rep.name}:down`, target: rep.name, kind: 'target-down', text: `${rep.name} unreachable: ${rep.down}`});
 		const s = rep.sample;
 		if (!s || rep.down) continue;
+		const over = replicaLagOver(s, t);
 		if (!s.inRecovery) out.push({key: `${rep.name}:not-standby`, target: rep.name, kind: 'replica-lag', text: `${rep.name} is not in recovery: promoted, or not a standby`});
-		else if (s.lagMs !== null && s.lagMs > t.maxLagMs)
+		else if (over === 'time' && s.lagMs !== null)
 			out.push({key: `${rep.name}:lag`, target: rep.name, kind: 'replica-lag', text: `${rep.name} lag ${formatDuration(s.lagMs)}${s.paused ? ' (replay paused)' : ''} (> ${formatDuration(t.maxLagMs)})`, value: s.lagMs, threshold: t.maxLagMs});
-		// the bytes are known even when the time is not (no commit replayed since the replica started)
-		else if (s.replayBehindBytes !== null && s.replayBehindBytes > t.maxLagBytes)
+		else if (over === 'bytes' && s.replayBehindBytes !== null)
 			out.push({
 				key: `${rep.name}:lag`,
 				target: rep.name,

@@ -3,6 +3,7 @@ import pg from 'pg';
 import {pgConfig, type Target} from './dsn.js';
 import {errorText} from '../errors.js';
 import {mark} from '../start-trace.js';
+import {serverAbsent} from './connection-gone.js';
 
 export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
@@ -63,10 +64,7 @@ const steadyMs = 1000;
  * database gone): retrying fast changes nothing there, so that backs off.
  */
 export function unreachable(error: unknown): boolean {
-	const code = (error as {code?: unknown} | undefined)?.code;
-	if (code === '57P01' || code === '57P02' || code === '57P03') return true;
-	if (typeof code === 'string' && /^E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|HOSTUNREACH|HOSTDOWN|NETUNREACH|NETDOWN|PIPE|AI_AGAIN|NOTFOUND|NOENT)$/.test(code)) return true;
-	return error instanceof Error && /Connection terminated|timeout expired|connection timeout/i.test(error.message);
+	return serverAbsent(error);
 }
 
 const defaults: Required<MonitorOptions> = {

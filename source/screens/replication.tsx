@@ -1,5 +1,6 @@
 import React from 'react';
 import {Box, Text} from 'ink';
+import {replicaLagOver} from '../alerts/rules.js';
 import {defaultAlertThresholds} from '../alerts/settings.js';
 import {ScreenFrame} from '../components/screen-frame.js';
 import {sortedColumns, type Column} from '../components/table.js';
@@ -42,12 +43,17 @@ function header(cols: ReadonlyArray<{title: string; width: number}>, width: numb
 	);
 }
 
-/** The lag as far as it is known: before the first commit is replayed there is no time to give, but the bytes are known. */
+/** The lag as far as it is known (before the first commit is replayed there is no time to give, but the bytes are known); red by the alert's rule. */
 export function replicaLag(r: ReplicaSample, maxLagMs: number, maxLagBytes: number): {text: string; over: boolean} {
-	if (r.lagMs === 0 && r.noCommitReplayed) return {text: '0 B: caught up, no commit replayed yet', over: false};
-	if (r.lagMs !== null) return {text: `${formatDuration(r.lagMs)} (max ${formatDuration(maxLagMs)})`, over: r.lagMs > maxLagMs};
+	const over = replicaLagOver(r, {maxLagMs, maxLagBytes});
+	if (r.lagMs === 0 && r.noCommitReplayed) return {text: '0 B: caught up, no commit replayed yet', over: over !== undefined};
+	if (r.lagMs !== null) {
+		// recent in time yet far behind in bytes: the bytes are why it is red
+		const bytes = over === 'bytes' ? `; ${formatBytes(r.replayBehindBytes)} behind (max ${formatBytes(maxLagBytes)})` : '';
+		return {text: `${formatDuration(r.lagMs)} (max ${formatDuration(maxLagMs)})${bytes}`, over: over !== undefined};
+	}
 	if (r.replayBehindBytes !== null)
-		return {text: `${formatBytes(r.replayBehindBytes)} behind (max ${formatBytes(maxLagBytes)}); no time lag: no commit replayed since it started`, over: r.replayBehindBytes > maxLagBytes};
+		return {text: `${formatBytes(r.replayBehindBytes)} behind (max ${formatBytes(maxLagBytes)}); no time lag: no commit replayed since it started`, over: over !== undefined};
 	return {text: 'unknown: nothing received by streaming and no commit replayed since it started', over: false};
 }
 

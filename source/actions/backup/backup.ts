@@ -5,10 +5,10 @@ import {audit, auditContext, type AuditContext} from '../../audit.js';
 import type {Target} from '../../db/dsn.js';
 import {Cancelled, CliError, errorText, ExitCode, failed} from '../../errors.js';
 import {formatBytes} from '../../format.js';
-import {readCatalog, updateCatalog, type BackupRecord} from './catalog.js';
+import {readCatalog, updateCatalog, type BackupRecord, type Inventory} from './catalog.js';
 import {claimBackupPath, defaultBackupDir, diskSpace, ensureBackupDir, publish, reserveBytes, sha256File, spaceShortfall, type BackupFormat} from './files.js';
 import {countRows, listObjects, listTables, type TableList} from './inventory.js';
-import {findPgTools, runTool, toolEnv, type PgTools} from './pg-tools.js';
+import {choosePgTools, lookForPgTools, runTool, toolEnv, type PgTools} from './pg-tools.js';
 import {cancelBackend, connectFor, lockWaitMs, readSystemIdentifier} from './session.js';
 import {targetKey} from '../../state.js';
 
@@ -86,17 +86,19 @@ export async function runBackup(options: BackupOptions): Promise<BackupRecord> {
 	let client: pg.Client | undefined;
 	try {
 		const dir = ensureBackupDir(options.dir ?? defaultBackupDir(key, env));
+		// pg_dump --version runs while we connect: until pg_dump starts, every step is time a bare pg_dump does not spend
+		const onMachine = lookForPgTools({pgBin: options.pgBin});
+		onMachine.catch(() => undefined); // awaited below; a failed connect must not leave it unhandled
 		client = await connectFor(target, options.applicationName ?? 'intowork-db/backup');
 		const info = (await client.query<{version: string; num: string; role: string; pid: number}>("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, current_user AS role, pg_backend_pid() AS pid")).rows[0]!;
 		const systemIdentifier = await readSystemIdentifier(client);
 		ctx = auditContext(target, info.role);
-		const tools = await findPgTools(Math.floor(Number(info.num) / 10000), {pgBin: options.pgBin});
+		const tools = choosePgTools(await onMachine, Math.floor(Number(info.num) / 10000));
 		signal?.throwIfAborted();
 
 		await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
 		const snapshot = (await client.query<{snapshot: string}>('SELECT pg_export_snapshot() AS snapshot')).rows[0]!.snapshot;
 		const list = await listTables(client);
-		const objects = await listObjects(client, list);
 
 		const space = diskSpace(dir);
 		const shortfall = spaceShortfall(dir, space, estimateSize(readCatalog(key, env), format, list));
@@ -108,7 +110,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupRecord> {
 		partial = claimed.partial;
 		report({phase: 'dumping', file, tablesTotal: list.withRows.length});
 
-		const counts = await dumpAndCount({target, applicationName: options.applicationName, client, backendPid: info.pid, tools, format, partial, snapshot, list, signal, report, dir});
+		const {counts, objects} = await dumpAndCount({target, applicationName: options.applicationName, client, backendPid: info.pid, tools, format, partial, snapshot, list, signal, report, dir});
 		await client.query('ROLLBACK');
 
 		report({phase: 'checksum'});
@@ -174,11 +176,12 @@ type DumpJob = {
 };
 
 /**
- * pg_dump and the counts run side by side, so the backup takes about as
- * long as pg_dump alone. Whichever fails first stops the other: a count
- * stuck behind a lock is cancelled on the server, pg_dump gets SIGTERM.
+ * pg_dump and the counts (and the list of indexes and constraints, also in
+ * the snapshot) run side by side, so the backup takes about as long as
+ * pg_dump alone. Whichever fails first stops the other: a count stuck
+ * behind a lock is cancelled on the server, pg_dump gets SIGTERM.
  */
-async function dumpAndCount(job: DumpJob): Promise<Record<string, number>> {
+async function dumpAndCount(job: DumpJob): Promise<{counts: Record<string, number>; objects: Inventory['objects']}> {
 	const stop = new AbortController();
 	const outer = job.signal;
 	const onOuterAbort = () => stop.abort();
@@ -219,14 +222,16 @@ async function dumpAndCount(job: DumpJob): Promise<Record<string, number>> {
 	const counting = (async () => {
 		// Locked like pg_dump locks them, so a count never waits behind a schema change that arrived later.
 		if (job.list.withRows.length > 0) await job.client.query(`LOCK TABLE ${job.list.withRows.join(', ')} IN ACCESS SHARE MODE`);
-		return countRows(job.client, job.list.withRows, {signal: stop.signal, onTable: countedDone => job.report({countedDone})});
-	})().then(
-		counts => ({counts}),
-		(error: unknown) => {
-			stop.abort();
-			return {error};
-		},
-	);
+		// pg_dump compresses in its own process, a core's work, while its backend reads: parallel
+		// workers would make each count three processes taking CPU from it, one fits beside it
+		await job.client.query('SET LOCAL max_parallel_workers_per_gather = 0');
+		const objects = await listObjects(job.client, job.list);
+		const counts = await countRows(job.client, job.list.withRows, {signal: stop.signal, onTable: countedDone => job.report({countedDone})});
+		return {counts, objects};
+	})().catch((error: unknown) => {
+		stop.abort();
+		return {error};
+	});
 	void counting.then(() => {
 		countsRunning = false;
 	});
@@ -238,7 +243,7 @@ async function dumpAndCount(job: DumpJob): Promise<Record<string, number>> {
 		if (!dumped.ok) throw failed(withPrivilegeHint(dumped.error ?? 'pg_dump failed'));
 		if ('error' in counted) throw failed(`counting rows in the snapshot: ${errorText(counted.error)}`);
 		job.report({bytes: fs.statSync(job.partial).size, tablesDone: job.list.withRows.length, pid: undefined});
-		return counted.counts;
+		return counted;
 	} finally {
 		clearInterval(watch);
 		outer?.removeEventListener('abort', onOuterAbort);

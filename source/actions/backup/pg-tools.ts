@@ -92,25 +92,19 @@ function toolsIn(found: Found): PgTools {
 	return {...found, pgDump: path.join(found.dir, 'pg_dump'), pgRestore: path.join(found.dir, 'pg_restore'), psql: path.join(found.dir, 'psql')};
 }
 
+/** What the machine has: the one --pg-bin directory as found there, or every distinct set on PATH and in the versioned directories. */
+export type PgToolsOnMachine = {pgBin: string; found?: Found; wrapper: boolean} | {pgBin?: undefined; candidates: Found[]};
+
 /**
- * pg_dump, pg_restore and psql for a server of `serverMajor`: the same major
- * when there is one (PATH first, then the distributions' versioned
- * directories), else the oldest newer one, since pg_dump reads older servers
- * but refuses newer ones. `pgBin` (--pg-bin) looks in that directory only.
+ * Looks for the tools without knowing the server's version yet (running
+ * each pg_dump --version), so a backup can do it while it connects.
  */
-export async function findPgTools(serverMajor: number, options: {pgBin?: string; env?: NodeJS.ProcessEnv} = {}): Promise<PgTools> {
+export async function lookForPgTools(options: {pgBin?: string; env?: NodeJS.ProcessEnv} = {}): Promise<PgToolsOnMachine> {
 	const env = options.env ?? process.env;
 	if (options.pgBin) {
 		const dir = path.resolve(options.pgBin);
 		const found = await inspect(dir);
-		if (!found && executable(path.join(dir, 'pg_dump'))) {
-			throw new CliError(`--pg-bin ${dir}: its pg_dump is a wrapper that picks a version itself; give the directory of one version, e.g. /usr/lib/postgresql/${serverMajor}/bin`, ExitCode.failed);
-		}
-		if (!found) throw new CliError(`--pg-bin ${dir}: no pg_dump, pg_restore and psql there; ${installHint(serverMajor)}`, ExitCode.failed);
-		if (found.major < serverMajor) {
-			throw new CliError(`--pg-bin ${dir}: pg_dump ${found.version} cannot dump a PostgreSQL ${serverMajor} server; ${installHint(serverMajor)}`, ExitCode.failed);
-		}
-		return toolsIn(found);
+		return {pgBin: dir, found, wrapper: !found && executable(path.join(dir, 'pg_dump'))};
 	}
 	const dirs = [...(env.PATH ?? '').split(path.delimiter).filter(Boolean), ...versionedDirs()];
 	const seen = new Set<string>();
@@ -121,12 +115,39 @@ export async function findPgTools(serverMajor: number, options: {pgBin?: string;
 		seen.add(found.dir);
 		candidates.push(found);
 	}
+	return {candidates};
+}
+
+/**
+ * pg_dump, pg_restore and psql for a server of `serverMajor`: the same major
+ * when there is one (PATH first, then the distributions' versioned
+ * directories), else the oldest newer one, since pg_dump reads older servers
+ * but refuses newer ones. With --pg-bin, that directory only.
+ */
+export function choosePgTools(machine: PgToolsOnMachine, serverMajor: number): PgTools {
+	if (machine.pgBin !== undefined) {
+		const {pgBin: dir, found} = machine;
+		if (machine.wrapper) {
+			throw new CliError(`--pg-bin ${dir}: its pg_dump is a wrapper that picks a version itself; give the directory of one version, e.g. /usr/lib/postgresql/${serverMajor}/bin`, ExitCode.failed);
+		}
+		if (!found) throw new CliError(`--pg-bin ${dir}: no pg_dump, pg_restore and psql there; ${installHint(serverMajor)}`, ExitCode.failed);
+		if (found.major < serverMajor) {
+			throw new CliError(`--pg-bin ${dir}: pg_dump ${found.version} cannot dump a PostgreSQL ${serverMajor} server; ${installHint(serverMajor)}`, ExitCode.failed);
+		}
+		return toolsIn(found);
+	}
+	const {candidates} = machine;
 	const exact = candidates.find(c => c.major === serverMajor);
 	if (exact) return toolsIn(exact);
 	const newer = candidates.filter(c => c.major > serverMajor).sort((a, b) => a.major - b.major)[0];
 	if (newer) return toolsIn(newer);
 	const seenText = candidates.length ? ` (found only ${candidates.map(c => `${c.version} in ${c.dir}`).join(', ')})` : '';
 	throw new CliError(`no pg_dump for PostgreSQL ${serverMajor}${seenText}; ${installHint(serverMajor)}`, ExitCode.failed);
+}
+
+/** The tools for a server of `serverMajor` (`pgBin`: --pg-bin). */
+export async function findPgTools(serverMajor: number, options: {pgBin?: string; env?: NodeJS.ProcessEnv} = {}): Promise<PgTools> {
+	return choosePgTools(await lookForPgTools(options), serverMajor);
 }
 
 // Variables that would point a tool somewhere other than the target we resolved.

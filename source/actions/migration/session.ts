@@ -3,6 +3,7 @@ import type {AuditContext} from '../../audit.js';
 import {redactDsn, type Target} from '../../db/dsn.js';
 import {sanitize} from '../../sanitize.js';
 import {openActionSession} from '../../db/action-session.js';
+import {sessionEnded} from '../../db/connection-gone.js';
 import {errorText} from '../../errors.js';
 
 export const migrateApplicationName = 'intowork-db/migrate';
@@ -69,10 +70,5 @@ export function describeError(error: unknown): string {
 	return sanitize(redactDsn(code && /^[0-9A-Z]{5}$/.test(code) ? `${message} (${code})` : message), 1000);
 }
 
-/** The server ended the backend (pg_terminate_backend, shutdown) or the connection dropped. */
-export function isConnectionLoss(error: unknown): boolean {
-	const code = pgCode(error);
-	if (code && ['57P01', '57P02', '57P03', '08000', '08003', '08006'].includes(code)) return true;
-	const message = errorText(error);
-	return /Connection terminated|connection ended|Client has encountered a connection error|ECONNRESET|EPIPE/i.test(message);
-}
+/** The server ended the backend (pg_terminate_backend, shutdown) or the connection dropped: the list the monitor's reconnect reads too. */
+export const isConnectionLoss = sessionEnded;
