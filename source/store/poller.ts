@@ -69,11 +69,12 @@ export function startPoller(store: AppStore, db: Queryable & {readonly target?: 
 
 	const ready = (s: AppState) => !s.paused && s.connection.status === 'live' && s.caps !== undefined;
 
-	function schedule() {
+	/** `busy`: what the last poll kept the server busy; a tick that polled nothing (paused, not connected) waits an interval */
+	function schedule(busy = lastBusy) {
 		if (stopped) return;
 		clearTimeout(timer);
 		const s = store.getState();
-		timer = setTimeout(tick, pollDelay(s.intervalMs, Date.now() - lastStart, lastBusy, failures));
+		timer = setTimeout(tick, pollDelay(s.intervalMs, Date.now() - lastStart, busy, failures));
 	}
 
 	async function tick() {
@@ -82,7 +83,7 @@ export function startPoller(store: AppStore, db: Queryable & {readonly target?: 
 		const screen = s.screen;
 		// a screen without a poll of its own still gets the capabilities read when due (the header's uptime after a restart)
 		if (!ready(s) || !s.caps) {
-			schedule();
+			schedule(s.intervalMs);
 			return;
 		}
 		const started = Date.now();
