@@ -14,6 +14,150 @@ function patch(source: string, file: string, from: string, to: string): string {
 	return source.replace(from, to);
 }
 
+/** Replace from the one occurrence of `from` up to (not including) the one occurrence of `until`, or fail the build. */
+function replaceFrom(source: string, file: string, from: string, until: string, to: string): string {
+	const start = source.indexOf(from);
+	const end = source.indexOf(until, start);
+	if (start < 0 || end < 0 || source.indexOf(from, start + 1) >= 0) throw new Error(`bundle: ${file} changed, "${from}" is not there once; check the Ink patches`);
+	return source.slice(0, start) + to + source.slice(end);
+}
+
+/**
+ * Ink's Output.get() builds every frame as a grid of one object per cell
+ * (10,000 at 200x50), tokenises each written line into styled characters,
+ * places them, and serialises every row back to ANSI: at a refresh of the
+ * Connections screen that was over half of the console's CPU, and most of its
+ * garbage. Instead each row keeps the lines written to it, in order, and a row
+ * whose lines do not overlap is those lines joined with the spaces between
+ * them: what the grid gives, as the terminal shows it. Rows where lines overlap
+ * (a border over text), or where a line before the last holds a character
+ * whose cell count the grid counts differently from its width (marks,
+ * zero-width, emoji sequences), or an escape other than a colour, are built
+ * on the grid as before, one row at a time.
+ */
+const rowsGet = `    get() {
+        const rows = [];
+        for (let y = 0; y < this.height; y++) {
+            rows.push([]);
+        }
+        const clips = [];
+        for (const operation of this.operations) {
+            if (operation.type === 'clip') {
+                clips.push(operation.clip);
+            }
+            if (operation.type === 'unclip') {
+                clips.pop();
+            }
+            if (operation.type === 'write') {
+                const { text, transformers } = operation;
+                let { x, y } = operation;
+                let lines = text.split('\\n');
+                const clip = clips.at(-1);
+                if (clip) {
+                    const clipHorizontally = typeof clip?.x1 === 'number' && typeof clip?.x2 === 'number';
+                    const clipVertically = typeof clip?.y1 === 'number' && typeof clip?.y2 === 'number';
+                    if (clipHorizontally) {
+                        const width = this.caches.getWidestLine(text);
+                        if (x + width < clip.x1 || x > clip.x2) {
+                            continue;
+                        }
+                    }
+                    if (clipVertically) {
+                        const height = lines.length;
+                        if (y + height < clip.y1 || y > clip.y2) {
+                            continue;
+                        }
+                    }
+                    if (clipHorizontally) {
+                        lines = lines.map(line => {
+                            const from = x < clip.x1 ? clip.x1 - x : 0;
+                            const width = this.caches.getStringWidth(line);
+                            const to = x + width > clip.x2 ? clip.x2 - x : width;
+                            // a line that lies wholly inside its clip is not sliced at all; a clipped one is sliced once
+                            if (from === 0 && to >= width) return line;
+                            const key = \`\${from}:\${to}:\${line}\`;
+                            let sliced = this.caches.slices.get(key);
+                            if (sliced === undefined) {
+                                sliced = sliceAnsi(line, from, to);
+                                this.caches.slices.set(key, sliced);
+                            }
+                            return sliced;
+                        });
+                        if (x < clip.x1) {
+                            x = clip.x1;
+                        }
+                    }
+                    if (clipVertically) {
+                        const from = y < clip.y1 ? clip.y1 - y : 0;
+                        const height = lines.length;
+                        const to = y + height > clip.y2 ? clip.y2 - y : height;
+                        lines = lines.slice(from, to);
+                        if (y < clip.y1) {
+                            y = clip.y1;
+                        }
+                    }
+                }
+                let offsetY = 0;
+                for (let [index, line] of lines.entries()) {
+                    const row = rows[y + offsetY];
+                    // as the grid did: a line below the frame is dropped
+                    if (!row) {
+                        continue;
+                    }
+                    for (const transformer of transformers) {
+                        line = transformer(line, index);
+                    }
+                    row.push(x, line);
+                    offsetY++;
+                }
+            }
+        }
+        const generatedOutput = rows.map(row => rowText(row, this.width, this.caches)).join('\\n');
+        rotateCaches();
+        return {
+            output: generatedOutput,
+            height: rows.length,
+        };
+    }`;
+
+const rowText = `
+const sharedCaches = new OutputCaches();
+function rotateCaches() { for (const cache of Object.values(sharedCaches)) cache.rotate(); }
+// characters the grid gives exactly as many cells as their width, and colour escapes
+const gridExact = /^(?:[\\x20-\\x7e\\u00a0-\\u00ac\\u00ae-\\u02ff\\u2010-\\u2027\\u2030-\\u205f\\u2070-\\u20cf\\u2100-\\u2bff]|\\x1b\\[[0-9;]*m)*$/;
+const blank = { type: 'char', value: ' ', fullWidth: false, styles: [] };
+/** row: [x, line, x, line, ...] in the order written */
+function rowText(row, width, caches) {
+    if (row.length === 0) return '';
+    let text = '';
+    let end = 0;
+    for (let i = 0; i < row.length; i += 2) {
+        const x = row[i];
+        const line = row[i + 1];
+        if (x < end || (i < row.length - 2 && !gridExact.test(line))) return gridRow(row, width, caches);
+        text += ' '.repeat(x - end) + line;
+        end = x + caches.getStringWidth(line);
+    }
+    return text.trimEnd();
+}
+function gridRow(row, width, caches) {
+    const cells = [];
+    for (let x = 0; x < width; x++) cells.push(blank);
+    for (let i = 0; i < row.length; i += 2) {
+        let offsetX = row[i];
+        for (const character of caches.getStyledChars(row[i + 1])) {
+            cells[offsetX] = character;
+            const characterWidth = Math.max(1, caches.getStringWidth(character.value));
+            for (let index = 1; index < characterWidth; index++) {
+                cells[offsetX + index] = { type: 'char', value: '', fullWidth: false, styles: character.styles };
+            }
+            offsetX += characterWidth;
+        }
+    }
+    return styledCharsToString(cells.filter(item => item !== undefined)).trimEnd();
+}
+`;
+
 /**
  * Ink keeps module-level caches of every text it has measured or wrapped
  * (measure-text.js, wrap-text.js) that are never emptied: a console that
@@ -44,16 +188,9 @@ const inkCaches: Plugin = {
 				source = patch(source, file, 'widths = new Map();', 'widths = new FrameCache();');
 				source = patch(source, file, 'blockWidths = new Map();', 'blockWidths = new FrameCache();');
 				source = patch(source, file, 'styledChars = new Map();', 'styledChars = new FrameCache();\n    slices = new FrameCache();');
-				// a line that lies wholly inside its clip is not sliced at all; a clipped one is sliced once
-				source = patch(
-					source,
-					file,
-					'return sliceAnsi(line, from, to);',
-					'if (from === 0 && to >= width) return line; const key = `${from}:${to}:${line}`; let sliced = this.caches.slices.get(key); if (sliced === undefined) { sliced = sliceAnsi(line, from, to); this.caches.slices.set(key, sliced); } return sliced;',
-				);
 				source = patch(source, file, 'caches = new OutputCaches();', 'caches = sharedCaches;');
-				source = patch(source, file, 'return {\n            output: generatedOutput,', 'rotateCaches();\n        return {\n            output: generatedOutput,');
-				source = frameCache + source + '\nconst sharedCaches = new OutputCaches();\nfunction rotateCaches() { for (const cache of Object.values(sharedCaches)) cache.rotate(); }\n';
+				source = replaceFrom(source, file, '    get() {\n        // Initialize output array', '\n}\n//# sourceMappingURL', rowsGet);
+				source = frameCache + source + rowText;
 			}
 			// the width of a text node is measured once and remembered, like its layout size
 			if (file === 'render-node-to-output.js') {

@@ -38,6 +38,19 @@ function smooth(previous: number | undefined, period: number): number {
 }
 
 /**
+ * How long to wait before the next poll. An interval is from start to start, so a 250 ms interval means
+ * four refreshes a second when a poll takes less; a poll whose reads took more than half the interval is
+ * followed by a pause as long as they took (up to an interval), so the console never keeps its server
+ * backend busy more than half the time. `busyMs` counts only the reads: drawing the frame is the console's
+ * own CPU, not the server's, and on a loaded machine counting it held 250 ms to about one refresh a second.
+ * `elapsedMs` is since the last poll started; failures back off exponentially.
+ */
+export function pollDelay(intervalMs: number, elapsedMs: number, busyMs: number, failures: number): number {
+	if (failures > 0) return Math.min(maxBackoffMs, intervalMs * 2 ** failures);
+	return Math.max(intervalMs - elapsedMs, Math.min(busyMs, intervalMs));
+}
+
+/**
  * k9s-style refresh loop: only the visible screen is polled, the next poll
  * is scheduled only after the last one finished (never two at once), and
  * failures back off exponentially instead of hammering a struggling server.
@@ -51,19 +64,17 @@ export function startPoller(store: AppStore, db: Queryable & {readonly target?: 
 	/** when the last poll started, and on which screen: the next starts one interval after it */
 	let lastStart = 0;
 	let lastScreen: ScreenId | undefined;
+	/** how long the last poll waited on the server (its reads and their parsing), drawing its frame not included */
+	let lastBusy = 0;
 
 	const ready = (s: AppState) => !s.paused && s.connection.status === 'live' && s.caps !== undefined;
 
-	function schedule() {
+	/** `busy`: what the last poll kept the server busy; a tick that polled nothing (paused, not connected) waits an interval */
+	function schedule(busy = lastBusy) {
 		if (stopped) return;
 		clearTimeout(timer);
 		const s = store.getState();
-		// An interval is from start to start, so a 250 ms interval means four refreshes a second when a poll
-		// takes less; a poll slower than that is followed by a pause as long as itself, so the console never
-		// keeps its server backend busy more than half the time.
-		const elapsed = Date.now() - lastStart;
-		const delay = failures === 0 ? Math.max(s.intervalMs - elapsed, Math.min(elapsed, s.intervalMs)) : Math.min(maxBackoffMs, s.intervalMs * 2 ** failures);
-		timer = setTimeout(tick, delay);
+		timer = setTimeout(tick, pollDelay(s.intervalMs, Date.now() - lastStart, busy, failures));
 	}
 
 	async function tick() {
@@ -72,7 +83,7 @@ export function startPoller(store: AppStore, db: Queryable & {readonly target?: 
 		const screen = s.screen;
 		// a screen without a poll of its own still gets the capabilities read when due (the header's uptime after a restart)
 		if (!ready(s) || !s.caps) {
-			schedule();
+			schedule(s.intervalMs);
 			return;
 		}
 		const started = Date.now();
@@ -81,6 +92,7 @@ export function startPoller(store: AppStore, db: Queryable & {readonly target?: 
 		lastStart = started;
 		lastScreen = screen;
 		inFlight = true;
+		lastBusy = 0;
 		// One store update per poll: every update redraws the whole terminal frame, the console's main CPU cost.
 		try {
 			const caps = await currentCaps(s.caps, started);
@@ -106,6 +118,7 @@ export function startPoller(store: AppStore, db: Queryable & {readonly target?: 
 		if (!loader) return;
 		const previous: DataSlot<ScreenData[K]> | undefined = store.getState().data[screen];
 		const value = await loader(ctx, previous?.value);
+		lastBusy = Date.now() - started;
 		const achieved = store.getState().achievedIntervalMs;
 		putSlot(store, screen, value, started, {achievedIntervalMs: period === undefined ? achieved : smooth(achieved, period)});
 	}
