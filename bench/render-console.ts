@@ -51,21 +51,27 @@ function timedSynthetic<T>(make: () => T): T {
 }
 
 let refresh = 0;
+/** the lock waiters of the last activityRows(), as the waiters statement returns them */
+let waits: Array<{pid: number; blocked_by: number[]; wait_ms: string}> = [];
 const states = ['active', 'idle', 'idle', 'idle in transaction', 'idle', 'active', 'idle in transaction (aborted)', 'idle'];
 
 /** pg_stat_activity as the Connections statement returns it, 10,000 sessions none of which was in the last refresh. */
 function activityRows() {
 	refresh++;
+	waits = [];
 	const base = 100_000 + (refresh % 50) * sessions;
 	const seed = refresh * 7919;
 	return Array.from({length: sessions}, (_, i) => {
 		const pid = base + i;
 		const r = (i * 2654435761 + seed) >>> 0;
 		const state = states[r % states.length]!;
-		const start = `2026-01-01T00:${String(refresh % 60).padStart(2, '0')}:00.${String(i).padStart(6, '0')}Z`;
+		// epoch seconds, as the Connections statement sends them: this refresh's minute of 2026-01-01, a µs per session
+		const start = Date.UTC(2026, 0, 1, 0, refresh % 60) / 1000 + i / 1e6;
 		// one in a hundred waits on a lock held by a session before it: a lock tree of queues
 		const waiting = i % 100 === 7;
-		const ms = (r % 9_000_000) / 100;
+		const s = (r % 9_000_000) / 100_000;
+		const now = start + 600 + s;
+		if (waiting) waits.push({pid, blocked_by: [base + i - 1 - (r % 5)], wait_ms: String((s * 1000) / 4)});
 		return {
 			pid,
 			datname: 'intowork',
@@ -78,15 +84,12 @@ function activityRows() {
 			state,
 			wait_event_type: waiting ? 'Lock' : state === 'idle' ? 'Client' : null,
 			wait_event: waiting ? 'transactionid' : state === 'idle' ? 'ClientRead' : null,
+			now,
 			backend_start: start,
-			query_start: start,
-			backend_ms: String(600_000 + ms),
-			xact_ms: state.startsWith('idle in') || state === 'active' ? String(ms) : null,
-			query_ms: String(ms / 2),
-			state_ms: String(ms / 3),
-			lock_wait_ms: waiting ? String(ms / 4) : null,
+			xact_start: state.startsWith('idle in') || state === 'active' ? now - s : null,
+			query_start: now - s / 2,
+			state_change: now - s / 3,
 			query: `SELECT j.id, j.title FROM jobs j WHERE j.status = $1 AND j.location = $2 /* ${r % 997} */`,
-			blocked_by: waiting ? [base + i - 1 - (r % 5)] : null,
 			leader_pid: null,
 			superuser: false,
 		};
@@ -138,7 +141,8 @@ async function main() {
 	const monitor = new Monitor(resolveTarget({dsn, env: {}}));
 	await monitor.connect();
 	const caps = await detectCapabilities(monitor);
-	const activity: Queryable = {query: async () => ({rows: timedSynthetic(activityRows)}) as never};
+	// the Connections loader's two statements: the sessions, then (waitersSql) the lock waiters among them
+	const activity: Queryable = {query: async (sql: string) => (sql.includes('pg_blocking_pids') ? {rows: waits} : {rows: timedSynthetic(activityRows)}) as never};
 	const connections: Loader<ConnectionsData> = (ctx, previous) => loadConnections({...ctx, db: activity}, previous);
 	const statements: Loader<StatementsData> = async (_ctx, previous) => {
 		const list = timedSynthetic(() => {
